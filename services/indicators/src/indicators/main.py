@@ -1,0 +1,27 @@
+"""Indicators service: what the projects achieve, measured."""
+
+from fastapi import FastAPI
+from shared.contracts import registry as registry_contracts
+from shared.events.consumer import StreamSpec
+from shared.projections import project_projection_router
+from shared.service import ServiceSpec, create_service_app
+
+from indicators.config import Settings
+from indicators.handlers import handlers
+from indicators.models import metadata, project_projection
+
+spec = ServiceSpec(
+    name="indicators",
+    title="TEKE indicators",
+    description="Indicator catalogue, targets, reported values, surveys and analyses.",
+    metadata=metadata,
+    settings_factory=Settings,
+    routers=[project_projection_router("/indicators", project_projection, "indicators")],
+    produces=StreamSpec(name="TEKE_INDICATORS", subjects=("teke.indicators.>",)),
+    consumes=[registry_contracts.STREAM],
+    handlers=handlers,
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return create_service_app(spec, settings)

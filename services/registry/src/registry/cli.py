@@ -1,0 +1,19 @@
+"""`python -m registry.cli migrate | revision -m MSG | check | republish | seed`."""
+
+from pathlib import Path
+
+from shared.cli import run_cli
+
+from registry.main import spec
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def main() -> None:
+    from registry.demo import seed
+
+    run_cli(spec, MIGRATIONS, extra={"seed": ("load the demo data (idempotent)", seed)})
+
+
+if __name__ == "__main__":
+    main()

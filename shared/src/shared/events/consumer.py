@@ -1,0 +1,255 @@
+"""Durable pull consumers that handle each event exactly once.
+
+The handler runs in a transaction that also records the event id (inbox); the message is
+acked only after that commits, so a redelivery or re-publish finds the id and changes
+nothing. A failing event is retried with back-off up to a bound, then kept as a dead letter
+that ops can list and replay; later events are not held up meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.db import new_id, utcnow
+from shared.events.nats_conn import NatsConnection, ensure_stream
+from shared.jsonutil import loads
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+Handler = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """A producing service's stream: its name and the subjects it holds."""
+
+    name: str
+    subjects: tuple[str, ...]
+
+
+class HandlerRegistry:
+    """Event type -> handler, plus how to wipe the projections for a rebuild."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, Handler] = {}
+        self.resetters: list[Callable[[AsyncSession], Awaitable[None]]] = []
+
+    def on(self, event_type: str) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            self.handlers[event_type] = fn
+            return fn
+        return register
+
+    def on_reset(self, fn: Callable[[AsyncSession], Awaitable[None]]):
+        self.resetters.append(fn)
+        return fn
+
+
+class EventApplier:
+    """Runs a handler once per event id, in a transaction that records the id."""
+
+    def __init__(self, maker: async_sessionmaker[AsyncSession], inbox: Table,
+                 dead_letter: Table, registry: HandlerRegistry) -> None:
+        self.maker = maker
+        self.inbox = inbox
+        self.dead_letter = dead_letter
+        self.registry = registry
+
+    async def apply(self, env: dict[str, Any]) -> bool:
+        """Apply `env`; False if it had been applied before (or no handler wants it)."""
+        handler = self.registry.handlers.get(env.get("type", ""))
+        if handler is None:
+            return False
+        async with self.maker() as session:
+            seen = await session.scalar(
+                select(self.inbox.c.event_id).where(self.inbox.c.event_id == env["id"]))
+            if seen is not None:
+                await session.rollback()
+                return False
+            await session.execute(insert(self.inbox).values(
+                event_id=env["id"], type=env["type"], processed_at=utcnow()))
+            await handler(session, env)
+            await session.commit()
+        return True
+
+    async def record_dead(self, env: dict[str, Any], subject: str, error: str,
+                          attempts: int) -> None:
+        async with self.maker() as session:
+            await session.execute(insert(self.dead_letter).values(
+                id=new_id(), event_id=env.get("id", "?"), type=env.get("type", "?"),
+                nats_subject=subject, envelope=_dump(env), error=error[:4000], attempts=attempts,
+                status="dead", created_at=utcnow()))
+            await session.commit()
+
+    async def replay(self, dead_letter_id: str) -> dict[str, Any]:
+        """Apply a dead letter's event again; marks it replayed if the handler now succeeds."""
+        async with self.maker() as session:
+            row = (await session.execute(select(self.dead_letter)
+                   .where(self.dead_letter.c.id == dead_letter_id))).mappings().first()
+            await session.rollback()
+        if row is None:
+            raise LookupError(dead_letter_id)
+        if row["status"] == "replayed":
+            return dict(row)
+        await self.apply(loads(row["envelope"]))
+        async with self.maker() as session:
+            await session.execute(update(self.dead_letter)
+                                  .where(self.dead_letter.c.id == dead_letter_id)
+                                  .values(status="replayed", replayed_at=utcnow()))
+            await session.commit()
+            row = (await session.execute(select(self.dead_letter)
+                   .where(self.dead_letter.c.id == dead_letter_id))).mappings().first()
+        return dict(row)
+
+
+def _dump(env: dict[str, Any]) -> str:
+    from shared.jsonutil import dumps
+
+    return dumps(env).decode()
+
+
+class Consumer:
+    """One durable pull consumer on one stream, feeding an EventApplier."""
+
+    def __init__(self, *, nats: NatsConnection, stream: StreamSpec, durable: str,
+                 applier: EventApplier, batch_size: int = 100, max_attempts: int = 5,
+                 backoff: list[float] | None = None, ack_wait: float = 30.0) -> None:
+        self.nats = nats
+        self.stream = stream
+        self.durable = durable
+        self.applier = applier
+        self.batch_size = batch_size
+        self.max_attempts = max_attempts
+        self.backoff = backoff or [0.2, 0.5, 1.0, 2.0, 5.0]
+        self.ack_wait = ack_wait
+        self.applied_total = 0
+        self.dead_total = 0
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+        self._sub = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.durable}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _subscribe(self):
+        js = self.nats.js
+        await ensure_stream(js, self.stream.name, list(self.stream.subjects))
+        config = ConsumerConfig(
+            durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL, ack_wait=self.ack_wait,
+            # We count attempts ourselves and dead-letter; the server's bound is a backstop.
+            max_deliver=self.max_attempts + 5, max_ack_pending=20_000,
+        )
+        subject = self.stream.subjects[0] if len(self.stream.subjects) == 1 else None
+        return await js.pull_subscribe(subject or "", durable=self.durable,
+                                       stream=self.stream.name, config=config)
+
+    async def _run(self) -> None:
+        await self.nats.ready.wait()
+        while not self._stopping:
+            try:
+                if self._sub is None:
+                    self._sub = await self._subscribe()
+                try:
+                    msgs = await self._sub.fetch(self.batch_size, timeout=1.0)
+                except (NatsTimeout, TimeoutError):
+                    continue
+                for msg in msgs:
+                    await self._handle(msg)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("consumer.fetch_failed", durable=self.durable, error=repr(exc))
+                await asyncio.sleep(0.5)
+
+    async def _handle(self, msg) -> None:
+        try:
+            env = loads(msg.data)
+        except Exception:
+            log.error("consumer.undecodable", subject=msg.subject)
+            await msg.term()
+            return
+        attempts = msg.metadata.num_delivered if msg.metadata else 1
+        with structlog.contextvars.bound_contextvars(event_id=env.get("id"),
+                                                     event_type=env.get("type")):
+            try:
+                if await self.applier.apply(env):
+                    self.applied_total += 1
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                if attempts >= self.max_attempts:
+                    log.error("consumer.dead_letter", attempts=attempts, error=error)
+                    await self.applier.record_dead(env, msg.subject, error, attempts)
+                    self.dead_total += 1
+                    await msg.ack()
+                else:
+                    delay = self.backoff[min(attempts - 1, len(self.backoff) - 1)]
+                    log.warning("consumer.retry", attempts=attempts, delay=delay, error=error)
+                    await msg.nak(delay=delay)
+                return
+        with contextlib.suppress(Exception):
+            # If this ack is lost the event comes again and the inbox turns it away.
+            await msg.ack()
+
+    async def lag(self) -> int | None:
+        """Messages in the stream this consumer has not yet acknowledged."""
+        if self._sub is None:
+            return None
+        try:
+            info = await self._sub.consumer_info()
+        except Exception:
+            return None
+        return int(info.num_pending + info.num_ack_pending)
+
+
+async def rebuild_projections(*, nats: NatsConnection, stream: StreamSpec,
+                              applier: EventApplier, idle_timeout: float = 2.0) -> int:
+    """Wipe the projections and the inbox, then replay the whole stream into them."""
+    async with applier.maker() as session:
+        for reset in applier.registry.resetters:
+            await reset(session)
+        await session.execute(delete(applier.inbox))
+        await session.commit()
+    await nats.ready.wait()
+    js = nats.js
+    await ensure_stream(js, stream.name, list(stream.subjects))
+    sub = await js.pull_subscribe(
+        stream.subjects[0], stream=stream.name,
+        config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
+                              inactive_threshold=60.0))
+    applied = 0
+    try:
+        while True:
+            try:
+                msgs = await sub.fetch(500, timeout=idle_timeout)
+            except (NatsTimeout, TimeoutError):
+                info = await sub.consumer_info()
+                if info.num_pending == 0:
+                    break
+                continue
+            for msg in msgs:
+                if await applier.apply(loads(msg.data)):
+                    applied += 1
+                await msg.ack()
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+    return applied

@@ -1,0 +1,215 @@
+"""Transactional outbox: the event row is written with the change; a relay publishes it.
+
+The relay wakes when a transaction that wrote events commits (and on a poll timer as a
+safety net), publishes in commit order with `Nats-Msg-Id` = event id through async publish
+with a bounded in-flight window, and marks rows published. Published rows stay for a
+retention window so they can be re-published if NATS loses unsynced messages in a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Table, delete, event, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from shared.db import utcnow
+from shared.events.envelope import make_envelope, type_to_subject
+from shared.events.nats_conn import NatsConnection
+from shared.jsonutil import dumps
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+_WAKERS: list[Callable[[], None]] = []
+_FLAG = "teke_outbox_written"
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_relays(session: Session) -> None:
+    if session.info.pop(_FLAG, False):
+        for wake in _WAKERS:
+            wake()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_flag(session: Session) -> None:
+    session.info.pop(_FLAG, None)
+
+
+class Outbox:
+    """Writes events into a service's outbox table inside the caller's transaction."""
+
+    def __init__(self, table: Table, source: str) -> None:
+        self.table = table
+        self.source = source
+
+    async def record(self, session: AsyncSession, event_type: str, entity_id: str,
+                     data: dict[str, Any]) -> dict[str, Any]:
+        env = make_envelope(source=self.source, event_type=event_type, subject=entity_id, data=data)
+        await session.execute(insert(self.table).values(
+            id=env["id"], type=event_type, nats_subject=type_to_subject(event_type),
+            entity_id=entity_id, envelope=dumps(env).decode(), created_at=utcnow(),
+        ))
+        session.sync_session.info[_FLAG] = True
+        return env
+
+    async def record_many(self, session: AsyncSession,
+                          events: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Bulk variant for imports: one multi-row insert for many events."""
+        if not events:
+            return
+        now = utcnow()
+        rows = []
+        for event_type, entity_id, data in events:
+            env = make_envelope(source=self.source, event_type=event_type, subject=entity_id,
+                                data=data)
+            rows.append({"id": env["id"], "type": event_type,
+                         "nats_subject": type_to_subject(event_type), "entity_id": entity_id,
+                         "envelope": dumps(env).decode(), "created_at": now})
+        await session.execute(insert(self.table), rows)
+        session.sync_session.info[_FLAG] = True
+
+
+class Relay:
+    """Publishes unpublished outbox rows to JetStream; one task per service process."""
+
+    def __init__(self, maker: async_sessionmaker[AsyncSession], table: Table, nats: NatsConnection,
+                 *, batch_size: int = 500, poll_seconds: float = 1.0,
+                 retention_seconds: float = 600.0, publish_timeout: float = 5.0) -> None:
+        self.maker = maker
+        self.table = table
+        self.nats = nats
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.retention = dt.timedelta(seconds=retention_seconds)
+        self.publish_timeout = publish_timeout
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+        self.published_total = 0
+        self._is_pg = maker.kw["bind"].dialect.name == "postgresql"
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        _WAKERS.append(self.wake)
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self.wake in _WAKERS:
+            _WAKERS.remove(self.wake)
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def backlog(self) -> int:
+        async with self.maker() as s:
+            return int(await s.scalar(
+                select(func.count()).select_from(self.table)
+                .where(self.table.c.published_at.is_(None))) or 0)
+
+    async def _run(self) -> None:
+        await self.nats.ready.wait()
+        last_cleanup = 0.0
+        failures = 0
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                sent = await self.publish_batch()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                log.warning("outbox.publish_failed", error=repr(exc), failures=failures)
+                await asyncio.sleep(min(0.2 * 2 ** min(failures, 5), 5.0))
+                continue
+            if loop.time() - last_cleanup > 30:
+                last_cleanup = loop.time()
+                await self._cleanup()
+            if sent >= self.batch_size:
+                continue  # more is waiting
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+
+    async def publish_batch(self) -> int:
+        """Publish one batch in commit order; returns how many were acknowledged."""
+        t = self.table
+        query = (select(t.c.seq, t.c.id, t.c.nats_subject, t.c.envelope)
+                 .where(t.c.published_at.is_(None)).order_by(t.c.seq).limit(self.batch_size))
+        if self._is_pg:
+            # Several replicas may relay the same table: each claims rows no other holds.
+            query = query.with_for_update(skip_locked=True)
+        async with self.maker() as session:
+            rows = (await session.execute(query)).all()
+            if not rows:
+                return 0
+            if not self._is_pg:
+                await session.commit()  # do not hold SQLite's write lock while publishing
+            acked = await self._publish(rows)
+            if acked:
+                await session.execute(update(t).where(t.c.seq.in_(acked))
+                                      .values(published_at=utcnow()))
+            failed = [r.seq for r in rows if r.seq not in set(acked)]
+            if failed:
+                await session.execute(update(t).where(t.c.seq.in_(failed))
+                                      .values(attempts=t.c.attempts + 1))
+            await session.commit()
+        self.published_total += len(acked)
+        if failed:
+            raise RuntimeError(f"{len(failed)} of {len(rows)} events not acknowledged")
+        return len(acked)
+
+    async def _publish(self, rows) -> list[int]:
+        js = self.nats.js
+        if js is None or not self.nats.is_connected:
+            raise RuntimeError("NATS not connected")
+        futures: list[tuple[int, asyncio.Future]] = []
+        try:
+            for r in rows:
+                fut = await js.publish_async(
+                    r.nats_subject, r.envelope.encode(), headers={"Nats-Msg-Id": r.id},
+                    wait_stall=self.publish_timeout,
+                )
+                futures.append((r.seq, fut))
+        except Exception as exc:
+            log.warning("outbox.publish_stalled", error=repr(exc), queued=len(futures))
+        if not futures:
+            return []
+        done, pending = await asyncio.wait([f for _, f in futures], timeout=self.publish_timeout)
+        for f in pending:
+            f.cancel()  # frees the in-flight slot; a later re-publish is deduplicated
+        acked = []
+        for seq, f in futures:
+            if f in done and not f.cancelled() and f.exception() is None:
+                acked.append(seq)
+            else:
+                # Keep per-entity order: nothing after the first failure counts as sent.
+                break
+        return acked
+
+    async def _cleanup(self) -> None:
+        cutoff = utcnow() - self.retention
+        async with self.maker() as session:
+            await session.execute(delete(self.table).where(self.table.c.published_at < cutoff))
+            await session.commit()
+
+    async def republish_since(self, since: dt.datetime) -> int:
+        """Mark rows published after `since` unpublished again (after a NATS crash)."""
+        async with self.maker() as session:
+            result = await session.execute(
+                update(self.table).where(self.table.c.published_at >= since)
+                .values(published_at=None))
+            await session.commit()
+        self.wake()
+        return result.rowcount or 0

@@ -1,0 +1,80 @@
+"""Pure ASGI middleware shared by every app: request ids and a body-size limit."""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+
+from shared.errors import problem_response
+
+
+def _header(scope, name: bytes) -> str | None:
+    for k, v in scope["headers"]:
+        if k == name:
+            return v.decode("latin-1")
+    return None
+
+
+class RequestIdMiddleware:
+    """Takes X-Request-ID (or makes one), binds it to the log context, echoes it back."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        rid = _header(scope, b"x-request-id")
+        if not rid or len(rid) > 200:
+            rid = uuid.uuid4().hex
+            scope["headers"] = [*scope["headers"], (b"x-request-id", rid.encode())]
+        raw = rid.encode("latin-1")
+
+        async def send_with_id(message):
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", []) if h[0] != b"x-request-id"]
+                headers.append((b"x-request-id", raw))
+                message["headers"] = headers
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=rid):
+            await self.app(scope, receive, send_with_id)
+
+
+class BodySizeLimitMiddleware:
+    """Refuses bodies over `max_bytes` with 413 before the app reads them whole."""
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            return await problem_response(
+                413, detail=f"request body over {self.max_bytes} bytes", instance=scope["path"]
+            )(scope, receive, send)
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except BodyTooLarge:
+            await problem_response(
+                413, detail=f"request body over {self.max_bytes} bytes", instance=scope["path"]
+            )(scope, receive, send)
+
+
+class BodyTooLarge(Exception):
+    pass
