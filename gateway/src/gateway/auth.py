@@ -127,11 +127,12 @@ class Authenticator:
         hit = self._key_cache.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
-        parts = key.split("_")
-        if len(parts) != 3 or f"{parts[0]}_" != KEY_PREFIX:
+        # teke_<12 hex prefix>_<secret>; the secret may itself contain "_".
+        prefix, sep, secret = key[len(KEY_PREFIX):].partition("_")
+        if not key.startswith(KEY_PREFIX) or not sep or not secret or len(prefix) != 12:
             raise Unauthorized("malformed API key")
         async with self.maker() as session:
-            row = await session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1]))
+            row = await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
         if row is None or not hmac.compare_digest(row.key_hash, hash_key(self.settings.api_key_pepper, key)):
             raise Unauthorized("unknown API key")
         if row.revoked_at is not None:

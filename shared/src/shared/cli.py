@@ -13,6 +13,7 @@ from alembic import command
 from shared.events.consumer import EventApplier, rebuild_projections
 from shared.events.nats_conn import NatsConnection
 from shared.events.outbox import Relay
+from shared.logging import configure_logging
 from shared.migrate import alembic_config, upgrade
 from shared.service import ServiceSpec
 
@@ -34,6 +35,7 @@ def run_cli(spec: ServiceSpec, migrations_dir: Path, argv: list[str] | None = No
         sub.add_parser(name, help=help_text)
     args = parser.parse_args(argv)
     settings = spec.settings_factory()
+    configure_logging(f"{spec.name}-cli", settings.log_level, settings.log_json)
     cfg = alembic_config(migrations_dir, settings.database_url)
 
     if args.cmd == "migrate":

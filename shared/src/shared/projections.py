@@ -31,8 +31,8 @@ def make_project_projection(metadata: MetaData) -> Table:
         Column("organisation_id", String(36), index=True),
         Column("funder_id", String(36), index=True),
         Column("region_codes", JSON, nullable=False),
-        # How many times an event actually changed the row: tests count it to prove
-        # "applied once"; ops read it to see churn.
+        # How many events were applied to this row (one handler run each): with the inbox
+        # working it equals the number of distinct events about the project.
         Column("applied_count", Integer, nullable=False),
         Column("updated_at", UTCDateTime, nullable=False),
     )
@@ -53,9 +53,11 @@ def register_project_handlers(handlers: HandlerRegistry, table: Table) -> None:
         current = await session.scalar(select(table.c.version).where(table.c.id == state.id))
         if current is None:
             await session.execute(table.insert().values(id=state.id, applied_count=1, **values))
-        elif state.version > current:
-            await session.execute(update(table).where(table.c.id == state.id)
-                                  .values(applied_count=table.c.applied_count + 1, **values))
+            return
+        # Every applied event is counted; only a newer version changes the state.
+        newer = values if state.version > current else {}
+        await session.execute(update(table).where(table.c.id == state.id)
+                              .values(applied_count=table.c.applied_count + 1, **newer))
 
     handlers.on(contracts.PROJECT_CREATED)(upsert)
     handlers.on(contracts.PROJECT_UPDATED)(upsert)

@@ -84,7 +84,8 @@ class Runtime:
             )
             produces = spec.produces
             self.nats.on_connect(
-                lambda: ensure_stream(self.nats.js, produces.name, list(produces.subjects)))
+                lambda: ensure_stream(self.nats.js, produces.name, list(produces.subjects),
+                                      settings.nats_stream_replicas))
         if spec.handlers is not None:
             self.applier = EventApplier(self.maker, spec.inbox_table, spec.dead_letter_table,
                                         spec.handlers)
@@ -94,6 +95,7 @@ class Runtime:
                     batch_size=settings.consumer_batch_size,
                     max_attempts=settings.consumer_max_attempts,
                     backoff=settings.consumer_backoff_seconds,
+                    replicas=settings.nats_stream_replicas,
                 ))
 
     async def start(self) -> None:

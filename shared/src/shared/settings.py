@@ -22,6 +22,7 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = 10
 
     nats_url: str = "nats://127.0.0.1:4222"
+    nats_stream_replicas: int = Field(1, ge=1, le=5)
     # Events this service produces go to this stream; the relay publishes there.
     stream_name: str = ""
     # How long published outbox rows are kept so they can be re-published after a NATS crash
@@ -42,7 +43,8 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_missing_secrets_outside_development(self) -> ServiceSettings:
-        if self.environment == "production" and self.internal_token_public_key.strip() in DEV_PLACEHOLDERS:
+        key = self.internal_token_public_key.strip()
+        if self.environment == "production" and key in DEV_PLACEHOLDERS:
             raise ValueError("internal_token_public_key must be set outside development")
         return self
 

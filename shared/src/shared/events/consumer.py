@@ -124,7 +124,8 @@ class Consumer:
 
     def __init__(self, *, nats: NatsConnection, stream: StreamSpec, durable: str,
                  applier: EventApplier, batch_size: int = 100, max_attempts: int = 5,
-                 backoff: list[float] | None = None, ack_wait: float = 30.0) -> None:
+                 backoff: list[float] | None = None, ack_wait: float = 30.0,
+                 replicas: int = 1) -> None:
         self.nats = nats
         self.stream = stream
         self.durable = durable
@@ -133,6 +134,7 @@ class Consumer:
         self.max_attempts = max_attempts
         self.backoff = backoff or [0.2, 0.5, 1.0, 2.0, 5.0]
         self.ack_wait = ack_wait
+        self.replicas = replicas
         self.applied_total = 0
         self.dead_total = 0
         self._task: asyncio.Task | None = None
@@ -151,7 +153,7 @@ class Consumer:
 
     async def _subscribe(self):
         js = self.nats.js
-        await ensure_stream(js, self.stream.name, list(self.stream.subjects))
+        await ensure_stream(js, self.stream.name, list(self.stream.subjects), self.replicas)
         config = ConsumerConfig(
             durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL, ack_wait=self.ack_wait,

