@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> None:
         if d not in ("sqlite", "postgres"):
             parser.error(f"unknown database {d!r}")
 
+    from shared.logging import configure_logging
+
+    configure_logging("bench", "ERROR", json=False)  # the kit's own logs from this process
     info = machine_info()
     print(f"TEKE benchmarks: {' '.join(names)}")
     print(f"machine: {info['nproc']} vCPU, {info['cpu_model']}, kernel {info['kernel']}, "

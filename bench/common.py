@@ -64,11 +64,17 @@ class StealMeter:
         self.a = _cpu_line()
 
     def pct(self) -> float:
+        return self.read()[0]
+
+    def read(self) -> tuple[float, float]:
+        """(steal %, busy %) of all vCPUs since start()."""
         b = _cpu_line()
         d = [y - x for x, y in zip(self.a, b, strict=False)]
         # user nice system idle iowait irq softirq steal (guest is already inside user)
         total = sum(d[:8])
-        return 100.0 * d[7] / total if total else 0.0
+        if not total:
+            return 0.0, 0.0
+        return 100.0 * d[7] / total, 100.0 * (total - d[3] - d[4] - d[7]) / total
 
 
 def proc_cpu_seconds(pids: list[int]) -> float:
@@ -229,3 +235,50 @@ def save(name: str, data: dict) -> Path:
     path = OUT / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(data, indent=2, default=str))
     return path
+
+
+# --- other load on the machine ----------------------------------------------------------------
+
+def _all_proc_ticks() -> dict[int, tuple[str, int]]:
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                raw = f.read()
+            name = raw[raw.index("(") + 1:raw.rindex(")")]
+            fields = raw.rsplit(")", 1)[1].split()
+            out[int(entry)] = (name, int(fields[11]) + int(fields[12]))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def machine_busy(seconds: float = 3.0) -> tuple[float, float, list[tuple[float, int, str]]]:
+    """(busy % of all vCPUs, steal %, top processes [(cpu % of one vCPU, pid, name)])."""
+    a, pa = _cpu_line(), _all_proc_ticks()
+    time.sleep(seconds)
+    b, pb = _cpu_line(), _all_proc_ticks()
+    d = [y - x for x, y in zip(a, b, strict=False)]
+    total = sum(d[:8]) or 1
+    busy = 100.0 * (total - d[3] - d[4] - d[7]) / total
+    steal = 100.0 * d[7] / total
+    top = sorted(((100.0 * (pb[p][1] - pa[p][1]) / CLK_TCK / seconds, p, pb[p][0])
+                  for p in pb if p in pa and p != os.getpid()), reverse=True)[:5]
+    return busy, steal, top
+
+
+def wait_for_quiet(max_wait: float = 600.0, busy_limit: float = 10.0) -> str:
+    """Wait (up to max_wait s) until other processes use < busy_limit % of the machine."""
+    t0 = time.monotonic()
+    while True:
+        busy, steal, top = machine_busy()
+        if busy < busy_limit:
+            return f"machine quiet before start: busy {busy:.1f} %, steal {steal:.1f} %"
+        who = ", ".join(f"{name}[{pid}] {pct:.0f}%" for pct, pid, name in top if pct >= 1)
+        if time.monotonic() - t0 > max_wait:
+            return (f"WARNING: machine NOT quiet (busy {busy:.1f} %, steal {steal:.1f} %: {who}); "
+                    f"figures include that load")
+        print(f"  waiting for other load to stop: busy {busy:.1f} % ({who})", flush=True)
+        time.sleep(10)

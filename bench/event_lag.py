@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+
 import orjson
 
 from bench.common import (
@@ -33,6 +34,7 @@ from bench.common import (
     internal_identity_header,
     percentile,
     pg_available,
+    proc_cpu_seconds,
     run,
     save,
     table,
@@ -187,10 +189,90 @@ def _stats(values: list[float]) -> dict[str, float]:
             "p99": percentile(v, 99), "max": v[-1] if v else float("nan")}
 
 
-def one_run(db: str, variant: str, extra_env: dict[str, str]) -> dict:
+async def _drive_outbox(db_url: str, nats_url: str, rate: float, seconds: float,
+                        tag: str) -> dict:
+    """Producer in this process: commit one project.created outbox row per tick, and run the
+    real Relay (woken by the same after_commit hook as in the registry) on a NatsConnection."""
+    import uuid
+
+    from registry.models import outbox_table
+    from shared.contracts.registry import PROJECT_CREATED, STREAM
+    from shared.db import create_engine, make_sessionmaker
+    from shared.events.nats_conn import NatsConnection, ensure_stream
+    from shared.events.outbox import Outbox, Relay
+
+    engine = create_engine(db_url)
+    maker = make_sessionmaker(engine)
+    outbox = Outbox(outbox_table, "/teke/registry")
+    nats_conn = NatsConnection(nats_url, "bench-producer", max_pending=2000)
+    nats_conn.on_connect(lambda: ensure_stream(nats_conn.js, STREAM.name, list(STREAM.subjects)))
+    relay = Relay(maker, outbox_table, nats_conn)
+    n = int(rate * seconds)
+    rows: list = [None] * n
+    late = 0
+    in_flight = max_in_flight = 0
+
+    async def produce(i: int) -> None:
+        nonlocal in_flight, max_in_flight
+        in_flight += 1
+        max_in_flight = max(max_in_flight, in_flight)
+        pid = str(uuid.uuid4())
+        data = {"id": pid, "version": 1, "code": f"LAG-{tag}-{i:06d}",
+                "name": {"fi": f"Vertailuhanke {i}", "en": f"Benchmark project {i}"},
+                "status": "planned", "start_date": "2026-01-01", "end_date": "2027-12-31",
+                "organisation_id": None, "funder_id": None, "region_codes": ["01", "02", "06"]}
+        t_start = time.time()
+        status = 201
+        try:
+            async with maker() as session:
+                await outbox.record(session, PROJECT_CREATED, pid, data)
+                await session.commit()
+        except Exception as exc:  # noqa: BLE001
+            status = -1
+            print(f"    commit {i} failed: {exc!r}")
+        t_commit = time.time()
+        in_flight -= 1
+        rows[i] = (i, t_start, t_commit, status, pid)
+
+    try:
+        await nats_conn.start()
+        await asyncio.wait_for(nats_conn.ready.wait(), 15)
+        await relay.start()
+        tasks = []
+        t0 = time.perf_counter() + 0.05
+        for i in range(n):
+            delay = t0 + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -0.005:
+                late += 1
+            tasks.append(asyncio.create_task(produce(i)))
+        t_last = time.perf_counter()
+        await asyncio.gather(*tasks)
+        deadline = time.monotonic() + 30
+        while relay.published_total < n and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    finally:
+        await relay.stop()
+        await nats_conn.close()
+        await engine.dispose()
+    return {"rows": rows, "late_starts": late, "max_in_flight": max_in_flight,
+            "offered_rate": n / (t_last - t0) if t_last > t0 else float("nan")}
+
+
+METHODS = {
+    "http": "POST /projects to the registry (HTTP, ORM, outbox, relay in the registry process)",
+    "outbox": "outbox row committed by a producer in the bench process, real Relay class there",
+}
+
+
+def one_run(db: str, method: str, variant: str, extra_env: dict[str, str],
+            seconds: float) -> dict:
     from deploy.embedded import NatsServer, Stack
 
-    print(f"  [{db} / {variant}] starting nats-server, registry, indicators ...", flush=True)
+    procs = ("registry", "indicators") if method == "http" else ("indicators",)
+    print(f"  [{db} / {method} / {variant}] starting nats-server, {', '.join(procs)} ...",
+          flush=True)
     pg = None
     with workdir(f"lag-{db}") as tmp:
         nats_srv = NatsServer(tmp / "nats")
@@ -206,23 +288,33 @@ def one_run(db: str, variant: str, extra_env: dict[str, str]) -> dict:
                           extra_env={"REGISTRY_LOG_LEVEL": "WARNING",
                                      "INDICATORS_LOG_LEVEL": "WARNING", **extra_env})
             stack.migrate()
-            stack.start("registry")
-            stack.start("indicators")
-            stack.wait_ready(("registry", "indicators"))
+            for name in procs:
+                stack.start(name)
+            stack.wait_ready(procs)
             run(_wait_ready_consumer(stack.url("indicators")))
-            header = internal_identity_header(stack.secrets["internal_private_key"])
-            tag = f"{db[:2]}{variant[:2]}".upper()
+            tag = f"{db[:2]}{method[:2]}{variant[-2:]}".upper()
+            cpu0 = {n: proc_cpu_seconds([stack.procs[n].pid]) for n in procs}
+            self0 = os.times()
             steal = StealMeter()
             t0 = time.monotonic()
-            driven = run(_drive(stack.url("registry") + "/projects", header, RATE,
-                                DURATION + WARMUP, tag))
+            if method == "http":
+                header = internal_identity_header(stack.secrets["internal_private_key"])
+                driven = run(_drive(stack.url("registry") + "/projects", header, RATE,
+                                    seconds + WARMUP, tag))
+            else:
+                driven = run(_drive_outbox(urls["registry"], nats_srv.url, RATE,
+                                           seconds + WARMUP, tag))
             wall = time.monotonic() - t0
             steal_pct = steal.pct()
+            self1 = os.times()
+            cpu = {n: 100.0 * (proc_cpu_seconds([stack.procs[n].pid]) - cpu0[n]) / wall
+                   for n in procs}
+            cpu["bench (driver)"] = 100.0 * ((self1.user - self0.user)
+                                             + (self1.system - self0.system)) / wall
             rows = driven["rows"]
             ok = [r for r in rows if r[3] == 201]
             ids = {r[4] for r in ok}
-            env_time, js_time, proj, drained = run(
-                _collect(urls, nats_srv.url, ids))
+            env_time, js_time, proj, drained = run(_collect(urls, nats_srv.url, ids))
         finally:
             if stack is not None:
                 stack.stop_all()
@@ -232,68 +324,79 @@ def one_run(db: str, variant: str, extra_env: dict[str, str]) -> dict:
 
     skip = int(RATE * WARMUP)
     measured = [r for r in ok if r[0] >= skip]
-    lag_resp, lag_env, relay, consumer, post = [], [], [], [], []
+    lag_ref, lag_env, relay, consumer, producer = [], [], [], [], []
     missing = 0
-    for i, t_send, t_resp, _status, pid in measured:
+    for _i, t_start, t_ref, _status, pid in measured:
         if pid not in proj:
             missing += 1
             continue
         t_proj = proj[pid]
-        lag_resp.append(t_proj - t_resp)
-        post.append(t_resp - t_send)
+        lag_ref.append(t_proj - t_ref)
+        producer.append(t_ref - t_start)
         if pid in env_time:
             lag_env.append(t_proj - env_time[pid])
             if pid in js_time:
                 relay.append(js_time[pid] - env_time[pid])
                 consumer.append(t_proj - js_time[pid])
     result = {
-        "db": db, "variant": variant, "extra_env": extra_env, "rate": RATE,
-        "seconds": DURATION, "warmup_seconds": WARMUP, "sent": len(rows), "ok": len(ok),
+        "db": db, "method": method, "variant": variant, "extra_env": extra_env, "rate": RATE,
+        "seconds": seconds, "warmup_seconds": WARMUP, "sent": len(rows), "ok": len(ok),
         "errors": len(rows) - len(ok), "measured": len(measured), "missing": missing,
         "late_starts": driven["late_starts"], "max_in_flight": driven["max_in_flight"],
         "offered_rate": driven["offered_rate"], "wall_seconds": wall,
-        "drain_after_last_response_s": drained, "steal_pct": steal_pct,
-        "lag_resp_ms": _stats(lag_resp), "lag_env_ms": _stats(lag_env),
-        "relay_ms": _stats(relay), "consumer_ms": _stats(consumer), "post_ms": _stats(post),
+        "drain_after_last_response_s": drained, "steal_pct": steal_pct, "cpu_pct": cpu,
+        "lag_ref_ms": _stats(lag_ref), "lag_env_ms": _stats(lag_env),
+        "relay_ms": _stats(relay), "consumer_ms": _stats(consumer),
+        "producer_ms": _stats(producer),
     }
-    lr = result["lag_resp_ms"]
+    lr = result["lag_ref_ms"]
     print(f"    sent {len(rows)} ok {len(ok)} at {driven['offered_rate']:.0f}/s offered, "
-          f"steal {steal_pct:.1f}%, missing {missing}; lag(resp->proj) p50 {lr['p50']:.1f} "
-          f"p95 {lr['p95']:.1f} p99 {lr['p99']:.1f} ms", flush=True)
+          f"steal {steal_pct:.1f}%, missing {missing}; lag p50 {lr['p50']:.1f} "
+          f"p95 {lr['p95']:.1f} p99 {lr['p99']:.1f} ms; CPU % "
+          + ", ".join(f"{k} {v:.0f}" for k, v in cpu.items()), flush=True)
     return result
 
 
 def main(dbs: list[str]) -> dict:
     print(f"event_lag: {RATE:.0f} events/s for {DURATION:.0f} s (+{WARMUP:.0f} s warm-up), "
-          f"registry -> NATS -> indicators projection", flush=True)
+          f"commit -> NATS -> indicators projection", flush=True)
+    for m, text in METHODS.items():
+        print(f"  method {m}: {text}")
     runs = []
-    variants = [("default", {}), ("consumer_batch_1", {"INDICATORS_CONSUMER_BATCH_SIZE": "1"})]
+    plan = [("http", "default", {}, DURATION),
+            ("outbox", "default", {}, DURATION),
+            ("outbox", "consumer_batch_1", {"INDICATORS_CONSUMER_BATCH_SIZE": "1"}, DURATION / 2)]
     for db in dbs:
         if db == "postgres" and not pg_available():
             continue
-        for variant, env in variants:
-            runs.append(one_run(db, variant, env))
+        for method, variant, env, seconds in plan:
+            runs.append(one_run(db, method, variant, env, seconds))
     rows = []
     for r in runs:
-        for label, key in (("commit(201) -> projection", "lag_resp_ms"),
+        ref = "201 received" if r["method"] == "http" else "commit returned"
+        for label, key in ((f"{ref} -> projection", "lag_ref_ms"),
                            ("envelope time -> projection", "lag_env_ms"),
-                           ("  relay: envelope -> JetStream", "relay_ms"),
-                           ("  consumer: JetStream -> projection", "consumer_ms"),
-                           ("POST /projects latency", "post_ms")):
+                           ("  relay: envelope time -> JetStream stored", "relay_ms"),
+                           ("  consumer: JetStream stored -> projection", "consumer_ms"),
+                           ("producer: POST latency" if r["method"] == "http"
+                            else "producer: record + commit", "producer_ms")):
             s = r[key]
             target = ""
-            if key == "lag_resp_ms":
+            if key == "lag_ref_ms":
                 target = f"p99 <= {TARGET_P99_MS:.0f} ms: {verdict(s['p99'] <= TARGET_P99_MS)}"
-            rows.append([r["db"], r["variant"], label, f"{s['p50']:.1f}", f"{s['p95']:.1f}",
-                         f"{s['p99']:.1f}", f"{s['max']:.1f}", s["n"], target])
+            rows.append([r["db"], r["method"], r["variant"], label, f"{s['p50']:.1f}",
+                         f"{s['p95']:.1f}", f"{s['p99']:.1f}", f"{s['max']:.1f}", s["n"],
+                         target])
     print()
-    print(table(["db", "config", "figure", "p50 ms", "p95 ms", "p99 ms", "max ms", "n",
-                 "target"], rows))
+    print(table(["db", "method", "config", "figure", "p50 ms", "p95 ms", "p99 ms", "max ms",
+                 "n", "target"], rows))
     print()
-    print(table(["db", "config", "sent", "errors", "offered/s", "max in flight", "late starts",
-                 "steal %"],
-                [[r["db"], r["variant"], r["sent"], r["errors"], f"{r['offered_rate']:.1f}",
-                  r["max_in_flight"], r["late_starts"], f"{r['steal_pct']:.1f}"] for r in runs]))
+    print(table(["db", "method", "config", "sent", "errors", "offered/s", "max in flight",
+                 "late starts", "steal %", "CPU % of one vCPU"],
+                [[r["db"], r["method"], r["variant"], r["sent"], r["errors"],
+                  f"{r['offered_rate']:.1f}", r["max_in_flight"], r["late_starts"],
+                  f"{r['steal_pct']:.1f}",
+                  ", ".join(f"{k} {v:.0f}" for k, v in r["cpu_pct"].items())] for r in runs]))
     data = {"benchmark": "event_lag", "runs": runs}
     print(f"  raw: {save('event_lag', data)}")
     return data

@@ -18,6 +18,7 @@ from shared.middleware import RequestIdMiddleware
 from gateway.apikeys import router as apikeys_router
 from gateway.auth import Authenticator
 from gateway.config import Settings
+from gateway.openapi import OpenAPIMerger, install_docs
 from gateway.proxy import ForwardingApp, Upstreams
 
 log = get_logger(__name__)
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None):
         return ORJSONResponse({"status": "ready" if ok else "unavailable",
                                "upstreams": upstreams}, status_code=200 if ok else 503)
 
+    install_docs(api, OpenAPIMerger(api))
     forwarder = ForwardingApp(api, settings)
     api.state.forwarder = forwarder
     return RequestIdMiddleware(forwarder)

@@ -1,0 +1,107 @@
+"""One OpenAPI document for /api/v1, merged from the services' own, and a docs page that
+serves Swagger UI's assets itself (nothing is loaded from the internet).
+
+The merge is cached and rebuilt when an upstream that was missing comes back, so a service
+that is down at start does not leave a hole for good.
+"""
+
+from __future__ import annotations
+
+import time
+from copy import deepcopy
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, ORJSONResponse
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
+
+from gateway.routes import API_PREFIX, match
+from shared.identity import Identity
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+HIDDEN_PATHS = {"/healthz", "/readyz", "/metrics"}
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+               "description": "OIDC access token (in development: `python -m gateway.cli dev-token`)."},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+               "description": "API key for regional systems (created by an admin)."},
+}
+CACHE_SECONDS = 60.0
+_SERVICE_IDENTITY = Identity(sub="gateway", kind="user", roles=("viewer",))
+
+
+class OpenAPIMerger:
+    def __init__(self, gateway_app: FastAPI) -> None:
+        self.gateway_app = gateway_app
+        self._doc: dict[str, Any] | None = None
+        self._built_at = 0.0
+        self._complete = False
+
+    async def document(self, forwarder) -> dict[str, Any]:
+        ttl = CACHE_SECONDS if self._complete else 5.0  # retry soon while a service is missing
+        if self._doc is not None and time.monotonic() - self._built_at < ttl:
+            return self._doc
+        parts: dict[str, dict[str, Any]] = {}
+        token = forwarder.signer.sign(_SERVICE_IDENTITY)
+        for name, url in forwarder.upstreams.urls.items():
+            try:
+                async with forwarder.upstreams.sessions[name].get(
+                        url + "/openapi.json", headers={"x-teke-identity": token}, timeout=3) as r:
+                    if r.status == 200:
+                        parts[name] = await r.json()
+            except Exception as exc:
+                log.warning("gateway.openapi_fetch_failed", upstream=name, error=repr(exc))
+        self._complete = len(parts) == len(forwarder.upstreams.urls)
+        self._doc = merge(self.gateway_app.openapi(), parts)
+        self._built_at = time.monotonic()
+        return self._doc
+
+
+def merge(gateway_doc: dict[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The gateway's own paths plus every routed service path under /api/v1."""
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "TEKE API", "version": "1.0.0",
+                 "description": "The one REST API of TEKE, the coordination platform of the ESF+ "
+                                "theme Development of working life. Errors are "
+                                "application/problem+json (RFC 9457)."},
+        "servers": [{"url": "/"}],
+        "paths": {}, "components": {"schemas": {}, "securitySchemes": SECURITY_SCHEMES},
+        "security": [{"bearer": []}, {"apiKey": []}, {}],
+    }
+    sources = [("gateway", gateway_doc)] + sorted(services.items())
+    for name, part in sources:
+        part = deepcopy(part)
+        for schema_name, schema in part.get("components", {}).get("schemas", {}).items():
+            doc["components"]["schemas"].setdefault(schema_name, schema)
+        for path, item in part.get("paths", {}).items():
+            if path in HIDDEN_PATHS:
+                continue
+            public = path if path.startswith(API_PREFIX) else API_PREFIX + path
+            if name != "gateway" and match(public[len(API_PREFIX):]) is None:
+                continue  # not routed: a client could not reach it
+            doc["paths"][public] = item
+    return doc
+
+
+def install_docs(api: FastAPI, merger: OpenAPIMerger) -> None:
+    api.mount(f"{API_PREFIX}/docs/assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    router = APIRouter(include_in_schema=False)
+
+    @router.get(f"{API_PREFIX}/openapi.json")
+    async def openapi_document(request: Request) -> ORJSONResponse:
+        return ORJSONResponse(await merger.document(request.app.state.forwarder))
+
+    @router.get(f"{API_PREFIX}/docs")
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=f"{API_PREFIX}/openapi.json", title="TEKE API",
+            swagger_js_url=f"{API_PREFIX}/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url=f"{API_PREFIX}/docs/assets/swagger-ui.css",
+            swagger_favicon_url=f"{API_PREFIX}/docs/assets/favicon-32x32.png",
+        )
+
+    api.include_router(router)
