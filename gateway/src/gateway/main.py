@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None):
     configure_logging("gateway", settings.log_level, settings.log_json)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         engine = create_engine(settings.database_url)
         maker = make_sessionmaker(engine)
         upstreams = Upstreams(settings)

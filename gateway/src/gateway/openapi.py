@@ -15,11 +15,11 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, ORJSONResponse
 from fastapi.staticfiles import StaticFiles
+from shared.identity import Identity
+from shared.logging import get_logger
 from swagger_ui_bundle import swagger_ui_path
 
 from gateway.routes import API_PREFIX, match
-from shared.identity import Identity
-from shared.logging import get_logger
 
 log = get_logger(__name__)
 HIDDEN_PATHS = {"/healthz", "/readyz", "/metrics"}

@@ -11,6 +11,7 @@ import aiohttp
 from shared.errors import AppError, problem_response
 from shared.identity import InternalTokenSigner
 from shared.logging import get_logger
+from shared.middleware import is_bulk_path
 
 from gateway.auth import Authenticator
 from gateway.config import Settings
@@ -107,7 +108,8 @@ class ForwardingApp:
         if client:
             out_headers.append(("x-forwarded-for", client[0]))
 
-        limit = self.settings.max_bulk_body_bytes if route.bulk else self.settings.max_body_bytes
+        limit = (self.settings.max_bulk_body_bytes if is_bulk_path(sub_path)
+                 else self.settings.max_body_bytes)
         body = await _read_body(receive, limit, scope)
         if body is None:
             return await problem_response(413, detail=f"request body over {limit} bytes",

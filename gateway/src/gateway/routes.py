@@ -1,6 +1,7 @@
 """The public route table: which /api/v1 prefix goes to which service, and the scope it needs.
 
 Services serve their public paths without the /api/v1 prefix, so forwarding only strips it.
+One API, not three: prefixes name resources, not services.
 """
 
 from __future__ import annotations
@@ -9,12 +10,25 @@ from dataclasses import dataclass
 
 API_PREFIX = "/api/v1"
 
+PREFIXES: dict[str, tuple[str, ...]] = {
+    "registry": (
+        "/programmes", "/themes", "/organisations", "/projects", "/calls", "/practices",
+        "/adoptions", "/reference", "/changes", "/funding", "/admin/registry",
+    ),
+    "indicators": (
+        "/indicators", "/targets", "/reports", "/surveys", "/analyses", "/admin/indicators",
+    ),
+    "comms": (
+        "/plans", "/content", "/events", "/subscriptions", "/feeds", "/webhooks",
+        "/deliveries", "/social", "/comms", "/admin/comms",
+    ),
+}
+
 
 @dataclass(frozen=True)
 class Route:
     prefix: str  # after /api/v1
     upstream: str
-    bulk: bool = False  # takes large bodies
 
     def scope_for(self, method: str) -> str:
         if self.prefix.startswith("/admin/"):
@@ -22,13 +36,8 @@ class Route:
         return f"{self.upstream}:{'read' if method in ('GET', 'HEAD') else 'write'}"
 
 
-ROUTES: tuple[Route, ...] = (
-    Route("/projects", "registry"),
-    Route("/indicators", "indicators"),
-    Route("/comms", "comms"),
-    Route("/admin/registry", "registry"),
-    Route("/admin/indicators", "indicators"),
-    Route("/admin/comms", "comms"),
+ROUTES: tuple[Route, ...] = tuple(
+    Route(prefix, upstream) for upstream, prefixes in PREFIXES.items() for prefix in prefixes
 )
 
 
@@ -36,6 +45,6 @@ def match(path: str) -> Route | None:
     """The route whose prefix owns `path` (a path under /api/v1), or None."""
     for route in ROUTES:
         p = route.prefix
-        if path == p or (path.startswith(p) and path[len(p)] in "/?"):
+        if path == p or (path.startswith(p) and path[len(p)] == "/"):
             return route
     return None

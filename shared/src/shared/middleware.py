@@ -42,20 +42,30 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
 
 
-class BodySizeLimitMiddleware:
-    """Refuses bodies over `max_bytes` with 413 before the app reads them whole."""
+BULK_SUFFIXES = ("/import", "/upload")
 
-    def __init__(self, app, max_bytes: int) -> None:
+
+def is_bulk_path(path: str) -> bool:
+    """Bulk endpoints (imports, uploads) take larger bodies than the rest."""
+    return path.endswith(BULK_SUFFIXES)
+
+
+class BodySizeLimitMiddleware:
+    """Refuses bodies over the limit with 413 before the app reads them whole."""
+
+    def __init__(self, app, max_bytes: int, bulk_max_bytes: int | None = None) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.normal_max = max_bytes
+        self.bulk_max = bulk_max_bytes or max_bytes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = self.bulk_max if is_bulk_path(scope["path"]) else self.normal_max
         declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             return await problem_response(
-                413, detail=f"request body over {self.max_bytes} bytes", instance=scope["path"]
+                413, detail=f"request body over {limit} bytes", instance=scope["path"]
             )(scope, receive, send)
         received = 0
 
@@ -64,7 +74,7 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise BodyTooLarge()
             return message
 
@@ -72,7 +82,7 @@ class BodySizeLimitMiddleware:
             await self.app(scope, limited_receive, send)
         except BodyTooLarge:
             await problem_response(
-                413, detail=f"request body over {self.max_bytes} bytes", instance=scope["path"]
+                413, detail=f"request body over {limit} bytes", instance=scope["path"]
             )(scope, receive, send)
 
 

@@ -44,6 +44,7 @@ class ServiceSpec:
     consumes: list[StreamSpec] = field(default_factory=list)
     handlers: HandlerRegistry | None = None
     max_body_bytes: int = 1_048_576
+    max_bulk_body_bytes: int = 64 * 1_048_576
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -227,7 +228,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings | None = Non
                                      issuer=settings.internal_token_issuer)
     # Outermost first: request id, then size limit, then identity.
     app.add_middleware(IdentityMiddleware, verifier=verifier)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=spec.max_body_bytes)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=spec.max_body_bytes,
+                       bulk_max_bytes=spec.max_bulk_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     app.state.spec = spec
     app.state.settings = settings

@@ -1,8 +1,8 @@
 """Comms service: the theme's communication plan, carried out over real channels."""
 
 from fastapi import FastAPI
+from shared.contracts import comms as contracts
 from shared.contracts import registry as registry_contracts
-from shared.events.consumer import StreamSpec
 from shared.projections import project_projection_router
 from shared.service import ServiceSpec, create_service_app
 
@@ -17,7 +17,7 @@ spec = ServiceSpec(
     metadata=metadata,
     settings_factory=Settings,
     routers=[project_projection_router("/comms", project_projection, "comms")],
-    produces=StreamSpec(name="TEKE_COMMS", subjects=("teke.comms.>",)),
+    produces=contracts.STREAM,
     consumes=[registry_contracts.STREAM],
     handlers=handlers,
 )

@@ -1,8 +1,8 @@
 """Indicators service: what the projects achieve, measured."""
 
 from fastapi import FastAPI
+from shared.contracts import indicators as contracts
 from shared.contracts import registry as registry_contracts
-from shared.events.consumer import StreamSpec
 from shared.projections import project_projection_router
 from shared.service import ServiceSpec, create_service_app
 
@@ -17,7 +17,7 @@ spec = ServiceSpec(
     metadata=metadata,
     settings_factory=Settings,
     routers=[project_projection_router("/indicators", project_projection, "indicators")],
-    produces=StreamSpec(name="TEKE_INDICATORS", subjects=("teke.indicators.>",)),
+    produces=contracts.STREAM,
     consumes=[registry_contracts.STREAM],
     handlers=handlers,
 )

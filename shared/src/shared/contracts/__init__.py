@@ -10,11 +10,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared.contracts import registry
+from shared.contracts import comms, indicators, registry
 
-CATALOGUE: dict[str, type[BaseModel]] = {**registry.EVENTS}
+CATALOGUE: dict[str, type[BaseModel]] = {**registry.EVENTS, **indicators.EVENTS, **comms.EVENTS}
 
-STREAMS = {"registry": registry.STREAM}
+STREAMS = {"registry": registry.STREAM, "indicators": indicators.STREAM, "comms": comms.STREAM}
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:

@@ -1,8 +1,15 @@
-"""Events the registry produces (stream TEKE_REGISTRY, subjects teke.registry.>)."""
+"""Events the registry produces (stream TEKE_REGISTRY, subjects teke.registry.>).
+
+State events (`*.created`, `*.updated`) carry the entity's public state with a `version`
+that increases with every change: consumers keep the highest version they have seen, so
+events that arrive out of order cannot roll state back. Fact events (`adoption.recorded`,
+`workplace.joined`, ...) carry their own id. No payload carries personal data.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,21 +19,34 @@ STREAM = StreamSpec(name="TEKE_REGISTRY", subjects=("teke.registry.>",))
 
 PROJECT_CREATED = "fi.teke.registry.project.created.v1"
 PROJECT_UPDATED = "fi.teke.registry.project.updated.v1"
+PROJECT_STATUS_CHANGED = "fi.teke.registry.project.status_changed.v1"
+PROJECT_ARCHIVED = "fi.teke.registry.project.archived.v1"
+ORGANISATION_CREATED = "fi.teke.registry.organisation.created.v1"
+ORGANISATION_UPDATED = "fi.teke.registry.organisation.updated.v1"
+ORGANISATION_SUCCEEDED = "fi.teke.registry.organisation.succeeded.v1"
+WORKPLACE_JOINED = "fi.teke.registry.workplace.joined.v1"
+WORKPLACE_LEFT = "fi.teke.registry.workplace.left.v1"
+PRACTICE_PUBLISHED = "fi.teke.registry.practice.published.v1"
+PRACTICE_MATURITY_CHANGED = "fi.teke.registry.practice.maturity_changed.v1"
+ADOPTION_RECORDED = "fi.teke.registry.adoption.recorded.v1"
+
+ProjectStatus = Literal["planned", "active", "ended", "cancelled"]
+OrganisationSize = Literal["micro", "small", "medium", "large"]
+Maturity = Literal["idea", "piloted", "evaluated", "adopted_nationally"]
+AdoptionScope = Literal["unit", "organisation", "regional_service"]
 
 
 class LocalizedText(BaseModel):
+    """Text in Finnish (required), Swedish and English."""
+
     model_config = ConfigDict(extra="forbid")
-    fi: str
+    fi: str = Field(min_length=1)
     sv: str | None = None
     en: str | None = None
 
 
 class ProjectState(BaseModel):
-    """The public facts of a project other services keep in their projections.
-
-    `version` increases with every change; consumers keep the highest they have seen, so
-    events that arrive out of order (after a partial publish failure) cannot roll state back.
-    """
+    """The public facts of a project other services keep in their projections."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -34,12 +54,21 @@ class ProjectState(BaseModel):
     version: int = Field(ge=1)
     code: str
     name: LocalizedText
-    status: str
+    status: ProjectStatus
     start_date: dt.date | None = None
     end_date: dt.date | None = None
-    organisation_id: str | None = None
-    funder_id: str | None = None
-    region_codes: list[str] = []
+    organisation_id: str | None = Field(None, description="The lead implementer.")
+    funder_id: str | None = Field(None, description="The current funder (dated history in the registry).")
+    region_codes: list[str] = Field(default_factory=list, description="Maakunta codes 01-21.")
+    theme_id: str | None = None
+    programme_id: str | None = None
+    call_id: str | None = None
+    partner_ids: list[str] = Field(default_factory=list)
+    target_groups: list[str] = Field(default_factory=list)
+    sub_themes: list[str] = Field(default_factory=list)
+    budget_total: str | None = Field(None, description="EUR as an exact decimal string.")
+    published: bool = False
+    archived: bool = False
 
 
 class ProjectCreatedV1(ProjectState):
@@ -49,10 +78,138 @@ class ProjectCreatedV1(ProjectState):
 class ProjectUpdatedV1(ProjectState):
     """A project's record changed; the payload is its new state."""
 
-    changed_fields: list[str] = []
+    changed_fields: list[str] = Field(default_factory=list)
+
+
+class ProjectStatusChangedV1(BaseModel):
+    """A project moved along its lifecycle (also reported as project.updated)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    version: int = Field(ge=1)
+    code: str
+    from_status: ProjectStatus
+    to_status: ProjectStatus
+    date: dt.date
+    reason: str | None = None
+
+
+class ProjectArchivedV1(BaseModel):
+    """A project was archived (hidden from lists; its history kept)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    version: int = Field(ge=1)
+    code: str
+
+
+class OrganisationState(BaseModel):
+    """An organisation's public facts."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    version: int = Field(ge=1)
+    name: LocalizedText
+    business_id: str | None = Field(None, description="Finnish business ID (Y-tunnus).")
+    kind: str
+    sector: str | None = None
+    size_class: OrganisationSize | None = None
+    region_code: str | None = None
+    successor_id: str | None = None
+
+
+class OrganisationCreatedV1(OrganisationState):
+    """An organisation was added."""
+
+
+class OrganisationUpdatedV1(OrganisationState):
+    """An organisation's record changed; the payload is its new state."""
+
+    changed_fields: list[str] = Field(default_factory=list)
+
+
+class OrganisationSucceededV1(BaseModel):
+    """An organisation was replaced by another (e.g. an ELY centre by an elinvoimakeskus)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str = Field(description="The predecessor.")
+    successor_id: str
+    date: dt.date
+
+
+class WorkplaceJoinedV1(BaseModel):
+    """A workplace (company or organisation) started taking part in a project."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str = Field(description="The participation record.")
+    project_id: str
+    organisation_id: str
+    joined_on: dt.date
+    size_class: OrganisationSize | None = None
+    region_code: str | None = None
+
+
+class WorkplaceLeftV1(BaseModel):
+    """A workplace stopped taking part in a project."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    project_id: str
+    organisation_id: str
+    left_on: dt.date
+
+
+class PracticeState(BaseModel):
+    """A good practice or service model (toimintamalli, palvelumalli)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    version: int = Field(ge=1)
+    name: LocalizedText
+    kind: Literal["practice", "service_model"] = "practice"
+    maturity: Maturity
+    project_ids: list[str] = Field(default_factory=list)
+    sub_themes: list[str] = Field(default_factory=list)
+    target_groups: list[str] = Field(default_factory=list)
+    published: bool = False
+
+
+class PracticePublishedV1(PracticeState):
+    """A practice was published (made public)."""
+
+
+class PracticeMaturityChangedV1(PracticeState):
+    """A practice's maturity changed."""
+
+    from_maturity: Maturity
+
+
+class AdoptionRecordedV1(BaseModel):
+    """An organisation took up a practice: how the spread of impact is measured."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    practice_id: str
+    organisation_id: str
+    adopted_on: dt.date
+    scope: AdoptionScope
+    region_code: str | None = None
+    project_id: str | None = Field(None, description="The project through which it spread, if any.")
+    within_origin: bool = Field(
+        False, description="True when the adopter took part in a project the practice came from.")
 
 
 EVENTS: dict[str, type[BaseModel]] = {
     PROJECT_CREATED: ProjectCreatedV1,
     PROJECT_UPDATED: ProjectUpdatedV1,
+    PROJECT_STATUS_CHANGED: ProjectStatusChangedV1,
+    PROJECT_ARCHIVED: ProjectArchivedV1,
+    ORGANISATION_CREATED: OrganisationCreatedV1,
+    ORGANISATION_UPDATED: OrganisationUpdatedV1,
+    ORGANISATION_SUCCEEDED: OrganisationSucceededV1,
+    WORKPLACE_JOINED: WorkplaceJoinedV1,
+    WORKPLACE_LEFT: WorkplaceLeftV1,
+    PRACTICE_PUBLISHED: PracticePublishedV1,
+    PRACTICE_MATURITY_CHANGED: PracticeMaturityChangedV1,
+    ADOPTION_RECORDED: AdoptionRecordedV1,
 }

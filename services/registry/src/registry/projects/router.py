@@ -21,7 +21,8 @@ async def list_projects(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=40)] = None,
-    status_: Annotated[str | None, Query(alias="status", pattern="^(planned|active|ended|cancelled)$")] = None,
+    status_: Annotated[str | None,
+                       Query(alias="status", pattern="^(planned|active|ended|cancelled)$")] = None,
 ) -> ProjectPage:
     """Projects in code order, a page at a time."""
     rows, total, next_cursor = await project_service.list(
