@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from cloudevents.v1.http import from_json
+
 from shared.contracts import CATALOGUE, json_schemas, parse
 from shared.contracts import registry as contracts
 from shared.events.envelope import make_envelope, type_to_subject

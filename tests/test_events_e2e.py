@@ -7,10 +7,10 @@ import uuid
 
 import nats
 import pytest
+
 from shared.contracts import registry as contracts
 from shared.events.envelope import make_envelope
 from shared.jsonutil import dumps
-
 from tests.conftest import eventually, scalar
 
 

@@ -8,6 +8,7 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+
 from shared.identity import Identity, InternalTokenSigner, generate_keypair
 
 NEW_PROJECT = {"code": "ID-1", "name": {"fi": "Identiteetti"}}

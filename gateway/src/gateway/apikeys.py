@@ -7,16 +7,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from shared.db import SessionDep, utcnow
-from shared.errors import Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
-from shared.identity import ROLES, Identity
 from sqlalchemy import select
 
 from gateway.auth import hash_key, new_api_key
 from gateway.models import ApiKey
+from shared.db import SessionDep, utcnow
+from shared.errors import Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
+from shared.identity import ROLES, Identity
 
 SCOPES = {f"{svc}:{op}" for svc in ("registry", "indicators", "comms") for op in ("read", "write")}
-SCOPES.add("admin")
+SCOPES.update({"admin", "metrics"})
 
 
 async def gateway_identity(request: Request) -> Identity:

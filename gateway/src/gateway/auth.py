@@ -10,14 +10,14 @@ from typing import Any
 
 import httpx
 import jwt
-from shared.db import utcnow
-from shared.errors import Unauthorized
-from shared.identity import ANONYMOUS, ROLES, Identity
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.config import Settings
 from gateway.models import ApiKey
+from shared.db import utcnow
+from shared.errors import Unauthorized
+from shared.identity import ANONYMOUS, ROLES, Identity
 
 KEY_PREFIX = "teke_"
 

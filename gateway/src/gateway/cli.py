@@ -9,13 +9,13 @@ from pathlib import Path
 
 import jwt
 from alembic import command
-from shared.db import create_engine, make_sessionmaker
-from shared.identity import ROLES
-from shared.migrate import alembic_config, upgrade
 
 from gateway.auth import hash_key, new_api_key
 from gateway.config import Settings
 from gateway.models import ApiKey
+from shared.db import create_engine, make_sessionmaker
+from shared.identity import ROLES
+from shared.migrate import alembic_config, upgrade
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

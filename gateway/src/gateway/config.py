@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
 from shared.settings import DEV_PLACEHOLDERS
 
 
@@ -25,6 +26,20 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_048_576
     # Bulk import endpoints take larger bodies (10,000 projects a request).
     max_bulk_body_bytes: int = 64 * 1_048_576
+
+    # Retries only for idempotent reads, once, on a connection that broke before answering.
+    upstream_read_retries: int = 1
+    circuit_failure_threshold: int = 5
+    circuit_cooldown_seconds: float = 10.0
+
+    # Token buckets: per API key / signed-in user, and per client address.
+    rate_limit_per_identity: float = 50.0
+    rate_limit_identity_burst: float = 100.0
+    rate_limit_per_address: float = 100.0
+    rate_limit_address_burst: float = 200.0
+
+    cors_origins: list[str] = []
+    gzip_minimum_bytes: int = 1024
 
     internal_token_private_key: str = ""
     internal_token_lifetime_seconds: int = 120

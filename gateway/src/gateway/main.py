@@ -9,19 +9,25 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import ORJSONResponse
-from shared.db import create_engine, make_sessionmaker
-from shared.errors import install_error_handlers
-from shared.identity import InternalTokenSigner
-from shared.logging import configure_logging, get_logger
-from shared.middleware import RequestIdMiddleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 
 from gateway.apikeys import router as apikeys_router
+from gateway.asyncapi import asyncapi_document
 from gateway.auth import Authenticator
 from gateway.config import Settings
 from gateway.openapi import OpenAPIMerger, install_docs
 from gateway.proxy import ForwardingApp, Upstreams
+from shared.db import create_engine, make_sessionmaker
+from shared.errors import Unauthorized, install_error_handlers
+from shared.identity import InternalTokenSigner
+from shared.logging import configure_logging, get_logger
+from shared.metrics import MetricsMiddleware, metrics_response
+from shared.middleware import RequestIdMiddleware
+from shared.tracing import TraceMiddleware
 
 log = get_logger(__name__)
+_ASYNCAPI = asyncapi_document()
 
 
 def create_app(settings: Settings | None = None):
@@ -47,7 +53,8 @@ def create_app(settings: Settings | None = None):
 
     api = FastAPI(title="TEKE API", version="1.0.0", lifespan=lifespan,
                   default_response_class=ORJSONResponse, docs_url=None, redoc_url=None,
-                  openapi_url="/api/v1/gateway-openapi.json")
+                  openapi_url="/api/v1/gateway-openapi.json",
+                  generate_unique_id_function=lambda route: route.name)
     install_error_handlers(api)
     api.include_router(apikeys_router)
     api.state.settings = settings
@@ -68,9 +75,34 @@ def create_app(settings: Settings | None = None):
                                "upstreams": upstreams}, status_code=200 if ok else 503)
 
     install_docs(api, OpenAPIMerger(api))
+    @api.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request):
+        """Prometheus metrics; outside development, for admins or keys with the metrics scope."""
+        if settings.environment == "production":
+            identity = await forwarder.auth.identify(request.headers.get("authorization"),
+                                                     request.headers.get("x-api-key"))
+            if not (identity.has_role("admin") or "metrics" in identity.scopes):
+                raise Unauthorized("metrics need an admin or a key with the metrics scope")
+        return metrics_response()
+
+    @api.get("/api/v1/asyncapi.json", tags=["events"], summary="AsyncAPI document of all events")
+    async def asyncapi() -> ORJSONResponse:
+        """Subjects, CloudEvents envelopes and payload schemas of every event, for subscribers."""
+        return ORJSONResponse(_ASYNCAPI)
+
     forwarder = ForwardingApp(api, settings)
     api.state.forwarder = forwarder
-    return RequestIdMiddleware(forwarder)
+    app = forwarder
+    if settings.gzip_minimum_bytes > 0:
+        app = GZipMiddleware(app, minimum_size=settings.gzip_minimum_bytes)
+    if settings.cors_origins:
+        app = CORSMiddleware(
+            app, allow_origins=settings.cors_origins, allow_credentials=False,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match",
+                           "Idempotency-Key", "X-API-Key", "X-Request-ID", "traceparent"],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"], max_age=600)
+    return RequestIdMiddleware(TraceMiddleware(MetricsMiddleware(app, service="gateway")))
 
 
 async def _upstream_ready(upstreams: Upstreams, name: str) -> dict[str, Any]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from shared.db import UTCDateTime, make_base, new_id, new_metadata, utcnow
 from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import UTCDateTime, make_base, new_id, new_metadata, utcnow
 
 metadata = new_metadata()
 Base = make_base(metadata)

@@ -15,11 +15,12 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, ORJSONResponse
 from fastapi.staticfiles import StaticFiles
-from shared.identity import Identity
-from shared.logging import get_logger
 from swagger_ui_bundle import swagger_ui_path
 
 from gateway.routes import API_PREFIX, match
+from shared.errors import Problem
+from shared.identity import Identity
+from shared.logging import get_logger
 
 log = get_logger(__name__)
 HIDDEN_PATHS = {"/healthz", "/readyz", "/metrics"}
@@ -84,7 +85,39 @@ def merge(gateway_doc: dict[str, Any], services: dict[str, dict[str, Any]]) -> d
             if name != "gateway" and match(public[len(API_PREFIX):]) is None:
                 continue  # not routed: a client could not reach it
             doc["paths"][public] = item
+    _document_gateway_errors(doc)
     return doc
+
+
+# What the gateway itself may answer on any forwarded operation.
+_GATEWAY_ERRORS = {
+    "401": "Authentication required or failed",
+    "403": "Not allowed (role, organisation or API-key scope)",
+    "413": "Request body too large",
+    "429": "Too many requests (see Retry-After)",
+    "502": "The service failed",
+    "503": "The service is unavailable (see Retry-After)",
+    "504": "The service did not answer in time",
+}
+
+
+def _document_gateway_errors(doc: dict[str, Any]) -> None:
+    """Every error is problem+json: declare it so, and add the gateway's own answers."""
+    schemas = doc["components"]["schemas"]
+    schemas.setdefault("Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}"))
+    for name, sub in schemas["Problem"].pop("$defs", {}).items():
+        schemas.setdefault(name, sub)
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for item in doc["paths"].values():
+        for method, op in item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            responses = op.setdefault("responses", {})
+            for status, description in _GATEWAY_ERRORS.items():
+                responses.setdefault(status, {"description": description})
+            for status, response in responses.items():
+                if status[0] in "45":
+                    response["content"] = problem
 
 
 def install_docs(api: FastAPI, merger: OpenAPIMerger) -> None:

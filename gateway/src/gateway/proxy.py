@@ -7,15 +7,19 @@ or re-validates bodies. aiohttp was chosen over httpx by measurement (bench/RESU
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
-from shared.errors import AppError, problem_response
-from shared.identity import InternalTokenSigner
-from shared.logging import get_logger
-from shared.middleware import is_bulk_path
 
 from gateway.auth import Authenticator
 from gateway.config import Settings
+from gateway.protection import CircuitBreaker, TokenBuckets, retry_after
 from gateway.routes import API_PREFIX, match
+from shared.errors import AppError, Forbidden, problem_response
+from shared.identity import InternalTokenSigner
+from shared.logging import get_logger
+from shared.metrics import RATE_LIMITED, UPSTREAM_ERRORS
+from shared.middleware import is_bulk_path
 
 log = get_logger(__name__)
 
@@ -42,6 +46,9 @@ class Upstreams:
                      "indicators": settings.indicators_url.rstrip("/"),
                      "comms": settings.comms_url.rstrip("/")}
         self.sessions: dict[str, aiohttp.ClientSession] = {}
+        self.breakers = {name: CircuitBreaker(name, settings.circuit_failure_threshold,
+                                              settings.circuit_cooldown_seconds)
+                         for name in self.urls}
 
     async def start(self) -> None:
         timeout = aiohttp.ClientTimeout(
@@ -69,6 +76,10 @@ class ForwardingApp:
         self.upstreams: Upstreams | None = None
         self.auth: Authenticator | None = None
         self.signer: InternalTokenSigner | None = None
+        self.identity_limits = TokenBuckets(settings.rate_limit_per_identity,
+                                            settings.rate_limit_identity_burst)
+        self.address_limits = TokenBuckets(settings.rate_limit_per_address,
+                                           settings.rate_limit_address_burst)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX + "/"):
@@ -77,6 +88,7 @@ class ForwardingApp:
         route = match(sub_path)
         if route is None:
             return await self.fallback(scope, receive, send)
+        scope["route_label"] = API_PREFIX + route.prefix
         try:
             await self._forward(scope, receive, send, route, sub_path)
         except AppError as exc:
@@ -85,10 +97,15 @@ class ForwardingApp:
                                    request_id=_request_id(scope))(scope, receive, send)
 
     async def _forward(self, scope, receive, send, route, sub_path: str) -> None:
-        headers_in = scope["headers"]
+        client = scope.get("client")
+        address = client[0] if client else "unknown"
+        wait = self.address_limits.take(address)
+        if wait:
+            RATE_LIMITED.labels("address").inc()
+            return await self._too_many(scope, receive, send, wait)
         authorization = api_key = None
         out_headers: list[tuple[str, str]] = []
-        for k, v in headers_in:
+        for k, v in scope["headers"]:
             if k == b"authorization":
                 authorization = v.decode("latin-1")
             elif k == b"x-api-key":
@@ -96,17 +113,18 @@ class ForwardingApp:
             if k not in _DROP_REQUEST:
                 out_headers.append((k.decode("latin-1"), v.decode("latin-1")))
         identity = await self.auth.identify(authorization, api_key)
+        if not identity.is_anonymous:
+            wait = self.identity_limits.take(identity.sub)
+            if wait:
+                RATE_LIMITED.labels(identity.kind).inc()
+                return await self._too_many(scope, receive, send, wait)
         method = scope["method"]
         if identity.kind == "apikey":
             needed = route.scope_for(method)
             if needed not in identity.scopes:
-                from shared.errors import Forbidden
-
                 raise Forbidden(f"this API key lacks the scope {needed!r}")
         out_headers.append(("x-teke-identity", self.signer.sign(identity)))
-        client = scope.get("client")
-        if client:
-            out_headers.append(("x-forwarded-for", client[0]))
+        out_headers.append(("x-forwarded-for", address))
 
         limit = (self.settings.max_bulk_body_bytes if is_bulk_path(sub_path)
                  else self.settings.max_body_bytes)
@@ -115,43 +133,78 @@ class ForwardingApp:
             return await problem_response(413, detail=f"request body over {limit} bytes",
                                           instance=scope["path"],
                                           request_id=_request_id(scope))(scope, receive, send)
+        breaker = self.upstreams.breakers[route.upstream]
+        wait = breaker.allow()
+        if wait:
+            UPSTREAM_ERRORS.labels(route.upstream, "circuit_open").inc()
+            return await problem_response(
+                503, detail=f"the {route.upstream} service is failing; not trying for now",
+                instance=scope["path"], request_id=_request_id(scope),
+                headers={"Retry-After": retry_after(wait)})(scope, receive, send)
         url = self.upstreams.urls[route.upstream] + sub_path
         if scope["query_string"]:
             url += "?" + scope["query_string"].decode("latin-1")
-        session = self.upstreams.sessions[route.upstream]
-        try:
-            async with session.request(method, url, headers=out_headers, data=body or None,
-                                       allow_redirects=False) as resp:
-                headers = [(k.lower().encode("latin-1"), v.encode("latin-1"))
-                           for k, v in resp.headers.items() if k.lower() not in _DROP_RESPONSE]
-                length = resp.content_length
-                if length is not None and length <= _READ_WHOLE_UNDER:
-                    data = await resp.read()
-                    headers.append((b"content-length", str(len(data)).encode()))
-                    await send({"type": "http.response.start", "status": resp.status,
-                                "headers": headers})
-                    await send({"type": "http.response.body", "body": data})
-                    return
-                await send({"type": "http.response.start", "status": resp.status,
-                            "headers": headers})
-                async for chunk in resp.content.iter_chunked(65536):
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                await send({"type": "http.response.body", "body": b""})
-        except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError) as exc:
-            log.warning("gateway.upstream_unavailable", upstream=route.upstream, error=repr(exc))
-            await problem_response(503, detail=f"the {route.upstream} service is unavailable",
-                                   instance=scope["path"], request_id=_request_id(scope),
-                                   headers={"Retry-After": "5"})(scope, receive, send)
-        except TimeoutError:
-            log.warning("gateway.upstream_timeout", upstream=route.upstream)
-            await problem_response(504, detail=f"the {route.upstream} service did not answer in time",
-                                   instance=scope["path"],
-                                   request_id=_request_id(scope))(scope, receive, send)
-        except aiohttp.ClientError as exc:
-            log.warning("gateway.upstream_error", upstream=route.upstream, error=repr(exc))
-            await problem_response(502, detail=f"the {route.upstream} service failed",
-                                   instance=scope["path"],
-                                   request_id=_request_id(scope))(scope, receive, send)
+        retries = self.settings.upstream_read_retries if method in ("GET", "HEAD") else 0
+        progress = {"started": False}
+        for attempt in range(retries + 1):
+            try:
+                await self._exchange(send, progress, route.upstream, method, url, out_headers, body)
+                breaker.success()
+                return
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                # A pooled keep-alive connection closed under us: safe to retry reads only.
+                if (progress["started"] or attempt >= retries
+                        or isinstance(exc, aiohttp.ClientConnectorError)):
+                    return await self._upstream_failed(scope, receive, send, route, exc,
+                                                       progress["started"])
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                return await self._upstream_failed(scope, receive, send, route, exc,
+                                                   progress["started"])
+
+    async def _exchange(self, send, progress: dict, upstream: str, method: str, url: str,
+                        headers, body) -> None:
+        """One upstream call, streamed back to the client; marks `progress` once bytes go out."""
+        session = self.upstreams.sessions[upstream]
+        async with session.request(method, url, headers=headers, data=body or None,
+                                   allow_redirects=False) as resp:
+            out = [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                   for k, v in resp.headers.items() if k.lower() not in _DROP_RESPONSE]
+            length = resp.content_length
+            if length is not None and length <= _READ_WHOLE_UNDER:
+                data = await resp.read()
+                out.append((b"content-length", str(len(data)).encode()))
+                progress["started"] = True
+                await send({"type": "http.response.start", "status": resp.status, "headers": out})
+                await send({"type": "http.response.body", "body": data})
+                return
+            progress["started"] = True
+            await send({"type": "http.response.start", "status": resp.status, "headers": out})
+            async for chunk in resp.content.iter_chunked(65536):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+
+    async def _upstream_failed(self, scope, receive, send, route, exc: Exception,
+                               started: bool) -> None:
+        self.upstreams.breakers[route.upstream].failure()
+        name = route.upstream
+        if isinstance(exc, (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError)):
+            kind, status, detail = "unavailable", 503, f"the {name} service is unavailable"
+        elif isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+            kind, status, detail = "timeout", 504, f"the {name} service did not answer in time"
+        else:
+            kind, status, detail = "error", 502, f"the {name} service failed"
+        UPSTREAM_ERRORS.labels(name, kind).inc()
+        log.warning("gateway.upstream_failed", upstream=name, kind=kind, error=repr(exc))
+        if started:
+            return  # the response is under way: all that can be done is to cut it short
+        headers = {"Retry-After": "5"} if status == 503 else None
+        await problem_response(status, detail=detail, instance=scope["path"], headers=headers,
+                               request_id=_request_id(scope))(scope, receive, send)
+
+    async def _too_many(self, scope, receive, send, wait: float) -> None:
+        await problem_response(429, detail="too many requests; slow down",
+                               instance=scope["path"], request_id=_request_id(scope),
+                               headers={"Retry-After": retry_after(wait)})(scope, receive, send)
 
 
 async def _read_body(receive, limit: int, scope) -> bytes | None:

@@ -72,7 +72,7 @@ def project_projection_router(prefix: str, table: Table, tag: str):
     router = APIRouter(prefix=prefix, tags=[tag])
 
     @router.get("/projects/{project_id}", summary="A project as this service knows it",
-                responses=problem_responses(404))
+                responses=problem_responses(404), name=f"read_{tag}_project")
     async def read_projected_project(project_id: str, session: SessionDep) -> dict[str, Any]:
         """The project projection, kept current from the registry's events."""
         row = (await session.execute(select(table).where(table.c.id == project_id))).mappings().first()

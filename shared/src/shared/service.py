@@ -8,6 +8,7 @@ identity, problem+json, request ids, /healthz, /readyz and the dead-letter admin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import ORJSONResponse
-from sqlalchemy import MetaData, select, text
+from sqlalchemy import MetaData, func, select, text
 
 from shared.db import create_engine, make_sessionmaker
 from shared.errors import NotFound, install_error_handlers, problem_responses
@@ -25,8 +26,18 @@ from shared.events.outbox import Outbox, Relay
 from shared.events.tables import make_event_tables
 from shared.identity import IdentityMiddleware, InternalTokenVerifier, require_roles
 from shared.logging import configure_logging, get_logger
+from shared.metrics import (
+    CONSUMER_LAG,
+    DEAD_LETTERS,
+    EVENTS_APPLIED,
+    EVENTS_PUBLISHED,
+    OUTBOX_BACKLOG,
+    MetricsMiddleware,
+    metrics_response,
+)
 from shared.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from shared.settings import ServiceSettings
+from shared.tracing import TraceMiddleware
 
 log = get_logger(__name__)
 
@@ -114,6 +125,24 @@ class Runtime:
         await self.nats.close()
         await self.engine.dispose()
 
+    async def update_gauges(self) -> None:
+        name = self.spec.name
+        if self.relay:
+            with contextlib.suppress(Exception):
+                OUTBOX_BACKLOG.labels(name).set(await self.relay.backlog())
+            EVENTS_PUBLISHED.labels(name).set(self.relay.published_total)
+        for c in self.consumers:
+            EVENTS_APPLIED.labels(name, c.stream.name).set(c.applied_total)
+            lag = await c.lag() if self.nats.is_connected else None
+            if lag is not None:
+                CONSUMER_LAG.labels(name, c.stream.name).set(lag)
+        if self.applier is not None:
+            t = self.spec.dead_letter_table
+            with contextlib.suppress(Exception):
+                async with self.maker() as s:
+                    DEAD_LETTERS.labels(name).set(await s.scalar(
+                        select(func.count()).select_from(t).where(t.c.status == "dead")) or 0)
+
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         checks: dict[str, Any] = {}
         db_ok = True
@@ -143,6 +172,12 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
     async def healthz() -> dict[str, str]:
         """The process is up and serving."""
         return {"status": "ok", "service": spec.name}
+
+    @router.get("/metrics", tags=["ops"], summary="Prometheus metrics", include_in_schema=False)
+    async def metrics(request: Request):
+        """Counters and gauges in the Prometheus text format (not routed by the gateway)."""
+        await request.state.runtime.update_gauges()
+        return metrics_response()
 
     @router.get("/readyz", tags=["ops"], summary="Readiness")
     async def readyz(request: Request) -> ORJSONResponse:
@@ -218,7 +253,9 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings | None = Non
 
     app = FastAPI(title=spec.title, description=spec.description, version="1.0.0",
                   lifespan=lifespan, default_response_class=ORJSONResponse,
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None,
+                  # operationId = the route function's name: short, stable, client-friendly.
+                  generate_unique_id_function=lambda route: route.name)
     install_error_handlers(app)
     app.include_router(_ops_router(spec))
     for router in spec.routers:
@@ -230,7 +267,9 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings | None = Non
     app.add_middleware(IdentityMiddleware, verifier=verifier)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=spec.max_body_bytes,
                        bulk_max_bytes=spec.max_bulk_body_bytes)
+    app.add_middleware(TraceMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(MetricsMiddleware, service=spec.name)
     app.state.spec = spec
     app.state.settings = settings
     return app

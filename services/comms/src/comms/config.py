@@ -1,6 +1,7 @@
 """Comms settings (env prefix COMMS_)."""
 
 from pydantic_settings import SettingsConfigDict
+
 from shared.settings import ServiceSettings
 
 

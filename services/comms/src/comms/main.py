@@ -1,14 +1,14 @@
 """Comms service: the theme's communication plan, carried out over real channels."""
 
 from fastapi import FastAPI
-from shared.contracts import comms as contracts
-from shared.contracts import registry as registry_contracts
-from shared.projections import project_projection_router
-from shared.service import ServiceSpec, create_service_app
 
 from comms.config import Settings
 from comms.handlers import handlers
 from comms.models import metadata, project_projection
+from shared.contracts import comms as contracts
+from shared.contracts import registry as registry_contracts
+from shared.projections import project_projection_router
+from shared.service import ServiceSpec, create_service_app
 
 spec = ServiceSpec(
     name="comms",

@@ -2,9 +2,8 @@
 
 from pathlib import Path
 
-from shared.cli import run_cli
-
 from indicators.main import spec
+from shared.cli import run_cli
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

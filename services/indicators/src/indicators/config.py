@@ -1,6 +1,7 @@
 """Indicators settings (env prefix INDICATORS_)."""
 
 from pydantic_settings import SettingsConfigDict
+
 from shared.settings import ServiceSettings
 
 

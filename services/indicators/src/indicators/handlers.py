@@ -1,9 +1,8 @@
 """Events indicators consumes, and what each does to its own tables."""
 
+from indicators.models import project_projection
 from shared.events.consumer import HandlerRegistry
 from shared.projections import register_project_handlers
-
-from indicators.models import project_projection
 
 handlers = HandlerRegistry()
 register_project_handlers(handlers, project_projection)

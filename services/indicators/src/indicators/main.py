@@ -1,14 +1,14 @@
 """Indicators service: what the projects achieve, measured."""
 
 from fastapi import FastAPI
-from shared.contracts import indicators as contracts
-from shared.contracts import registry as registry_contracts
-from shared.projections import project_projection_router
-from shared.service import ServiceSpec, create_service_app
 
 from indicators.config import Settings
 from indicators.handlers import handlers
 from indicators.models import metadata, project_projection
+from shared.contracts import indicators as contracts
+from shared.contracts import registry as registry_contracts
+from shared.projections import project_projection_router
+from shared.service import ServiceSpec, create_service_app
 
 spec = ServiceSpec(
     name="indicators",

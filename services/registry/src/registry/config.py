@@ -1,6 +1,7 @@
 """Registry settings (env prefix REGISTRY_)."""
 
 from pydantic_settings import SettingsConfigDict
+
 from shared.settings import ServiceSettings
 
 

@@ -6,14 +6,14 @@ import argparse
 import datetime as dt
 import random
 
-from shared.contracts import registry as contracts
-from shared.db import create_engine, make_sessionmaker
 from sqlalchemy import select
 
 from registry.config import Settings
 from registry.main import spec
 from registry.models import Project
 from registry.projects.service import event_state
+from shared.contracts import registry as contracts
+from shared.db import create_engine, make_sessionmaker
 
 SEED_PROJECT = {
     "code": "TEM035:00/2017",

@@ -1,12 +1,12 @@
 """Registry service: the project registry (source of truth for who does what, where)."""
 
 from fastapi import FastAPI
-from shared.contracts import registry as contracts
-from shared.service import ServiceSpec, create_service_app
 
 from registry.config import Settings
 from registry.models import metadata
 from registry.projects.router import router as projects_router
+from shared.contracts import registry as contracts
+from shared.service import ServiceSpec, create_service_app
 
 spec = ServiceSpec(
     name="registry",

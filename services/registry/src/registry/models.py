@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from shared.db import UTCDateTime, make_base, new_id, new_metadata, utcnow
-from shared.events.tables import make_event_tables
 from sqlalchemy import JSON, Date, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import UTCDateTime, make_base, new_id, new_metadata, utcnow
+from shared.events.tables import make_event_tables
 
 metadata = new_metadata()
 Base = make_base(metadata)

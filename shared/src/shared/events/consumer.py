@@ -24,6 +24,7 @@ from shared.db import new_id, utcnow
 from shared.events.nats_conn import NatsConnection, ensure_stream
 from shared.jsonutil import loads
 from shared.logging import get_logger
+from shared.tracing import TRACEPARENT, bind, child_of
 
 log = get_logger(__name__)
 
@@ -190,6 +191,14 @@ class Consumer:
             await msg.term()
             return
         attempts = msg.metadata.num_delivered if msg.metadata else 1
+        # Continue the producer's trace: events the handler emits carry it on.
+        trace_token = bind(child_of(env.get("traceparent")))
+        try:
+            await self._apply(msg, env, attempts)
+        finally:
+            TRACEPARENT.reset(trace_token)
+
+    async def _apply(self, msg, env: dict[str, Any], attempts: int) -> None:
         with structlog.contextvars.bound_contextvars(event_id=env.get("id"),
                                                      event_type=env.get("type")):
             try:

@@ -23,6 +23,7 @@ from shared.events.envelope import make_envelope, type_to_subject
 from shared.events.nats_conn import NatsConnection
 from shared.jsonutil import dumps
 from shared.logging import get_logger
+from shared.tracing import TRACEPARENT
 
 log = get_logger(__name__)
 
@@ -51,7 +52,8 @@ class Outbox:
 
     async def record(self, session: AsyncSession, event_type: str, entity_id: str,
                      data: dict[str, Any]) -> dict[str, Any]:
-        env = make_envelope(source=self.source, event_type=event_type, subject=entity_id, data=data)
+        env = make_envelope(source=self.source, event_type=event_type, subject=entity_id, data=data,
+                            traceparent=TRACEPARENT.get())
         await session.execute(insert(self.table).values(
             id=env["id"], type=event_type, nats_subject=type_to_subject(event_type),
             entity_id=entity_id, envelope=dumps(env).decode(), created_at=utcnow(),
@@ -68,12 +70,18 @@ class Outbox:
         rows = []
         for event_type, entity_id, data in events:
             env = make_envelope(source=self.source, event_type=event_type, subject=entity_id,
-                                data=data)
+                                data=data, traceparent=TRACEPARENT.get())
             rows.append({"id": env["id"], "type": event_type,
                          "nats_subject": type_to_subject(event_type), "entity_id": entity_id,
                          "envelope": dumps(env).decode(), "created_at": now})
         await session.execute(insert(self.table), rows)
         session.sync_session.info[_FLAG] = True
+
+
+def _traceparent_of(envelope: str) -> str | None:
+    # Cheaper than parsing the whole envelope: the attribute is a fixed-shape string.
+    i = envelope.find('"traceparent":"')
+    return envelope[i + 15:i + 70] if i >= 0 else None
 
 
 class Relay:
@@ -177,8 +185,12 @@ class Relay:
         futures: list[tuple[int, asyncio.Future]] = []
         try:
             for r in rows:
+                headers = {"Nats-Msg-Id": r.id}
+                traceparent = _traceparent_of(r.envelope)
+                if traceparent:
+                    headers["traceparent"] = traceparent
                 fut = await js.publish_async(
-                    r.nats_subject, r.envelope.encode(), headers={"Nats-Msg-Id": r.id},
+                    r.nats_subject, r.envelope.encode(), headers=headers,
                     wait_stall=self.publish_timeout,
                 )
                 futures.append((r.seq, fut))

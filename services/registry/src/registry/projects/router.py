@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
-from shared.db import SessionDep
-from shared.errors import problem_responses
-from shared.identity import Authenticated
 
 from registry.projects.schemas import ProjectCreate, ProjectPage, ProjectRead, ProjectUpdate
 from registry.projects.service import etag
 from registry.projects.service import project as project_service
+from shared.db import SessionDep
+from shared.errors import problem_responses
+from shared.identity import Authenticated
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 

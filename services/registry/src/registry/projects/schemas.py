@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
 from shared.contracts.registry import LocalizedText
 
 ProjectStatus = Literal["planned", "active", "ended", "cancelled"]

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.contracts import registry as contracts
-from shared.db import utcnow
-from shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, Unprocessable
-from shared.events.outbox import Outbox
-from shared.identity import Identity
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.models import Project
 from registry.projects.schemas import ProjectCreate, ProjectUpdate
+from shared.contracts import registry as contracts
+from shared.db import utcnow
+from shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, Unprocessable
+from shared.events.outbox import Outbox
+from shared.identity import Identity
 
 ALLOWED_STATUS = {
     "planned": {"active", "cancelled"},

@@ -7,9 +7,10 @@ Create Date: 2026-11-22 20:46:51.349418
 """
 from collections.abc import Sequence
 
-import shared.db
 import sqlalchemy as sa
 from alembic import op
+
+import shared.db
 
 # revision identifiers, used by Alembic.
 revision: str = '70a23b37903a'
