@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -14,9 +14,12 @@ from gateway.models import ApiKey
 from shared.db import SessionDep, utcnow
 from shared.errors import Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
 from shared.identity import ROLES, Identity
+from shared.types import IsoDateTime
 
-SCOPES = {f"{svc}:{op}" for svc in ("registry", "indicators", "comms") for op in ("read", "write")}
-SCOPES.update({"admin", "metrics"})
+Scope = Literal["registry:read", "registry:write", "indicators:read", "indicators:write",
+                "comms:read", "comms:write", "admin", "metrics"]
+Role = Literal["admin", "coordinator", "funder", "implementer", "viewer"]
+SCOPES = set(Scope.__args__)
 
 
 async def gateway_identity(request: Request) -> Identity:
@@ -42,9 +45,9 @@ class ApiKeyCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     organisation_id: str | None = Field(None, max_length=36)
-    roles: list[str] = Field(default_factory=list, max_length=5)
-    scopes: list[str] = Field(min_length=1, max_length=len(SCOPES))
-    expires_at: dt.datetime | None = None
+    roles: list[Role] = Field(default_factory=list, max_length=5)
+    scopes: list[Scope] = Field(min_length=1, max_length=len(SCOPES))
+    expires_at: IsoDateTime | None = None
 
     @field_validator("roles")
     @classmethod

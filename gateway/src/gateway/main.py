@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import ORJSONResponse
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 
@@ -21,6 +20,7 @@ from gateway.proxy import ForwardingApp, Upstreams
 from shared.db import create_engine, make_sessionmaker
 from shared.errors import Unauthorized, install_error_handlers
 from shared.identity import InternalTokenSigner
+from shared.jsonutil import JSONResponse
 from shared.logging import configure_logging, get_logger
 from shared.metrics import MetricsMiddleware, metrics_response
 from shared.middleware import RequestIdMiddleware
@@ -52,7 +52,8 @@ def create_app(settings: Settings | None = None):
             await engine.dispose()
 
     api = FastAPI(title="TEKE API", version="1.0.0", lifespan=lifespan,
-                  default_response_class=ORJSONResponse, docs_url=None, redoc_url=None,
+                  docs_url=None, redoc_url=None,
+                  redirect_slashes=False,
                   openapi_url="/api/v1/gateway-openapi.json",
                   generate_unique_id_function=lambda route: route.name)
     install_error_handlers(api)
@@ -65,13 +66,13 @@ def create_app(settings: Settings | None = None):
         return {"status": "ok", "service": "gateway"}
 
     @api.get("/readyz", tags=["ops"], summary="Readiness of the gateway and each upstream")
-    async def readyz(_request: Request) -> ORJSONResponse:
+    async def readyz(_request: Request) -> JSONResponse:
         """Ready when every upstream answers its own /readyz."""
         results = await asyncio.gather(*(
             _upstream_ready(forwarder.upstreams, name) for name in forwarder.upstreams.urls))
         upstreams = dict(zip(forwarder.upstreams.urls, results, strict=True))
         ok = all(r["status"] == "ready" for r in upstreams.values())
-        return ORJSONResponse({"status": "ready" if ok else "unavailable",
+        return JSONResponse({"status": "ready" if ok else "unavailable",
                                "upstreams": upstreams}, status_code=200 if ok else 503)
 
     install_docs(api, OpenAPIMerger(api))
@@ -86,9 +87,9 @@ def create_app(settings: Settings | None = None):
         return metrics_response()
 
     @api.get("/api/v1/asyncapi.json", tags=["events"], summary="AsyncAPI document of all events")
-    async def asyncapi() -> ORJSONResponse:
+    async def asyncapi() -> JSONResponse:
         """Subjects, CloudEvents envelopes and payload schemas of every event, for subscribers."""
-        return ORJSONResponse(_ASYNCAPI)
+        return JSONResponse(_ASYNCAPI)
 
     forwarder = ForwardingApp(api, settings)
     api.state.forwarder = forwarder

@@ -13,13 +13,14 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, ORJSONResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from gateway.routes import API_PREFIX, match
 from shared.errors import Problem
 from shared.identity import Identity
+from shared.jsonutil import JSONResponse
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -125,8 +126,8 @@ def install_docs(api: FastAPI, merger: OpenAPIMerger) -> None:
     router = APIRouter(include_in_schema=False)
 
     @router.get(f"{API_PREFIX}/openapi.json")
-    async def openapi_document(request: Request) -> ORJSONResponse:
-        return ORJSONResponse(await merger.document(request.app.state.forwarder))
+    async def openapi_document(request: Request) -> JSONResponse:
+        return JSONResponse(await merger.document(request.app.state.forwarder))
 
     @router.get(f"{API_PREFIX}/docs")
     async def docs() -> HTMLResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -171,9 +172,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else None
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            # Routes are one per method: name every method this path has, not just one route's.
+            headers["Allow"] = ", ".join(sorted(_allowed_methods(request)))
+        status = exc.status_code
+        if status == 400 and detail == "There was an error parsing the body":
+            status, detail = 422, "the body could not be parsed (not JSON, or not UTF-8)"
         return problem_response(
-            exc.status_code, detail=detail, instance=request.url.path,
-            request_id=_request_id(request), headers=getattr(exc, "headers", None),
+            status, detail=detail, instance=request.url.path,
+            request_id=_request_id(request), headers=headers or None,
         )
 
     @app.exception_handler(Exception)
@@ -184,6 +192,28 @@ def install_error_handlers(app: FastAPI) -> None:
             500, detail="An unexpected error occurred. Quote the request id when reporting it.",
             instance=request.url.path, request_id=_request_id(request),
         )
+
+
+def _allowed_methods(request: Request) -> set[str]:
+    """The methods the app documents for this path (its OpenAPI is its public surface)."""
+    app = request.app
+    index = getattr(app.state, "allow_index", None)
+    if index is None:
+        index = []
+        for template, item in app.openapi().get("paths", {}).items():
+            pattern = re.sub(r"\\{[^}/]+\\}", "[^/]+", re.escape(template))
+            methods = {m.upper() for m in item if m in _HTTP_METHODS}
+            index.append((re.compile(f"^{pattern}$"), methods))
+        app.state.allow_index = index
+    path = request.scope.get("root_path", "") + request.url.path
+    found: set[str] = set()
+    for regex, methods in index:
+        if regex.match(request.url.path) or regex.match(path):
+            found |= methods
+    return found or {"GET"}
+
+
+_HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from starlette.responses import Response
 
 
 def dumps(obj: Any) -> bytes:
@@ -13,3 +14,12 @@ def dumps(obj: Any) -> bytes:
 
 def loads(data: bytes | str) -> Any:
     return orjson.loads(data)
+
+
+class JSONResponse(Response):
+    """A JSON response rendered with orjson (FastAPI's JSONResponse is deprecated)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content)

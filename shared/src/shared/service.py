@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import ORJSONResponse
 from sqlalchemy import MetaData, func, select, text
 
 from shared.db import create_engine, make_sessionmaker
@@ -25,6 +24,7 @@ from shared.events.nats_conn import NatsConnection, ensure_stream
 from shared.events.outbox import Outbox, Relay
 from shared.events.tables import make_event_tables
 from shared.identity import IdentityMiddleware, InternalTokenVerifier, require_roles
+from shared.jsonutil import JSONResponse
 from shared.logging import configure_logging, get_logger
 from shared.metrics import (
     CONSUMER_LAG,
@@ -180,14 +180,14 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
         return metrics_response()
 
     @router.get("/readyz", tags=["ops"], summary="Readiness")
-    async def readyz(request: Request) -> ORJSONResponse:
+    async def readyz(request: Request) -> JSONResponse:
         """Database reachable; NATS state, outbox backlog and consumer lag reported.
 
         Only the database gates readiness: with NATS down the service still takes writes
         (the outbox holds the events), so it should stay in rotation.
         """
         ok, checks = await request.state.runtime.readiness()
-        return ORJSONResponse({"status": "ready" if ok else "unavailable",
+        return JSONResponse({"status": "ready" if ok else "unavailable",
                                "service": spec.name, "checks": checks},
                               status_code=200 if ok else 503)
 
@@ -252,8 +252,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings | None = Non
             log.info("service.stopped")
 
     app = FastAPI(title=spec.title, description=spec.description, version="1.0.0",
-                  lifespan=lifespan, default_response_class=ORJSONResponse,
-                  docs_url=None, redoc_url=None,
+                  lifespan=lifespan,
+                  docs_url=None, redoc_url=None, redirect_slashes=False,
                   # operationId = the route function's name: short, stable, client-friendly.
                   generate_unique_id_function=lambda route: route.name)
     install_error_handlers(app)

@@ -8,9 +8,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.contracts.registry import LocalizedText
+from shared.types import IsoDate
 
 ProjectStatus = Literal["planned", "active", "ended", "cancelled"]
-REGION_CODES = {f"{i:02d}" for i in range(1, 22)} - {"03", "20"}
+# Maakunta codes (Statistics Finland); 03 and 20 are not in use. Not ISO 3166-2:FI.
+RegionCode = Literal["01", "02", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13",
+                     "14", "15", "16", "17", "18", "19", "21"]
+REGION_CODES = set(RegionCode.__args__)
 
 
 def check_regions(codes: list[str] | None) -> list[str] | None:
@@ -26,11 +30,11 @@ class ProjectBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: LocalizedText
-    start_date: dt.date | None = None
-    end_date: dt.date | None = None
+    start_date: IsoDate | None = None
+    end_date: IsoDate | None = None
     organisation_id: str | None = Field(None, max_length=36)
     funder_id: str | None = Field(None, max_length=36)
-    region_codes: list[str] = Field(default_factory=list, max_length=21)
+    region_codes: list[RegionCode] = Field(default_factory=list, max_length=21)
 
     _regions = field_validator("region_codes")(check_regions)
 
@@ -55,9 +59,9 @@ class ProjectUpdate(BaseModel):
 
     name: LocalizedText | None = None
     status: ProjectStatus | None = None
-    start_date: dt.date | None = None
-    end_date: dt.date | None = None
-    region_codes: list[str] | None = Field(None, max_length=21)
+    start_date: IsoDate | None = None
+    end_date: IsoDate | None = None
+    region_codes: list[RegionCode] | None = Field(None, max_length=21)
 
     _regions = field_validator("region_codes")(check_regions)
 

@@ -95,7 +95,8 @@ class ProjectService:
         changes = data.model_dump(exclude_unset=True, mode="python")
         if "status" in changes and changes["status"] != project.status:
             if changes["status"] not in ALLOWED_STATUS[project.status]:
-                raise Unprocessable(
+                # 409: the request is valid, the project's current state refuses it.
+                raise Conflict(
                     f"status cannot move from {project.status} to {changes['status']}",
                     errors=[{"field": "body/status", "type": "transition",
                              "message": f"allowed from {project.status}: "
