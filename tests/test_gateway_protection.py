@@ -112,7 +112,8 @@ async def test_metrics_on_gateway_and_services(stack, gw):
     await gw.get("/projects", params={"limit": 1})
     async with httpx.AsyncClient() as client:
         text = (await client.get(stack.gateway_url + "/metrics")).text
-        assert 'teke_http_requests_total{method="GET",route="/api/v1/projects",service="gateway",status="200"}' in text
+        assert ('teke_http_requests_total{method="GET",route="/api/v1/projects",'
+                'service="gateway",status="200"}') in text
         registry = (await client.get(stack.url("registry") + "/metrics")).text
         assert 'teke_outbox_backlog{service="registry"}' in registry
         assert 'route="/projects"' in registry
@@ -159,3 +160,21 @@ async def test_asyncapi_lists_every_event(stack):
     assert msg["payload"]["properties"]["type"]["const"] == "fi.teke.registry.project.created.v1"
     data_ref = msg["payload"]["properties"]["data"]["$ref"].rsplit("/", 1)[1]
     assert "code" in doc["components"]["schemas"][data_ref]["properties"]
+
+
+async def test_every_get_has_an_etag_and_answers_304(gw):
+    r = await gw.get("/projects", params={"limit": 3})
+    assert r.status_code == 200 and r.headers["etag"].startswith('W/"')
+    again = await gw.get("/projects", params={"limit": 3}, headers={"If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == r.headers["etag"]
+    created = await gw.post("/projects", json={"code": "ETAG-" + uuid.uuid4().hex[:6],
+                                               "name": {"fi": "Etag"}})
+    one = await gw.get(f"/projects/{created.json()['id']}")
+    strong = one.headers["etag"]
+    assert not strong.startswith("W/")  # the service's own ETag (its version) is kept
+    assert (await gw.get(f"/projects/{created.json()['id']}",
+                         headers={"If-None-Match": strong})).status_code == 304
+    # A changed list no longer matches the old tag.
+    changed = await gw.get("/projects", params={"limit": 3}, headers={"If-None-Match": '"stale"'})
+    assert changed.status_code == 200 and changed.json()["items"]

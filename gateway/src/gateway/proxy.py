@@ -8,6 +8,7 @@ or re-validates bodies. aiohttp was chosen over httpx by measurement (bench/RESU
 from __future__ import annotations
 
 import asyncio
+import hashlib
 
 import aiohttp
 
@@ -165,6 +166,7 @@ class ForwardingApp:
                         headers, body) -> None:
         """One upstream call, streamed back to the client; marks `progress` once bytes go out."""
         session = self.upstreams.sessions[upstream]
+        if_none_match = next((v for k, v in headers if k == "if-none-match"), None)
         async with session.request(method, url, headers=headers, data=body or None,
                                    allow_redirects=False) as resp:
             out = [(k.lower().encode("latin-1"), v.encode("latin-1"))
@@ -172,9 +174,12 @@ class ForwardingApp:
             length = resp.content_length
             if length is not None and length <= _READ_WHOLE_UNDER:
                 data = await resp.read()
+                status = resp.status
+                if method == "GET" and status == 200:
+                    status, data = _conditional(out, data, if_none_match)
                 out.append((b"content-length", str(len(data)).encode()))
                 progress["started"] = True
-                await send({"type": "http.response.start", "status": resp.status, "headers": out})
+                await send({"type": "http.response.start", "status": status, "headers": out})
                 await send({"type": "http.response.body", "body": data})
                 return
             progress["started"] = True
@@ -205,6 +210,21 @@ class ForwardingApp:
         await problem_response(429, detail="too many requests; slow down",
                                instance=scope["path"], request_id=_request_id(scope),
                                headers={"Retry-After": retry_after(wait)})(scope, receive, send)
+
+
+def _conditional(headers: list, data: bytes, if_none_match: str | None) -> tuple[int, bytes]:
+    """Same ETag convention on every GET: a weak ETag where the service gave none, and 304
+    when the client already has this representation."""
+    etag = next((v for k, v in headers if k == b"etag"), None)
+    if etag is None:
+        etag = b'W/"' + hashlib.blake2b(data, digest_size=12).hexdigest().encode() + b'"'
+        headers.append((b"etag", etag))
+    if if_none_match is not None:
+        wanted = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+        if "*" in wanted or etag.decode("latin-1").removeprefix("W/") in wanted:
+            headers[:] = [h for h in headers if h[0] not in (b"content-type",)]
+            return 304, b""
+    return 200, data
 
 
 async def _read_body(receive, limit: int, scope) -> bytes | None:
