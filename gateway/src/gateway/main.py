@@ -17,6 +17,7 @@ from gateway.auth import Authenticator
 from gateway.config import Settings
 from gateway.openapi import OpenAPIMerger, install_docs
 from gateway.proxy import ForwardingApp, Upstreams
+from gateway.views import router as views_router
 from shared.db import create_engine, make_sessionmaker
 from shared.errors import Unauthorized, install_error_handlers
 from shared.identity import InternalTokenSigner
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None):
                   generate_unique_id_function=lambda route: route.name)
     install_error_handlers(api)
     api.include_router(apikeys_router)
+    api.include_router(views_router)
     api.state.settings = settings
 
     @api.get("/healthz", tags=["ops"], summary="Liveness")
