@@ -219,11 +219,11 @@ class ProjectService:
         raw = data.model_dump(mode="python", exclude_none=True)
         await check_references(session, raw)
         fields = {k: v for k, v in raw.items() if k in SCALARS and k != "funder_id"}
-        project = Project(**fields, created_by=identity.sub, region_codes=raw.get("region_codes", []),
-                          case_numbers=raw.get("case_numbers", []),
-                          target_groups=raw.get("target_groups", []),
-                          sub_themes=raw.get("sub_themes", []), published=bool(data.published),
-                          status_date=dt.date.today(), version=1)
+        for key in ("region_codes", "case_numbers", "target_groups", "sub_themes"):
+            fields.setdefault(key, [])
+        fields["published"] = bool(data.published)
+        project = Project(**fields, created_by=identity.sub, status_date=dt.date.today(), version=1,
+                          archived=False)
         project.id = new_id()
         session.add(project)
         try:
