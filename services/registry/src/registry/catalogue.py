@@ -4,8 +4,6 @@ The three share one shape (create, read, change with If-Match, archive, list), s
 factory serves them; each has its own schemas and checks.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal

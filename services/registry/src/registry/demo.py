@@ -95,8 +95,9 @@ def demo_organisations(count: int, seed: int = 2021) -> list[dict[str, Any]]:
             bid = business_id(rnd)
         used.add(bid)
         place = rnd.choice(PLACES)
+        suffix = ["Oy", "kaupunki", "ry", "opisto", "instituutti"][i % 5]
         out.append({"id": f"00000000-0000-4000-8000-{i:012d}", "business_id": bid, "kind": kind,
-                    "name": {"fi": f"{place}n {['Oy', 'kaupunki', 'ry', 'opisto', 'instituutti'][i % 5]} {i}"},
+                    "name": {"fi": f"{place}n {suffix} {i}"},
                     "size_class": rnd.choice(["micro", "small", "medium", "large"])
                     if kind == "company" else None,
                     "sector": "private" if kind == "company" else "public" if kind in (

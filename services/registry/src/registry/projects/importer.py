@@ -198,7 +198,7 @@ async def run_import(session: AsyncSession, outbox, identity: Identity, rows: li
             _reject(report, i, item.code, errors)
             continue
         old = existing.get(item.code)
-        data = item.model_dump(mode="python")
+        data = item.model_dump(mode="python", exclude_none=True)
         if old is None:
             pid = new_id()
             rec = {c: data.get(c) for c in SCALARS}
@@ -234,8 +234,8 @@ async def run_import(session: AsyncSession, outbox, identity: Identity, rows: li
                 children.setdefault(key, []).append((pid, data[key]))
         funder_changed = rec.get("funder_id") != (old or {}).get("funder_id")
         if funder_changed:
-            children.setdefault("funder", []).append((pid, (rec.get("funder_id"),
-                                                            item.funder_since or rec.get("start_date") or today)))
+            since = item.funder_since or rec.get("start_date") or today
+            children.setdefault("funder", []).append((pid, (rec.get("funder_id"), since)))
         partner_ids = [p["organisation_id"] for p in data.get("partners") or []] \
             if "partners" in given else None
         (new_rows if old is None else upd_rows).append(rec)
