@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import ColumnElement, literal_column, text
+from sqlalchemy import ColumnElement, bindparam, func, literal_column, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # The same expression the migration indexes (GIN); queries must match it to use the index.
@@ -44,10 +44,12 @@ def fts5_query(q: str) -> str | None:
 
 def pg_match_and_rank(q: str, lang: str | None) -> tuple[ColumnElement, ColumnElement]:
     langs = [lang] if lang else ["fi", "sv", "en"]
-    query = " || ".join(f"websearch_to_tsquery('{CONFIGS[la]}', :fts_q)" for la in langs)
-    match = text(f"({FTS_PG_VECTOR}) @@ ({query})").bindparams(fts_q=q)
-    rank = literal_column(f"ts_rank(({FTS_PG_VECTOR}), ({query}))")
-    return match, rank
+    vector = literal_column(f"({FTS_PG_VECTOR})")
+    query = None
+    for la in langs:
+        part = func.websearch_to_tsquery(literal_column(f"'{CONFIGS[la]}'"), bindparam("fts_q", q))
+        query = part if query is None else query.op("||")(part)
+    return vector.op("@@")(query), func.ts_rank(vector, query)
 
 
 async def sqlite_sync(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

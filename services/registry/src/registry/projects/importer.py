@@ -21,7 +21,7 @@ from shared.db import SessionDep, new_id, utcnow
 from shared.errors import Forbidden, Unprocessable, problem_responses, validation_errors
 from shared.identity import Authenticated, Identity
 from shared.jsonutil import loads
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import audit, search
@@ -114,6 +114,10 @@ async def import_projects(
     ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     digest = idempotency.request_hash(body, ctype, mode, str(dry_run))
     if idempotency_key is not None:
+        if session.bind.dialect.name == "postgresql":
+            # A retry racing the first request waits for it, then replays its result.
+            await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+                                  {"k": f"{identity.sub}|{idempotency_key}"})
         hit = await idempotency.replay(session, idempotency_table, identity.sub, idempotency_key,
                                        digest)
         if hit is not None:
