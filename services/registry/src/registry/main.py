@@ -1,5 +1,7 @@
 """Registry service: the project registry (source of truth for who does what, where)."""
 
+import asyncio
+
 from fastapi import FastAPI
 from shared.contracts import registry as contracts
 from shared.service import ServiceSpec, create_service_app
@@ -29,5 +31,29 @@ spec = ServiceSpec(
 )
 
 
+class SqliteRequestQueue:
+    """On SQLite (the embedded default) requests take the database one at a time, in arrival order.
+
+    SQLite has one writer at a time and every transaction here starts with BEGIN IMMEDIATE;
+    waiting writers poll with growing sleeps (up to 100 ms), so under load an unlucky request
+    can lose the race for seconds. Queuing in the process instead is fair and wastes nothing.
+    PostgreSQL needs none of this.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.lock = asyncio.Lock()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] in ("/healthz", "/readyz"):
+            return await self.app(scope, receive, send)
+        async with self.lock:
+            return await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service_app(spec, settings)
+    settings = settings or Settings()
+    app = create_service_app(spec, settings)
+    if settings.database_url.startswith("sqlite"):
+        app.add_middleware(SqliteRequestQueue)
+    return app

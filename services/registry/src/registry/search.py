@@ -52,11 +52,11 @@ def pg_match_and_rank(q: str, lang: str | None) -> tuple[ColumnElement, ColumnEl
     return vector.op("@@")(query), func.ts_rank(vector, query)
 
 
-async def sqlite_sync(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def sqlite_sync(session: AsyncSession, rows: list[dict[str, Any]], fresh: bool = False) -> None:
     """Keep the SQLite FTS5 table in step with the projects written (rows: id + search_*)."""
     if session.bind.dialect.name != "sqlite" or not rows:
         return
-    ids = [r["id"] for r in rows]
+    ids = [] if fresh else [r["id"] for r in rows]
     for i in range(0, len(ids), 500):
         await session.execute(text("DELETE FROM fts_project WHERE project_id IN "
                                    f"({','.join(':p' + str(j) for j in range(len(ids[i:i + 500])))})")

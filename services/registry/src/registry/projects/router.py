@@ -148,7 +148,7 @@ async def create_project(request: Request, session: SessionDep, identity: Authen
 
 async def _project_response(session, identity, p, code: int = 200,
                             headers: dict[str, str] | None = None) -> Response:
-    kids = await project_service.children(session, p.id)
+    kids = p.__dict__.pop("_kids", None) or await project_service.children(session, p.id)
     private = access.project_private(identity, p, {f["organisation_id"] for f in kids["funders"]})
     body = project_service.to_read(p, kids, private)
     data = _read.dump_python(_read.validate_python(body), mode="json")

@@ -153,9 +153,12 @@ class ProjectService:
         return snap
 
     async def write_children(self, session: AsyncSession, project: Project,
-                             data: dict[str, Any]) -> None:
+                             data: dict[str, Any], fresh: bool = False) -> None:
         """Replace each child list present in `data`; keep the filter tags in step."""
         pid = project.id
+        if fresh:  # a new project has no rows to replace: inserts only
+            await self._insert_children(session, project, data)
+            return
         if "partners" in data and data["partners"] is not None:
             await session.execute(delete(ProjectPartner).where(ProjectPartner.project_id == pid))
             if data["partners"]:
@@ -192,6 +195,29 @@ class ProjectService:
             setattr(project, k, row[k])
         await search.sqlite_sync(session, [row])
 
+    async def _insert_children(self, session: AsyncSession, project: Project,
+                               data: dict[str, Any]) -> None:
+        pid = project.id
+        for key, model in (("partners", ProjectPartner), ("budget", ProjectBudget)):
+            if data.get(key):
+                await session.execute(insert(model), [{"project_id": pid, **x} for x in data[key]])
+        if data.get("budget"):
+            project.budget_total = sum((Decimal(x["amount"]) for x in data["budget"]), Decimal("0.00"))
+        people = [{"id": new_id(), "project_id": pid, "kind": kind, **x}
+                  for key, kind in (("contact_persons", "contact"), ("steering_group", "steering_group"))
+                  for x in data.get(key) or []]
+        if people:
+            await session.execute(insert(ProjectPerson), people)
+        if data.get("evaluations"):
+            await session.execute(insert(ProjectEvaluation), [
+                {"id": new_id(), "project_id": pid, **x} for x in data["evaluations"]])
+        tags = tag_rows(project, [x["organisation_id"] for x in data.get("partners") or []])
+        if tags:
+            await session.execute(insert(ProjectTag), tags)
+        await search.sqlite_sync(session, [{"id": pid, "search_fi": project.search_fi,
+                                            "search_sv": project.search_sv,
+                                            "search_en": project.search_en}], fresh=True)
+
     async def set_funder(self, session: AsyncSession, project: Project, funder_id: str | None,
                          since: dt.date | None) -> None:
         """Close the open funder period and open a new one (the dated funder relation)."""
@@ -222,6 +248,9 @@ class ProjectService:
         for key in ("region_codes", "case_numbers", "target_groups", "sub_themes"):
             fields.setdefault(key, [])
         fields["published"] = bool(data.published)
+        fields.update(search.search_texts(fields))
+        if raw.get("budget"):
+            fields["budget_total"] = sum((Decimal(x["amount"]) for x in raw["budget"]), Decimal("0.00"))
         project = Project(**fields, created_by=identity.sub, status_date=dt.date.today(), version=1,
                           archived=False)
         project.id = new_id()
@@ -232,9 +261,13 @@ class ProjectService:
             raise Conflict(f"a project with code {data.code} exists") from None
         if data.funder_id:
             await self.set_funder(session, project, data.funder_id, data.funder_since)
-        await self.write_children(session, project, raw)
-        await session.flush()
-        kids = await self.children(session, project.id)
+        await self.write_children(session, project, raw, fresh=True)
+        kids = await self.children(session, project.id) if any(raw.get(k) for k in CHILD_LISTS) \
+            else {k: [] for k in (*CHILD_LISTS, "funders")}
+        if data.funder_id and not kids["funders"]:
+            kids["funders"] = [{"organisation_id": data.funder_id, "valid_from": data.funder_since
+                                or project.start_date or dt.date.today(), "valid_to": None}]
+        project.__dict__["_kids"] = kids  # the response reuses them
         state = event_state(project, [x["organisation_id"] for x in kids["partners"]])
         await audit.record(session, entity_type="project", entity_id=project.id, action="create",
                            version=1, actor=identity.sub, before=None,
