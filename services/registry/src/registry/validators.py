@@ -40,6 +40,8 @@ def check_codes(kind: str, values: list[str] | None) -> list[str] | None:
     if values is None:
         return None
     known = reference.codes(kind)
+    if known.issuperset(values):
+        return sorted(set(values))
     unknown = [v for v in values if v not in known]
     if unknown:
         hint = "maakunta codes 01-21 (not ISO 3166-2:FI)" if kind == "regions" else \

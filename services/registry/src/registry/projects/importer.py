@@ -261,15 +261,20 @@ async def run_import(session: AsyncSession, outbox, identity: Identity, rows: li
                     "id": pid, "version": rec["version"], "code": rec["code"],
                     "from_status": old["status"], "to_status": rec["status"],
                     "date": today.isoformat(), "reason": "bulk import"}))
-        b, a = audit.diff({c: old.get(c) for c in SCALARS} if old else None,
-                          {c: rec.get(c) for c in SCALARS})
+        after = _json_scalars(rec)
+        if old is None:
+            b, a = {}, after
+        else:
+            before = _json_scalars(old)
+            keys = [k for k in after if after[k] != before.get(k)]
+            b, a = {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
         history.append({"entity_type": "project", "entity_id": pid, "version": rec["version"],
                         "action": action, "actor": identity.sub, "at": now, "before": b or None,
                         "after": a or None})
         feed.append({"entity_type": "project", "entity_id": pid, "action": action,
                      "version": rec["version"], "at": now, "published": rec["published"],
                      "organisation_id": rec["organisation_id"], "funder_id": rec["funder_id"],
-                     "state": audit.jsonable(state)})
+                     "state": state})
         fts.append({"id": pid, **{k: rec[k] for k in ("search_fi", "search_sv", "search_en")}})
         report.append({"row": i, "code": item.code, "result": "created" if old is None else "updated",
                        "id": pid})
@@ -322,20 +327,37 @@ def _row_errors(identity: Identity, item: ProjectCreate, old: dict | None, refs:
     return errors
 
 
+_DATES = ("start_date", "end_date", "set_up_date")
+
+
+def _json_scalars(rec: dict[str, Any]) -> dict[str, Any]:
+    """The record's scalar fields as JSON values (dates as ISO strings); cheap, for many rows."""
+    out = {c: rec.get(c) for c in SCALARS}
+    for c in _DATES:
+        if out[c] is not None:
+            out[c] = out[c].isoformat()
+    return out
+
+
 def _state(rec: dict[str, Any], partner_ids: list[str]) -> dict[str, Any]:
-    return audit.jsonable({
+    start, end = rec.get("start_date"), rec.get("end_date")
+    return {
         "id": rec["id"], "version": rec["version"], "code": rec["code"], "name": rec["name"],
-        "status": rec["status"], "start_date": rec.get("start_date"), "end_date": rec.get("end_date"),
+        "status": rec["status"], "start_date": start.isoformat() if start else None,
+        "end_date": end.isoformat() if end else None,
         "organisation_id": rec.get("organisation_id"), "funder_id": rec.get("funder_id"),
         "region_codes": rec.get("region_codes") or [], "theme_id": rec.get("theme_id"),
         "programme_id": rec.get("programme_id"), "call_id": rec.get("call_id"),
         "partner_ids": sorted(partner_ids), "target_groups": rec.get("target_groups") or [],
         "sub_themes": rec.get("sub_themes") or [],
         "budget_total": str(rec["budget_total"]) if rec.get("budget_total") is not None else None,
-        "published": bool(rec.get("published")), "archived": bool(rec.get("archived"))})
+        "published": bool(rec.get("published")), "archived": bool(rec.get("archived"))}
 
 
 async def _chunked_insert(session: AsyncSession, table, rows: list[dict]) -> None:
+    if session.bind.dialect.name == "postgresql":
+        await audit.bulk_insert(session, table, rows)
+        return
     for c in range(0, len(rows), CHUNK):
         await session.execute(insert(table), rows[c:c + CHUNK])
 
