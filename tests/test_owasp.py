@@ -46,7 +46,7 @@ async def test_api2_credentials_only_in_headers(client, admin_token):
 # API3 Broken object property level authorisation: read-only and unknown fields refused,
 # internal fields never returned.
 @pytest.mark.parametrize("body", [{"version": 99}, {"id": "x"}, {"created_by": "me"},
-                                  {"code": "CHANGED"}, {"organisation_id": "org-x"}])
+                                  {"code": "CHANGED"}])
 async def test_api3_read_only_fields_are_refused(gw, body):
     p = (await gw.post("/projects", json={"code": _code(), "name": {"fi": "a"}})).json()
     r = await gw.patch(f"/projects/{p['id']}", json=body)
@@ -56,6 +56,19 @@ async def test_api3_read_only_fields_are_refused(gw, body):
     after = (await gw.get(f"/projects/{p['id']}")).json()
     assert after["version"] == 1 and after["code"] == p["code"]
     assert "created_by" not in after
+
+
+async def test_api3_implementer_cannot_hand_its_project_to_another_organisation(stack, gw, client):
+    mine = stack.dev_token("implementer", org="org-owasp-own", sub="owasp-own")
+    headers = {"Authorization": f"Bearer {mine}"}
+    r = await client.post("/projects", json={"code": _code(), "name": {"fi": "oma"},
+                                             "organisation_id": "org-owasp-own"}, headers=headers)
+    assert r.status_code == 201, r.text
+    p = r.json()
+    r = await client.patch(f"/projects/{p['id']}", json={"organisation_id": "org-owasp-other"},
+                           headers=headers)
+    assert r.status_code in (403, 422), r.text
+    assert (await gw.get(f"/projects/{p['id']}")).json()["organisation_id"] == "org-owasp-own"
 
 
 # API4 Unrestricted resource consumption: body size, page size, rate limits

@@ -64,11 +64,11 @@ async def test_stale_if_match_is_412_and_changes_nothing(gw):
 
 async def test_status_moves_only_along_allowed_transitions(gw):
     p = (await gw.post("/projects", json={"code": _code(), "name": {"fi": "a"}})).json()
-    err = _problem(await gw.patch(f"/projects/{p['id']}", json={"status": "ended"}), 409)
+    err = _problem(await gw.patch(f"/projects/{p['id']}", json={"status": "ended"}), 422)
     assert err["errors"][0]["field"] == "body/status"
     assert (await gw.patch(f"/projects/{p['id']}", json={"status": "active"})).status_code == 200
     assert (await gw.patch(f"/projects/{p['id']}", json={"status": "ended"})).status_code == 200
-    _problem(await gw.patch(f"/projects/{p['id']}", json={"status": "active"}), 409)
+    _problem(await gw.patch(f"/projects/{p['id']}", json={"status": "active"}), 422)
 
 
 async def test_update_end_before_existing_start_is_refused(gw):

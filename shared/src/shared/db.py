@@ -111,4 +111,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the commit runs when the endpoint returns, before the response is sent, so a
+# client never gets a 2xx for a write that is not yet committed (or that then fails to commit).
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -1,12 +1,21 @@
 """Registry service: the project registry (source of truth for who does what, where)."""
 
-from fastapi import FastAPI
+import asyncio
 
-from registry.config import Settings
-from registry.models import metadata
-from registry.projects.router import router as projects_router
+from fastapi import FastAPI
 from shared.contracts import registry as contracts
 from shared.service import ServiceSpec, create_service_app
+
+from registry.catalogue import calls_router, programmes_router, themes_router
+from registry.config import Settings
+from registry.feeds import changes_router, funding_router, reference_router
+from registry.models import metadata
+from registry.organisations import router as organisations_router
+from registry.practices import adoptions_router
+from registry.practices import router as practices_router
+from registry.projects.importer import router as import_router
+from registry.projects.router import router as projects_router
+from registry.workplaces import router as workplaces_router
 
 spec = ServiceSpec(
     name="registry",
@@ -14,10 +23,37 @@ spec = ServiceSpec(
     description="Programmes, themes, organisations, projects, good practices and their spread.",
     metadata=metadata,
     settings_factory=Settings,
-    routers=[projects_router],
+    # The import route comes before /projects/{id} so "import" is not taken for an id.
+    routers=[import_router, projects_router, workplaces_router, organisations_router,
+             programmes_router, themes_router, calls_router, practices_router, adoptions_router,
+             changes_router, funding_router, reference_router],
     produces=contracts.STREAM,
 )
 
 
+class SqliteRequestQueue:
+    """On SQLite (the embedded default) requests take the database one at a time, in arrival order.
+
+    SQLite has one writer at a time and every transaction here starts with BEGIN IMMEDIATE;
+    waiting writers poll with growing sleeps (up to 100 ms), so under load an unlucky request
+    can lose the race for seconds. Queuing in the process instead is fair and wastes nothing.
+    PostgreSQL needs none of this.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.lock = asyncio.Lock()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] in ("/healthz", "/readyz"):
+            return await self.app(scope, receive, send)
+        async with self.lock:
+            return await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service_app(spec, settings)
+    settings = settings or Settings()
+    app = create_service_app(spec, settings)
+    if settings.database_url.startswith("sqlite"):
+        app.add_middleware(SqliteRequestQueue)
+    return app

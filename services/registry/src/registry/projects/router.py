@@ -2,64 +2,227 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
-
-from registry.projects.schemas import ProjectCreate, ProjectPage, ProjectRead, ProjectUpdate
-from registry.projects.service import etag
-from registry.projects.service import project as project_service
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi.responses import ORJSONResponse
+from pydantic import TypeAdapter
 from shared.db import SessionDep
 from shared.errors import problem_responses
-from shared.identity import Authenticated
+from shared.exports import Column, export_response
+from shared.identity import Authenticated, CurrentIdentity
+from shared.pagination import Cursor, Limit
+from sqlalchemy import select
+
+from registry import access, reference
+from registry.models import History, ProjectPerson
+from registry.projects import query as pquery
+from registry.projects.schemas import (
+    ProjectCreate,
+    ProjectPage,
+    ProjectRead,
+    ProjectUpdate,
+    StatusChange,
+)
+from registry.projects.service import etag, etag_matches
+from registry.projects.service import project as project_service
 
 router = APIRouter(prefix="/projects", tags=["projects"])
+Lang = Literal["fi", "sv", "en"]
+_read = TypeAdapter(ProjectRead)
 
 
-@router.get("", summary="List projects", response_model=ProjectPage)
-async def list_projects(
-    session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=40)] = None,
-    status_: Annotated[str | None,
-                       Query(alias="status", pattern="^(planned|active|ended|cancelled)$")] = None,
-) -> ProjectPage:
-    """Projects in code order, a page at a time."""
-    rows, total, next_cursor = await project_service.list(
-        session, limit=limit, cursor=cursor, status=status_)
-    return ProjectPage(items=[ProjectRead.model_validate(r) for r in rows], total=total,
-                       next_cursor=next_cursor)
+def project_query(
+    q: Annotated[str | None, Query(max_length=200, description="Full-text search (fi/sv/en).")] = None,
+    search_lang: Annotated[Lang | None, Query(description="Search one language only.")] = None,
+    status_: Annotated[list[Literal["planned", "active", "ended", "cancelled"]] | None,
+                       Query(alias="status")] = None,
+    region: Annotated[list[str] | None, Query(description="Maakunta codes.")] = None,
+    theme: Annotated[list[str] | None, Query()] = None,
+    programme: Annotated[list[str] | None, Query()] = None,
+    funder: Annotated[list[str] | None, Query()] = None,
+    implementer: Annotated[list[str] | None, Query(description="Lead implementer ids.")] = None,
+    call: Annotated[list[str] | None, Query()] = None,
+    target_group: Annotated[list[str] | None, Query()] = None,
+    sub_theme: Annotated[list[str] | None, Query()] = None,
+    partner: Annotated[list[str] | None, Query()] = None,
+    active_from: Annotated[dt.date | None, Query(description="Term overlaps from this date.")] = None,
+    active_to: Annotated[dt.date | None, Query(description="Term overlaps up to this date.")] = None,
+    budget_min: Annotated[Decimal | None, Query(ge=0)] = None,
+    budget_max: Annotated[Decimal | None, Query(ge=0)] = None,
+    published: bool | None = None,
+    include_archived: bool = False,
+    sort: Annotated[str | None, Query(max_length=20, description="code, start_date, end_date, "
+                                      "budget_total, updated_at, rank; '-' for descending")] = None,
+) -> pquery.ProjectQuery:
+    return pquery.ProjectQuery(
+        q=q, lang=search_lang, status=status_ or [], region=region or [], theme=theme or [],
+        programme=programme or [], funder=funder or [], implementer=implementer or [],
+        call=call or [], target_group=target_group or [], sub_theme=sub_theme or [],
+        partner=partner or [], active_from=active_from, active_to=active_to,
+        budget_min=budget_min, budget_max=budget_max, published=published,
+        include_archived=include_archived, sort=sort or ("-rank" if q else "code"))
+
+
+QueryDep = Annotated[pquery.ProjectQuery, Depends(project_query)]
+
+
+@router.get("", summary="List and search projects", response_model=ProjectPage,
+            responses=problem_responses(422))
+async def list_projects(session: SessionDep, identity: CurrentIdentity, pq: QueryDep,
+                        limit: Limit = 50, cursor: Cursor = None, facets: bool = False,
+                        lang: Lang = "fi") -> ORJSONResponse:
+    """Filtered, searched, sorted projects a page at a time, with a total and optional facets."""
+    rows, total, next_cursor, facet_counts = await pquery.run(
+        session, identity, pq, limit=limit, cursor=cursor, with_facets=facets, lang=lang)
+    page = ProjectPage.model_validate({"items": [pquery.summary(p, r) for p, r in rows],
+                                       "total": total, "next_cursor": next_cursor,
+                                       "facets": facet_counts})
+    return ORJSONResponse(page.model_dump(mode="json", exclude_none=False))
+
+
+EXPORT_COLUMNS = [
+    Column("code", {"fi": "Hankenumero", "sv": "Projektnummer", "en": "Project code"}),
+    Column("name", {"fi": "Nimi", "sv": "Namn", "en": "Name"}),
+    Column("status", {"fi": "Tila", "sv": "Status", "en": "Status"}),
+    Column("start_date", {"fi": "Alkaa", "sv": "Börjar", "en": "Start"}),
+    Column("end_date", {"fi": "Päättyy", "sv": "Slutar", "en": "End"}),
+    Column("regions", {"fi": "Maakunnat", "sv": "Landskap", "en": "Regions"}),
+    Column("target_groups", {"fi": "Kohderyhmät", "sv": "Målgrupper", "en": "Target groups"}),
+    Column("sub_themes", {"fi": "Alateemat", "sv": "Underteman", "en": "Sub-themes"}),
+    Column("budget_total", {"fi": "Budjetti (EUR)", "sv": "Budget (EUR)", "en": "Budget (EUR)"}),
+    Column("organisation_id", {"fi": "Toteuttaja", "sv": "Genomförare", "en": "Implementer"}),
+    Column("funder_id", {"fi": "Rahoittaja", "sv": "Finansiär", "en": "Funder"}),
+]
+PERSONAL_COLUMN = Column("contact_persons", {"fi": "Yhteyshenkilöt", "sv": "Kontaktpersoner",
+                                             "en": "Contact persons"})
+
+
+@router.get("/export", summary="Export a filtered project list (CSV, XLSX, JSON)",
+            responses=problem_responses(422))
+async def export_projects(session: SessionDep, identity: CurrentIdentity, pq: QueryDep,
+                          format: Literal["csv", "xlsx", "json"] = "csv", lang: Lang = "fi",
+                          include_personal: bool = False,
+                          max_rows: Annotated[int, Query(ge=1, le=100_000)] = 100_000):
+    """Any list the filters select, with code labels in `lang`; personal data only if allowed."""
+    rows, _, _, _ = await pquery.run(session, identity, pq, limit=max_rows, cursor=None,
+                                     with_facets=False, lang=lang)
+    persons: dict[str, list[str]] = {}
+    allowed = {p.id for p, _ in rows if access.project_private(identity, p)}
+    columns = list(EXPORT_COLUMNS)
+    if include_personal and allowed:
+        columns.append(PERSONAL_COLUMN)
+        for pid, name, email in (await session.execute(
+                select(ProjectPerson.project_id, ProjectPerson.name, ProjectPerson.email)
+                .where(ProjectPerson.kind == "contact",
+                       ProjectPerson.project_id.in_(list(allowed)[:30000])))).all():
+            persons.setdefault(pid, []).append(f"{name} <{email}>" if email else name)
+    out = []
+    for p, _ in rows:
+        out.append({
+            "code": p.code, "name": (p.name or {}).get(lang) or (p.name or {}).get("fi"),
+            "status": reference.label("statuses", p.status, lang),
+            "start_date": p.start_date.isoformat() if p.start_date else None,
+            "end_date": p.end_date.isoformat() if p.end_date else None,
+            "regions": [reference.label("regions", c, lang) for c in p.region_codes or []],
+            "target_groups": [reference.label("target_groups", c, lang) for c in p.target_groups or []],
+            "sub_themes": [reference.label("sub_themes", c, lang) for c in p.sub_themes or []],
+            "budget_total": str(p.budget_total) if p.budget_total is not None else None,
+            "organisation_id": p.organisation_id, "funder_id": p.funder_id,
+            "contact_persons": persons.get(p.id, []) if p.id in allowed else None,
+        })
+    return export_response(out, columns, format, lang=lang, filename="projects")
 
 
 @router.post("", summary="Create a project", status_code=status.HTTP_201_CREATED,
              response_model=ProjectRead, responses=problem_responses(401, 403, 409, 422))
-async def create_project(request: Request, response: Response, session: SessionDep,
-                         identity: Authenticated, body: ProjectCreate) -> ProjectRead:
+async def create_project(request: Request, session: SessionDep, identity: Authenticated,
+                         body: ProjectCreate) -> Response:
     """Add a project; emits `project.created`."""
     p = await project_service.create(session, request.state.outbox, identity, body)
-    response.headers["ETag"] = etag(p)
-    response.headers["Location"] = f"/api/v1/projects/{p.id}"
-    return ProjectRead.model_validate(p)
+    return await _project_response(session, identity, p, status.HTTP_201_CREATED,
+                                   {"Location": f"/api/v1/projects/{p.id}"})
+
+
+async def _project_response(session, identity, p, code: int = 200,
+                            headers: dict[str, str] | None = None) -> Response:
+    kids = p.__dict__.pop("_kids", None) or await project_service.children(session, p.id)
+    private = access.project_private(identity, p, {f["organisation_id"] for f in kids["funders"]})
+    body = project_service.to_read(p, kids, private)
+    data = _read.dump_python(_read.validate_python(body), mode="json")
+    if not private:
+        data.pop("contact_persons", None)
+        data.pop("steering_group", None)
+    return ORJSONResponse(data, status_code=code, headers={"ETag": etag(p), **(headers or {})})
 
 
 @router.get("/{project_id}", summary="Read a project", response_model=ProjectRead,
             responses=problem_responses(404))
-async def read_project(project_id: str, response: Response, session: SessionDep) -> ProjectRead:
+async def read_project(project_id: str, session: SessionDep, identity: CurrentIdentity,
+                       if_none_match: Annotated[str | None, Header()] = None) -> Response:
     """One project with its ETag (send it back as If-Match when you change it)."""
-    p = await project_service.get(session, project_id)
-    response.headers["ETag"] = etag(p)
-    return ProjectRead.model_validate(p)
+    p = await project_service.get(session, project_id, identity)
+    if etag_matches(if_none_match, etag(p)):
+        return Response(status_code=304, headers={"ETag": etag(p)})
+    return await _project_response(session, identity, p)
 
 
 @router.patch("/{project_id}", summary="Change a project", response_model=ProjectRead,
-              responses=problem_responses(401, 403, 404, 412, 422))
+              responses=problem_responses(401, 403, 404, 409, 412, 422))
 async def update_project(
-    project_id: str, request: Request, response: Response, session: SessionDep,
-    identity: Authenticated, body: ProjectUpdate,
-    if_match: Annotated[str | None, Header()] = None,
-) -> ProjectRead:
-    """Change some fields; emits `project.updated` when anything changed."""
-    p = await project_service.get(session, project_id)
+    project_id: str, request: Request, session: SessionDep, identity: Authenticated,
+    body: ProjectUpdate, if_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Change some fields; emits `project.updated` (and `project.status_changed`) when anything changed."""
+    p = await project_service.get(session, project_id)  # 403 below if the caller may not edit it
     p = await project_service.update(session, request.state.outbox, identity, p, body, if_match)
-    response.headers["ETag"] = etag(p)
-    return ProjectRead.model_validate(p)
+    return await _project_response(session, identity, p)
+
+
+@router.post("/{project_id}/status", summary="Move a project along its lifecycle",
+             response_model=ProjectRead, responses=problem_responses(401, 403, 404, 412, 422))
+async def change_status(project_id: str, request: Request, session: SessionDep,
+                        identity: Authenticated, body: StatusChange,
+                        if_match: Annotated[str | None, Header()] = None) -> Response:
+    """planned -> active -> ended, or -> cancelled; the date and reason are kept."""
+    p = await project_service.get(session, project_id)
+    update = ProjectUpdate(status=body.status, status_date=body.date, status_reason=body.reason)
+    p = await project_service.update(session, request.state.outbox, identity, p, update, if_match)
+    return await _project_response(session, identity, p)
+
+
+@router.post("/{project_id}/archive", summary="Archive a project", response_model=ProjectRead,
+             responses=problem_responses(401, 403, 404, 412))
+async def archive_project(project_id: str, request: Request, session: SessionDep,
+                          identity: Authenticated,
+                          if_match: Annotated[str | None, Header()] = None) -> Response:
+    """Hide from lists, keep its history; emits `project.archived`."""
+    p = await project_service.get(session, project_id)
+    p = await project_service.archive(session, request.state.outbox, identity, p, if_match)
+    return await _project_response(session, identity, p)
+
+
+@router.delete("/{project_id}/people/{person_id}", summary="Erase a person's data",
+               status_code=204, responses=problem_responses(401, 403, 404))
+async def erase_person(project_id: str, person_id: str, session: SessionDep,
+                       identity: Authenticated) -> Response:
+    """Erase a contact person or steering-group member on request."""
+    p = await project_service.get(session, project_id, identity)
+    await project_service.erase_person(session, identity, p, person_id)
+    return Response(status_code=204)
+
+
+@router.get("/{project_id}/history", summary="A project's change history",
+            responses=problem_responses(403, 404))
+async def project_history(project_id: str, session: SessionDep,
+                          identity: Authenticated) -> dict[str, Any]:
+    """Every change: who, when, what changed (before/after); personal data never kept here."""
+    p = await project_service.get(session, project_id, identity)
+    if not access.project_private(identity, p, await project_service.past_funders(session, p.id)):
+        raise access.hide("project", project_id)
+    rows = (await session.scalars(select(History).where(
+        History.entity_type == "project", History.entity_id == p.id).order_by(History.id))).all()
+    return {"items": [{"version": h.version, "action": h.action, "actor": h.actor, "at": h.at,
+                       "before": h.before, "after": h.after} for h in rows]}

@@ -3,76 +3,189 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
 from shared.contracts.registry import LocalizedText
-from shared.types import IsoDate
+
+from registry.validators import check_codes
 
 ProjectStatus = Literal["planned", "active", "ended", "cancelled"]
-# Maakunta codes (Statistics Finland); 03 and 20 are not in use. Not ISO 3166-2:FI.
-RegionCode = Literal["01", "02", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13",
-                     "14", "15", "16", "17", "18", "19", "21"]
-REGION_CODES = set(RegionCode.__args__)
+PartnerRole = Literal["co_implementer", "partner", "expert", "subcontractor", "financier", "other"]
+BudgetSource = Literal["esf_plus", "state", "municipal", "private", "other_public"]
+Id = str
 
 
 def check_regions(codes: list[str] | None) -> list[str] | None:
-    if codes is None:
-        return None
-    unknown = [c for c in codes if c not in REGION_CODES]
-    if unknown:
-        raise ValueError(f"unknown region code(s) {unknown}; use maakunta codes 01-21")
-    return sorted(set(codes))
+    return check_codes("regions", codes)
 
 
-class ProjectBase(BaseModel):
+class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: LocalizedText
-    start_date: IsoDate | None = None
-    end_date: IsoDate | None = None
-    organisation_id: str | None = Field(None, max_length=36)
-    funder_id: str | None = Field(None, max_length=36)
-    region_codes: list[RegionCode] = Field(default_factory=list, max_length=21)
+
+class Partner(_In):
+    organisation_id: Id = Field(max_length=36)
+    role: PartnerRole = "partner"
+
+
+class BudgetLine(_In):
+    source: BudgetSource
+    amount: Decimal = Field(ge=0, max_digits=16, decimal_places=2)
+
+
+class Person(_In):
+    """Personal data: shown only to those who may see the project's private fields."""
+
+    name: str = Field(min_length=1, max_length=200)
+    email: str | None = Field(None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str | None = Field(None, max_length=40)
+    organisation: str | None = Field(None, max_length=200)
+    title: str | None = Field(None, max_length=200)
+
+
+class Evaluation(_In):
+    kind: Literal["mid_term", "final", "other"]
+    date: dt.date | None = None
+    evaluator: str | None = Field(None, max_length=200)
+    findings: str | None = Field(None, max_length=20000)
+    link: str | None = Field(None, max_length=500, pattern=r"^https?://\S+$")
+
+
+class _Record(_In):
+    """Fields of the full project record (seed project page + theme card)."""
+
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    organisation_id: Id | None = Field(None, max_length=36, description="Lead implementer.")
+    funder_id: Id | None = Field(None, max_length=36)
+    funder_since: dt.date | None = Field(None, description="When funder_id became the funder.")
+    region_codes: list[str] | None = Field(None, max_length=21)
+    case_numbers: list[str] | None = Field(None, max_length=20)
+    appointing_body: str | None = Field(None, max_length=200)
+    set_up_date: dt.date | None = None
+    goals: LocalizedText | None = None
+    starting_points: LocalizedText | None = None
+    further_info: LocalizedText | None = None
+    theme_id: Id | None = Field(None, max_length=36)
+    programme_id: Id | None = Field(None, max_length=36)
+    call_id: Id | None = Field(None, max_length=36)
+    target_groups: list[str] | None = Field(None, max_length=30)
+    sub_themes: list[str] | None = Field(None, max_length=30)
+    partners: list[Partner] | None = Field(None, max_length=200)
+    budget: list[BudgetLine] | None = Field(None, max_length=10)
+    contact_persons: list[Person] | None = Field(None, max_length=50)
+    steering_group: list[Person] | None = Field(None, max_length=50)
+    evaluations: list[Evaluation] | None = Field(None, max_length=20)
+    published: bool | None = None
 
     _regions = field_validator("region_codes")(check_regions)
 
+    @field_validator("target_groups")
+    @classmethod
+    def _tg(cls, v):
+        return check_codes("target_groups", v)
+
+    @field_validator("sub_themes")
+    @classmethod
+    def _st(cls, v):
+        return check_codes("sub_themes", v)
+
+    @field_validator("budget")
+    @classmethod
+    def _one_line_per_source(cls, v):
+        if v is not None and len({b.source for b in v}) != len(v):
+            raise ValueError("one budget line per source")
+        return v
+
     @model_validator(mode="after")
-    def _dates_in_order(self):
+    def _consistent(self):
         if self.start_date and self.end_date and self.end_date < self.start_date:
             raise ValueError("end_date is before start_date")
+        if self.partners:
+            ids = [p.organisation_id for p in self.partners]
+            if len(set(ids)) != len(ids):
+                raise ValueError("partners: an organisation is listed twice")
+            if self.organisation_id and self.organisation_id in ids:
+                raise ValueError("partners: the lead implementer (organisation_id) cannot also be "
+                                 "a partner")
         return self
 
 
-class ProjectCreate(ProjectBase):
+class ProjectCreate(_Record):
     """Properties to receive when a project is created."""
 
     code: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9:/._-]+$")
+    name: LocalizedText
     status: ProjectStatus = "planned"
 
 
-class ProjectUpdate(BaseModel):
-    """Properties that may change; all optional, unknown ones refused."""
-
-    model_config = ConfigDict(extra="forbid")
+class ProjectUpdate(_Record):
+    """Properties that may change; all optional, unknown ones refused. Lists replace whole."""
 
     name: LocalizedText | None = None
     status: ProjectStatus | None = None
-    start_date: IsoDate | None = None
-    end_date: IsoDate | None = None
-    region_codes: list[RegionCode] | None = Field(None, max_length=21)
+    status_date: dt.date | None = Field(None, description="When the status changed (default today).")
+    status_reason: str | None = Field(None, max_length=2000)
 
-    _regions = field_validator("region_codes")(check_regions)
 
-    @model_validator(mode="after")
-    def _dates_in_order(self):
-        if self.start_date and self.end_date and self.end_date < self.start_date:
-            raise ValueError("end_date is before start_date")
-        return self
+class FunderPeriod(BaseModel):
+    organisation_id: str
+    valid_from: dt.date | None
+    valid_to: dt.date | None
+
+
+class PersonRead(Person):
+    id: str
+
+
+class EvaluationRead(Evaluation):
+    id: str
 
 
 class ProjectRead(BaseModel):
+    """A project; contact_persons and steering_group appear only for those allowed to see them."""
+
+    id: str
+    code: str
+    name: LocalizedText
+    status: ProjectStatus
+    status_date: dt.date | None = None
+    status_reason: str | None = None
+    start_date: dt.date | None
+    end_date: dt.date | None
+    organisation_id: str | None
+    funder_id: str | None
+    region_codes: list[str]
+    case_numbers: list[str] = []
+    appointing_body: str | None = None
+    set_up_date: dt.date | None = None
+    goals: LocalizedText | None = None
+    starting_points: LocalizedText | None = None
+    further_info: LocalizedText | None = None
+    theme_id: str | None = None
+    programme_id: str | None = None
+    call_id: str | None = None
+    target_groups: list[str] = []
+    sub_themes: list[str] = []
+    partners: list[Partner] = []
+    budget: list[BudgetLine] = []
+    budget_total: Decimal | None = None
+    funders: list[FunderPeriod] = []
+    evaluations: list[EvaluationRead] = []
+    contact_persons: list[PersonRead] | None = None
+    steering_group: list[PersonRead] | None = None
+    published: bool = False
+    archived: bool = False
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ProjectSummary(BaseModel):
+    """A project in a list."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: str
@@ -84,12 +197,34 @@ class ProjectRead(BaseModel):
     organisation_id: str | None
     funder_id: str | None
     region_codes: list[str]
+    theme_id: str | None = None
+    programme_id: str | None = None
+    call_id: str | None = None
+    target_groups: list[str] = []
+    sub_themes: list[str] = []
+    budget_total: Decimal | None = None
+    published: bool = False
+    archived: bool = False
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    rank: float | None = None
+
+
+class FacetValue(BaseModel):
+    value: str | None
+    count: int
+    label: str | None = None
 
 
 class ProjectPage(BaseModel):
-    items: list[ProjectRead]
+    items: list[ProjectSummary]
     total: int
     next_cursor: str | None = None
+    facets: dict[str, list[FacetValue]] | None = None
+
+
+class StatusChange(_In):
+    status: ProjectStatus
+    date: dt.date | None = None
+    reason: str | None = Field(None, max_length=2000)

@@ -1,20 +1,35 @@
-"""Project rules: who may create and change what, versioning, and the events each change emits."""
+"""Project rules: who may create and change what, versioning, history, feed and events."""
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from shared.contracts import registry as contracts
+from shared.db import new_id, utcnow
+from shared.errors import Conflict, Forbidden, PreconditionFailed, Unprocessable
+from shared.events.outbox import Outbox
+from shared.identity import Identity
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.models import Project
+from registry import access, audit, search
+from registry.models import (
+    Call,
+    Organisation,
+    Programme,
+    Project,
+    ProjectBudget,
+    ProjectEvaluation,
+    ProjectFunder,
+    ProjectPartner,
+    ProjectPerson,
+    ProjectTag,
+    Theme,
+)
 from registry.projects.schemas import ProjectCreate, ProjectUpdate
-from shared.contracts import registry as contracts
-from shared.db import utcnow
-from shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, Unprocessable
-from shared.events.outbox import Outbox
-from shared.identity import Identity
 
 ALLOWED_STATUS = {
     "planned": {"active", "cancelled"},
@@ -22,48 +37,199 @@ ALLOWED_STATUS = {
     "ended": set(),
     "cancelled": set(),
 }
+SCALARS = ("code", "name", "status", "start_date", "end_date", "organisation_id", "funder_id",
+           "region_codes", "case_numbers", "appointing_body", "set_up_date", "goals",
+           "starting_points", "further_info", "theme_id", "programme_id", "call_id",
+           "target_groups", "sub_themes", "published")
+CHILD_LISTS = ("partners", "budget", "contact_persons", "steering_group", "evaluations")
+TAG_KINDS = {"region": "region_codes", "target_group": "target_groups", "sub_theme": "sub_themes"}
 
 
-def event_state(p: Project) -> dict[str, Any]:
+def etag(p: Any) -> str:
+    return f'"{p.id}:{p.version}"'
+
+
+def etag_matches(header: str | None, tag: str) -> bool:
+    if header is None:
+        return False
+    candidates = [c.strip().removeprefix("W/") for c in header.split(",")]
+    return "*" in candidates or tag in candidates
+
+
+def event_state(p: Project, partner_ids: list[str] | None = None) -> dict[str, Any]:
+    """The public state carried by project.created / project.updated (ProjectState)."""
     return {
         "id": p.id, "version": p.version, "code": p.code, "name": p.name, "status": p.status,
         "start_date": p.start_date.isoformat() if p.start_date else None,
         "end_date": p.end_date.isoformat() if p.end_date else None,
         "organisation_id": p.organisation_id, "funder_id": p.funder_id,
         "region_codes": list(p.region_codes or []),
+        "theme_id": p.theme_id, "programme_id": p.programme_id, "call_id": p.call_id,
+        "partner_ids": sorted(partner_ids or []),
+        "target_groups": list(p.target_groups or []), "sub_themes": list(p.sub_themes or []),
+        "budget_total": str(p.budget_total) if p.budget_total is not None else None,
+        "published": bool(p.published), "archived": bool(p.archived),
     }
 
 
-def etag(p: Project) -> str:
-    return f'"{p.id}:{p.version}"'
+def _field_error(field: str, message: str, type_: str = "value_error") -> Unprocessable:
+    return Unprocessable(message, errors=[{"field": field, "type": type_, "message": message}])
 
 
-def may_edit(identity: Identity, p: Project) -> bool:
-    if identity.is_national:
-        return True
-    if identity.has_role("implementer") and identity.org and identity.org == p.organisation_id:
-        return True
-    return bool(identity.has_role("funder") and identity.org and identity.org == p.funder_id)
+async def check_references(session: AsyncSession, data: dict[str, Any]) -> None:
+    """Referenced themes, programmes, calls and partner organisations must exist."""
+    for key, model in (("theme_id", Theme), ("programme_id", Programme), ("call_id", Call)):
+        if data.get(key) and await session.get(model, data[key]) is None:
+            raise _field_error(f"body/{key}", f"no {model.__tablename__} {data[key]}", "unknown_id")
+    partners = data.get("partners") or []
+    if partners:
+        ids = [p["organisation_id"] for p in partners]
+        found = set((await session.scalars(select(Organisation.id)
+                                           .where(Organisation.id.in_(ids)))).all())
+        for i, oid in enumerate(ids):
+            if oid not in found:
+                raise _field_error(f"body/partners/{i}/organisation_id", f"no organisation {oid}",
+                                   "unknown_id")
 
 
 class ProjectService:
-    async def get(self, session: AsyncSession, project_id: str) -> Project:
+    async def get(self, session: AsyncSession, project_id: str,
+                  identity: Identity | None = None) -> Project:
         project = await session.get(Project, project_id)
         if project is None:
-            raise NotFound(f"no project {project_id}")
+            raise access.hide("project", project_id)
+        if identity is not None and not access.project_visible(
+                identity, project, await self.past_funders(session, project.id)):
+            raise access.hide("project", project_id)
         return project
 
-    async def list(self, session: AsyncSession, *, limit: int, cursor: str | None,
-                   status: str | None) -> tuple[list[Project], int, str | None]:
-        q = select(Project)
-        if status:
-            q = q.where(Project.status == status)
-        total = await session.scalar(select(func.count()).select_from(q.subquery()))
-        if cursor:
-            q = q.where(Project.code > cursor)
-        rows = list((await session.scalars(q.order_by(Project.code).limit(limit + 1))).all())
-        next_cursor = rows[limit - 1].code if len(rows) > limit else None
-        return rows[:limit], int(total or 0), next_cursor
+    async def past_funders(self, session: AsyncSession, project_id: str) -> set[str]:
+        return set((await session.scalars(select(ProjectFunder.organisation_id)
+                                          .where(ProjectFunder.project_id == project_id))).all())
+
+    async def children(self, session: AsyncSession, project_id: str) -> dict[str, Any]:
+        pid = project_id
+        partners = (await session.scalars(select(ProjectPartner).where(ProjectPartner.project_id == pid)
+                                          .order_by(ProjectPartner.organisation_id))).all()
+        budget = (await session.scalars(select(ProjectBudget).where(ProjectBudget.project_id == pid)
+                                        .order_by(ProjectBudget.source))).all()
+        funders = (await session.scalars(select(ProjectFunder).where(ProjectFunder.project_id == pid)
+                                         .order_by(ProjectFunder.valid_from))).all()
+        evaluations = (await session.scalars(
+            select(ProjectEvaluation).where(ProjectEvaluation.project_id == pid)
+            .order_by(ProjectEvaluation.date))).all()
+        persons = (await session.scalars(select(ProjectPerson).where(ProjectPerson.project_id == pid)
+                                         .order_by(ProjectPerson.name))).all()
+        person = lambda x: {"id": x.id, "name": x.name, "email": x.email, "phone": x.phone,  # noqa: E731
+                            "organisation": x.organisation, "title": x.title}
+        return {
+            "partners": [{"organisation_id": x.organisation_id, "role": x.role} for x in partners],
+            "budget": [{"source": x.source, "amount": x.amount} for x in budget],
+            "funders": [{"organisation_id": x.organisation_id, "valid_from": x.valid_from,
+                         "valid_to": x.valid_to} for x in funders],
+            "evaluations": [{"id": x.id, "kind": x.kind, "date": x.date, "evaluator": x.evaluator,
+                             "findings": x.findings, "link": x.link} for x in evaluations],
+            "contact_persons": [person(x) for x in persons if x.kind == "contact"],
+            "steering_group": [person(x) for x in persons if x.kind == "steering_group"],
+        }
+
+    def to_read(self, p: Project, kids: dict[str, Any], private: bool) -> dict[str, Any]:
+        out = {c: getattr(p, c) for c in (*SCALARS, "id", "version", "created_at", "updated_at",
+                                         "budget_total", "archived", "status_date", "status_reason")}
+        out.update({k: kids[k] for k in ("partners", "budget", "funders", "evaluations")})
+        if private:
+            out["contact_persons"] = kids["contact_persons"]
+            out["steering_group"] = kids["steering_group"]
+        return out
+
+    def snapshot(self, p: Project, kids: dict[str, Any]) -> dict[str, Any]:
+        """What history keeps: everything but personal data (only how many people are listed)."""
+        snap = {c: getattr(p, c) for c in (*SCALARS, "budget_total", "archived", "status_date",
+                                          "status_reason")}
+        snap.update({k: kids[k] for k in ("partners", "budget", "funders")})
+        snap["evaluations"] = [{k: v for k, v in e.items() if k != "id"} for e in kids["evaluations"]]
+        snap["contact_persons"] = len(kids["contact_persons"])
+        snap["steering_group"] = len(kids["steering_group"])
+        return snap
+
+    async def write_children(self, session: AsyncSession, project: Project,
+                             data: dict[str, Any], fresh: bool = False) -> None:
+        """Replace each child list present in `data`; keep the filter tags in step."""
+        pid = project.id
+        if fresh:  # a new project has no rows to replace: inserts only
+            await self._insert_children(session, project, data)
+            return
+        if "partners" in data and data["partners"] is not None:
+            await session.execute(delete(ProjectPartner).where(ProjectPartner.project_id == pid))
+            if data["partners"]:
+                await session.execute(insert(ProjectPartner), [
+                    {"project_id": pid, **x} for x in data["partners"]])
+        if "budget" in data and data["budget"] is not None:
+            await session.execute(delete(ProjectBudget).where(ProjectBudget.project_id == pid))
+            if data["budget"]:
+                await session.execute(insert(ProjectBudget), [
+                    {"project_id": pid, **x} for x in data["budget"]])
+            project.budget_total = sum((Decimal(x["amount"]) for x in data["budget"]),
+                                       Decimal("0.00")) if data["budget"] else None
+        for key, kind in (("contact_persons", "contact"), ("steering_group", "steering_group")):
+            if key in data and data[key] is not None:
+                await session.execute(delete(ProjectPerson).where(
+                    ProjectPerson.project_id == pid, ProjectPerson.kind == kind))
+                if data[key]:
+                    await session.execute(insert(ProjectPerson), [
+                        {"id": new_id(), "project_id": pid, "kind": kind, **x} for x in data[key]])
+        if "evaluations" in data and data["evaluations"] is not None:
+            await session.execute(delete(ProjectEvaluation).where(ProjectEvaluation.project_id == pid))
+            if data["evaluations"]:
+                await session.execute(insert(ProjectEvaluation), [
+                    {"id": new_id(), "project_id": pid, **x} for x in data["evaluations"]])
+        await session.execute(delete(ProjectTag).where(ProjectTag.project_id == pid))
+        partner_ids = [x["organisation_id"] for x in data["partners"]] \
+            if data.get("partners") is not None else list(await session.scalars(
+                select(ProjectPartner.organisation_id).where(ProjectPartner.project_id == pid)))
+        tags = tag_rows(project, partner_ids)
+        if tags:
+            await session.execute(insert(ProjectTag), tags)
+        row = {"id": pid, **search.search_texts({c: getattr(project, c) for c in SCALARS})}
+        for k in ("search_fi", "search_sv", "search_en"):
+            setattr(project, k, row[k])
+        await search.sqlite_sync(session, [row])
+
+    async def _insert_children(self, session: AsyncSession, project: Project,
+                               data: dict[str, Any]) -> None:
+        pid = project.id
+        for key, model in (("partners", ProjectPartner), ("budget", ProjectBudget)):
+            if data.get(key):
+                await session.execute(insert(model), [{"project_id": pid, **x} for x in data[key]])
+        if data.get("budget"):
+            project.budget_total = sum((Decimal(x["amount"]) for x in data["budget"]), Decimal("0.00"))
+        people = [{"id": new_id(), "project_id": pid, "kind": kind, **x}
+                  for key, kind in (("contact_persons", "contact"), ("steering_group", "steering_group"))
+                  for x in data.get(key) or []]
+        if people:
+            await session.execute(insert(ProjectPerson), people)
+        if data.get("evaluations"):
+            await session.execute(insert(ProjectEvaluation), [
+                {"id": new_id(), "project_id": pid, **x} for x in data["evaluations"]])
+        tags = tag_rows(project, [x["organisation_id"] for x in data.get("partners") or []])
+        if tags:
+            await session.execute(insert(ProjectTag), tags)
+        await search.sqlite_sync(session, [{"id": pid, "search_fi": project.search_fi,
+                                            "search_sv": project.search_sv,
+                                            "search_en": project.search_en}], fresh=True)
+
+    async def set_funder(self, session: AsyncSession, project: Project, funder_id: str | None,
+                         since: dt.date | None) -> None:
+        """Close the open funder period and open a new one (the dated funder relation)."""
+        since = since or project.start_date or dt.date.today()
+        open_rows = (await session.scalars(select(ProjectFunder).where(
+            ProjectFunder.project_id == project.id, ProjectFunder.valid_to.is_(None)))).all()
+        for row in open_rows:
+            row.valid_to = max(since - dt.timedelta(days=1), row.valid_from or dt.date.min)
+        if funder_id:
+            session.add(ProjectFunder(project_id=project.id, organisation_id=funder_id,
+                                      valid_from=since))
+        project.funder_id = funder_id
 
     async def create(self, session: AsyncSession, outbox: Outbox, identity: Identity,
                      data: ProjectCreate) -> Project:
@@ -76,51 +242,163 @@ class ProjectService:
                 raise Forbidden("an implementer adds projects only for its own organisation")
         if await session.scalar(select(Project.id).where(Project.code == data.code)):
             raise Conflict(f"a project with code {data.code} exists")
-        project = Project(**data.model_dump(mode="python"), created_by=identity.sub)
-        project.name = data.name.model_dump(exclude_none=True)
+        raw = data.model_dump(mode="python", exclude_none=True)
+        await check_references(session, raw)
+        fields = {k: v for k, v in raw.items() if k in SCALARS and k != "funder_id"}
+        for key in ("region_codes", "case_numbers", "target_groups", "sub_themes"):
+            fields.setdefault(key, [])
+        fields["published"] = bool(data.published)
+        fields.update(search.search_texts(fields))
+        if raw.get("budget"):
+            fields["budget_total"] = sum((Decimal(x["amount"]) for x in raw["budget"]), Decimal("0.00"))
+        project = Project(**fields, created_by=identity.sub, status_date=dt.date.today(), version=1,
+                          archived=False)
+        project.id = new_id()
         session.add(project)
         try:
             await session.flush()
         except IntegrityError:
             raise Conflict(f"a project with code {data.code} exists") from None
-        await outbox.record(session, contracts.PROJECT_CREATED, project.id, event_state(project))
+        if data.funder_id:
+            await self.set_funder(session, project, data.funder_id, data.funder_since)
+        await self.write_children(session, project, raw, fresh=True)
+        kids = await self.children(session, project.id) if any(raw.get(k) for k in CHILD_LISTS) \
+            else {k: [] for k in (*CHILD_LISTS, "funders")}
+        if data.funder_id and not kids["funders"]:
+            kids["funders"] = [{"organisation_id": data.funder_id, "valid_from": data.funder_since
+                                or project.start_date or dt.date.today(), "valid_to": None}]
+        project.__dict__["_kids"] = kids  # the response reuses them
+        state = event_state(project, [x["organisation_id"] for x in kids["partners"]])
+        await audit.record(session, entity_type="project", entity_id=project.id, action="create",
+                           version=1, actor=identity.sub, before=None,
+                           after=self.snapshot(project, kids), feed_state=state,
+                           published=project.published, organisation_id=project.organisation_id,
+                           funder_id=project.funder_id)
+        await outbox.record(session, contracts.PROJECT_CREATED, project.id, state)
         return project
 
     async def update(self, session: AsyncSession, outbox: Outbox, identity: Identity,
                      project: Project, data: ProjectUpdate, if_match: str | None) -> Project:
-        if not may_edit(identity, project):
+        if not access.may_edit_project(identity, project):
             raise Forbidden("you may not change this project")
-        if if_match is not None and if_match not in (etag(project), "*"):
+        if project.archived:
+            raise Conflict("the project is archived")
+        if if_match is not None and not etag_matches(if_match, etag(project)):
             raise PreconditionFailed("the project has changed since you read it; read it again")
         changes = data.model_dump(exclude_unset=True, mode="python")
-        if "status" in changes and changes["status"] != project.status:
-            if changes["status"] not in ALLOWED_STATUS[project.status]:
-                # 409: the request is valid, the project's current state refuses it.
-                raise Conflict(
-                    f"status cannot move from {project.status} to {changes['status']}",
-                    errors=[{"field": "body/status", "type": "transition",
-                             "message": f"allowed from {project.status}: "
-                                        f"{sorted(ALLOWED_STATUS[project.status]) or 'none'}"}])
+        status_date = changes.pop("status_date", None)
+        status_reason = changes.pop("status_reason", None)
+        funder_since = changes.pop("funder_since", None)
+        if "organisation_id" in changes and not identity.is_national \
+                and changes["organisation_id"] != project.organisation_id:
+            raise Forbidden("only coordinators and admins move a project to another organisation")
+        new_status = changes.get("status")
+        if new_status is not None and new_status != project.status \
+                and new_status not in ALLOWED_STATUS[project.status]:
+            raise Unprocessable(
+                f"status cannot move from {project.status} to {new_status}",
+                errors=[{"field": "body/status", "type": "transition",
+                         "message": f"allowed from {project.status}: "
+                                    f"{sorted(ALLOWED_STATUS[project.status]) or 'none'}"}])
         start = changes.get("start_date", project.start_date)
         end = changes.get("end_date", project.end_date)
         if start and end and end < start:
-            raise Unprocessable("end_date is before start_date", errors=[
-                {"field": "body/end_date", "type": "date_order",
-                 "message": "end_date is before start_date"}])
-        if data.name is not None:
-            changes["name"] = data.name.model_dump(exclude_none=True)
-        changes = {k: v for k, v in changes.items() if v is not None or k.endswith("_date")}
-        changed = [k for k, v in changes.items() if getattr(project, k) != v]
+            raise _field_error("body/end_date", "end_date is before start_date", "date_order")
+        if "partners" in changes and changes["partners"] is not None:
+            lead = changes.get("organisation_id", project.organisation_id)
+            if lead in {x["organisation_id"] for x in changes["partners"]}:
+                raise _field_error("body/partners", "the lead implementer cannot also be a partner",
+                                   "partner_is_lead")
+        elif "organisation_id" in changes:
+            partner_ids = set((await session.scalars(select(ProjectPartner.organisation_id).where(
+                ProjectPartner.project_id == project.id))).all())
+            if changes["organisation_id"] in partner_ids:
+                raise _field_error("body/organisation_id", "this organisation is already a partner; "
+                                   "remove it from partners first", "partner_is_lead")
+        await check_references(session, changes)
+        before_kids = await self.children(session, project.id)
+        before = self.snapshot(project, before_kids)
+        old_status = project.status
+        for key in SCALARS:
+            if key in changes and key != "funder_id":
+                value = changes[key]
+                if value is None and key in ("name", "status", "published"):
+                    continue
+                if value is None and key in ("region_codes", "case_numbers", "target_groups",
+                                             "sub_themes"):
+                    value = []
+                setattr(project, key, value)
+        if "funder_id" in changes and changes["funder_id"] != project.funder_id:
+            await self.set_funder(session, project, changes["funder_id"], funder_since)
+        status_changed = project.status != old_status
+        if status_changed:
+            project.status_date = status_date or dt.date.today()
+            project.status_reason = status_reason
+        await self.write_children(session, project, changes)
+        await session.flush()
+        kids = await self.children(session, project.id)
+        after = self.snapshot(project, kids)
+        changed = [k for k in after if after[k] != before.get(k)]
         if not changed:
             return project
-        for key, value in changes.items():
-            setattr(project, key, value)
         project.version += 1
         project.updated_at = utcnow()
         await session.flush()
+        state = event_state(project, [x["organisation_id"] for x in kids["partners"]])
+        await audit.record(session, entity_type="project", entity_id=project.id, action="update",
+                           version=project.version, actor=identity.sub, before=before, after=after,
+                           feed_state=state, published=project.published,
+                           organisation_id=project.organisation_id, funder_id=project.funder_id)
         await outbox.record(session, contracts.PROJECT_UPDATED, project.id,
-                            {**event_state(project), "changed_fields": changed})
+                            {**state, "changed_fields": changed})
+        if status_changed:
+            await outbox.record(session, contracts.PROJECT_STATUS_CHANGED, project.id, {
+                "id": project.id, "version": project.version, "code": project.code,
+                "from_status": old_status, "to_status": project.status,
+                "date": project.status_date.isoformat(), "reason": project.status_reason})
         return project
+
+    async def archive(self, session: AsyncSession, outbox: Outbox, identity: Identity,
+                      project: Project, if_match: str | None) -> Project:
+        if not access.may_edit_project(identity, project) or identity.has_role("funder") \
+                and not identity.is_national and project.organisation_id != identity.org:
+            raise Forbidden("you may not archive this project")
+        if if_match is not None and not etag_matches(if_match, etag(project)):
+            raise PreconditionFailed("the project has changed since you read it; read it again")
+        if project.archived:
+            return project
+        project.archived = True
+        project.version += 1
+        project.updated_at = utcnow()
+        await session.flush()
+        await audit.record(session, entity_type="project", entity_id=project.id, action="archive",
+                           version=project.version, actor=identity.sub, before={"archived": False},
+                           after={"archived": True}, feed_state={"id": project.id, "archived": True},
+                           published=project.published, organisation_id=project.organisation_id,
+                           funder_id=project.funder_id)
+        await outbox.record(session, contracts.PROJECT_ARCHIVED, project.id, {
+            "id": project.id, "version": project.version, "code": project.code})
+        return project
+
+    async def erase_person(self, session: AsyncSession, identity: Identity, project: Project,
+                           person_id: str) -> None:
+        """Erase one person's data on request (history never held it)."""
+        if not access.may_edit_project(identity, project):
+            raise Forbidden("you may not change this project")
+        person = await session.get(ProjectPerson, person_id)
+        if person is None or person.project_id != project.id:
+            raise access.hide("person", person_id)
+        await session.delete(person)
+        await audit.record(session, entity_type="project", entity_id=project.id,
+                           action="erase_person", version=project.version, actor=identity.sub,
+                           before=None, after={"erased_person": person.kind}, feed=False)
+
+
+def tag_rows(project: Project, partner_ids: list[str]) -> list[dict[str, str]]:
+    rows = [{"project_id": project.id, "kind": kind, "value": v}
+            for kind, attr in TAG_KINDS.items() for v in set(getattr(project, attr) or [])]
+    rows += [{"project_id": project.id, "kind": "partner", "value": v} for v in set(partner_ids)]
+    return rows
 
 
 project = ProjectService()

@@ -1,0 +1,428 @@
+"""Bulk import for regional systems: JSON or CSV, up to 10,000 projects, upsert by code.
+
+Fast path: every row is validated in memory, then the whole batch is written with Core
+multi-row statements (projects, children, tags, history, change feed, outbox), a handful of
+round trips per request however many rows; never one ORM flush per row.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import ORJSONResponse
+from pydantic import ValidationError
+from shared.contracts import registry as contracts
+from shared.db import SessionDep, new_id, utcnow
+from shared.errors import Forbidden, Unprocessable, problem_responses, validation_errors
+from shared.identity import Authenticated, Identity
+from shared.jsonutil import loads
+from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry import audit, search
+from registry.models import (
+    Call,
+    Organisation,
+    Programme,
+    Project,
+    ProjectBudget,
+    ProjectEvaluation,
+    ProjectFunder,
+    ProjectPartner,
+    ProjectPerson,
+    ProjectTag,
+    Theme,
+    idempotency_table,
+)
+from registry.projects.schemas import ProjectCreate
+from registry.projects.service import ALLOWED_STATUS, SCALARS, TAG_KINDS
+from shared import idempotency
+
+router = APIRouter(prefix="/projects", tags=["import"])
+MAX_ROWS = 10_000
+LIST_SPLIT = (";", "|")
+T = Project.__table__
+CHUNK = 1000
+
+
+def _split_list(value: str) -> list[str]:
+    for sep in LIST_SPLIT:
+        if sep in value:
+            return [v.strip() for v in value.split(sep) if v.strip()]
+    return [value.strip()] if value.strip() else []
+
+
+def csv_rows(text: str) -> list[dict[str, Any]]:
+    """CSV with a header row: name_fi/name_sv/name_en, goals_fi..., budget_<source>, lists by ';'."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    out = []
+    for raw in reader:
+        row: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key is None or value is None or value == "":
+                continue
+            key = key.strip()
+            base, _, lang = key.rpartition("_")
+            if base in ("name", "goals", "starting_points", "further_info") and lang in ("fi", "sv", "en"):
+                row.setdefault(base, {})[lang] = value
+            elif key.startswith("budget_"):
+                row.setdefault("budget", []).append({"source": key[7:], "amount": value})
+            elif key in ("region_codes", "target_groups", "sub_themes", "case_numbers"):
+                row[key] = _split_list(value)
+            elif key == "published":
+                row[key] = value.strip().lower() in ("1", "true", "yes", "kyllä")
+            else:
+                row[key] = value
+        out.append(row)
+    return out
+
+
+def _reject(report: list, i: int, code: Any, errors: list[dict[str, str]]) -> None:
+    report.append({"row": i, "code": code, "result": "rejected", "errors": errors})
+
+
+async def _existing_ids(session: AsyncSession, model, ids: set[str]) -> set[str]:
+    found: set[str] = set()
+    ids_l = list(ids)
+    for i in range(0, len(ids_l), CHUNK):
+        found |= set((await session.scalars(select(model.id).where(
+            model.id.in_(ids_l[i:i + CHUNK])))).all())
+    return found
+
+
+@router.post("/import", summary="Bulk import projects (JSON or CSV)",
+             responses=problem_responses(401, 403, 413, 415, 422))
+async def import_projects(
+    request: Request, session: SessionDep, identity: Authenticated,
+    mode: Literal["best_effort", "all_or_nothing"] = "best_effort",
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    dry_run: Annotated[bool, Query(description="Validate and report; write nothing.")] = False,
+) -> ORJSONResponse:
+    """Upsert by project code; per-row report (created / updated / rejected, with reasons).
+
+    `mode=all_or_nothing` writes nothing if any row is rejected. The same `Idempotency-Key` with
+    the same body returns the first result and changes nothing; with another body it is refused.
+    """
+    if not identity.has_role("admin", "coordinator", "implementer"):
+        raise Forbidden("only implementers, coordinators and admins import projects")
+    body = await request.body()
+    ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    digest = idempotency.request_hash(body, ctype, mode, str(dry_run))
+    if idempotency_key is not None:
+        if session.bind.dialect.name == "postgresql":
+            # A retry racing the first request waits for it, then replays its result.
+            await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+                                  {"k": f"{identity.sub}|{idempotency_key}"})
+        hit = await idempotency.replay(session, idempotency_table, identity.sub, idempotency_key,
+                                       digest)
+        if hit is not None:
+            return ORJSONResponse(hit[1], status_code=hit[0], headers={"Idempotent-Replay": "true"})
+    rows = _parse(body, ctype)
+    status_code, result = await run_import(session, request.state.outbox, identity, rows, mode,
+                                           dry_run)
+    if idempotency_key is not None and status_code < 400 and not dry_run:
+        await idempotency.remember(session, idempotency_table, identity.sub, idempotency_key,
+                                   digest, status_code, result)
+    return ORJSONResponse(result, status_code=status_code)
+
+
+def _parse(body: bytes, ctype: str) -> list[dict[str, Any]]:
+    if ctype in ("text/csv", "application/csv"):
+        try:
+            rows = csv_rows(body.decode("utf-8"))
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise Unprocessable(f"unreadable CSV: {exc}") from None
+    elif ctype in ("application/json", ""):
+        try:
+            data = loads(body)
+        except Exception:
+            raise Unprocessable("body is not valid JSON") from None
+        rows = data.get("projects") if isinstance(data, dict) else data
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise Unprocessable("expected a list of projects or {\"projects\": [...]}", errors=[
+                {"field": "body", "type": "type_error", "message": "a list of objects"}])
+    else:
+        from shared.errors import AppError
+
+        class Unsupported(AppError):
+            status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+        raise Unsupported("send application/json or text/csv")
+    if len(rows) > MAX_ROWS:
+        raise Unprocessable(f"at most {MAX_ROWS} projects a request (got {len(rows)})", errors=[
+            {"field": "body", "type": "too_long", "message": f"at most {MAX_ROWS} rows"}])
+    if not rows:
+        raise Unprocessable("no projects to import", errors=[
+            {"field": "body", "type": "too_short", "message": "at least one row"}])
+    return rows
+
+
+async def run_import(session: AsyncSession, outbox, identity: Identity, rows: list[dict],
+                     mode: str, dry_run: bool = False) -> tuple[int, dict[str, Any]]:
+    report: list[dict[str, Any]] = []
+    valid: list[tuple[int, ProjectCreate, set[str]]] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(rows):
+        try:
+            item = ProjectCreate.model_validate(raw)
+        except ValidationError as exc:
+            _reject(report, i, raw.get("code"), validation_errors(exc.errors()))
+            continue
+        if item.code in seen:
+            _reject(report, i, item.code, [{"field": "code", "type": "duplicate",
+                                            "message": "this code appears earlier in the request"}])
+            continue
+        seen.add(item.code)
+        valid.append((i, item, set(raw)))
+    # Existing projects and referenced records, a few queries for the whole batch.
+    codes = [v[1].code for v in valid]
+    existing: dict[str, Any] = {}
+    for c in range(0, len(codes), CHUNK):
+        for r in (await session.execute(select(T).where(T.c.code.in_(codes[c:c + CHUNK])))).mappings():
+            existing[r["code"]] = dict(r)
+    refs = {}
+    for key, model in (("theme_id", Theme), ("programme_id", Programme), ("call_id", Call)):
+        refs[key] = await _existing_ids(session, model, {getattr(v[1], key) for v in valid
+                                                         if getattr(v[1], key)})
+    orgs = await _existing_ids(session, Organisation, {p.organisation_id for v in valid
+                                                       for p in (v[1].partners or [])})
+    now = utcnow()
+    today = dt.date.today()
+    new_rows, upd_rows, touched = [], [], []
+    children: dict[str, list[tuple[str, Any]]] = {}
+    events, history, feed, fts = [], [], [], []
+    for i, item, given in valid:
+        errors = _row_errors(identity, item, existing.get(item.code), refs, orgs)
+        if errors:
+            _reject(report, i, item.code, errors)
+            continue
+        old = existing.get(item.code)
+        data = item.model_dump(mode="python", exclude_none=True)
+        if old is None:
+            pid = new_id()
+            rec = {c: data.get(c) for c in SCALARS}
+            rec.update(id=pid, version=1, created_at=now, updated_at=now, created_by=identity.sub,
+                       archived=False, status_date=today, status_reason=None,
+                       published=bool(item.published), budget_total=None,
+                       region_codes=data.get("region_codes") or [],
+                       case_numbers=data.get("case_numbers") or [],
+                       target_groups=data.get("target_groups") or [],
+                       sub_themes=data.get("sub_themes") or [])
+            if not identity.is_national and rec["organisation_id"] is None:
+                rec["organisation_id"] = identity.org
+            action = "create"
+        else:
+            pid = old["id"]
+            rec = dict(old)
+            for c in SCALARS:
+                if c in given and c != "code":
+                    v = data.get(c)
+                    if v is None and c in ("region_codes", "case_numbers", "target_groups", "sub_themes"):
+                        v = []
+                    rec[c] = v
+            if rec["status"] != old["status"]:
+                rec["status_date"] = today
+            rec.update(version=old["version"] + 1, updated_at=now)
+            action = "update"
+        if data.get("budget") is not None and "budget" in given:
+            rec["budget_total"] = sum((Decimal(b["amount"]) for b in data["budget"]),
+                                      Decimal("0.00")) if data["budget"] else None
+        rec.update(search.search_texts(rec))
+        for key in ("partners", "budget", "contact_persons", "steering_group", "evaluations"):
+            if key in given and data.get(key) is not None:
+                children.setdefault(key, []).append((pid, data[key]))
+        funder_changed = rec.get("funder_id") != (old or {}).get("funder_id")
+        if funder_changed:
+            since = item.funder_since or rec.get("start_date") or today
+            children.setdefault("funder", []).append((pid, (rec.get("funder_id"), since)))
+        partner_ids = [p["organisation_id"] for p in data.get("partners") or []] \
+            if "partners" in given else None
+        (new_rows if old is None else upd_rows).append(rec)
+        touched.append((rec, partner_ids))
+        state = _state(rec, partner_ids or [])
+        changed = [c for c in SCALARS if old is not None and rec.get(c) != old.get(c)]
+        if old is None:
+            events.append((contracts.PROJECT_CREATED, pid, state))
+        else:
+            if not changed and not any(k in given for k in ("partners", "budget", "contact_persons",
+                                                              "steering_group", "evaluations")):
+                report.append({"row": i, "code": item.code, "result": "unchanged", "id": pid})
+                upd_rows.pop()
+                touched.pop()
+                continue
+            events.append((contracts.PROJECT_UPDATED, pid, {**state, "changed_fields": changed}))
+            if rec["status"] != old["status"]:
+                events.append((contracts.PROJECT_STATUS_CHANGED, pid, {
+                    "id": pid, "version": rec["version"], "code": rec["code"],
+                    "from_status": old["status"], "to_status": rec["status"],
+                    "date": today.isoformat(), "reason": "bulk import"}))
+        after = _json_scalars(rec)
+        if old is None:
+            b, a = {}, after
+        else:
+            before = _json_scalars(old)
+            keys = [k for k in after if after[k] != before.get(k)]
+            b, a = {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+        history.append({"entity_type": "project", "entity_id": pid, "version": rec["version"],
+                        "action": action, "actor": identity.sub, "at": now, "before": b or None,
+                        "after": a or None})
+        feed.append({"entity_type": "project", "entity_id": pid, "action": action,
+                     "version": rec["version"], "at": now, "published": rec["published"],
+                     "organisation_id": rec["organisation_id"], "funder_id": rec["funder_id"],
+                     "state": state})
+        fts.append({"id": pid, **{k: rec[k] for k in ("search_fi", "search_sv", "search_en")}})
+        report.append({"row": i, "code": item.code, "result": "created" if old is None else "updated",
+                       "id": pid})
+    report.sort(key=lambda r: r["row"])
+    summary = {k: sum(1 for r in report if r["result"] == k)
+               for k in ("created", "updated", "unchanged", "rejected")}
+    result = {"mode": mode, "dry_run": dry_run, "summary": summary, "rows": report}
+    if mode == "all_or_nothing" and summary["rejected"]:
+        result["written"] = False
+        return 422, result
+    if dry_run:
+        result["written"] = False
+        return 200, result
+    await _write(session, new_rows, upd_rows, touched, children)
+    await audit.record_many(session, history, feed)
+    for c in range(0, len(events), 5000):
+        await outbox.record_many(session, events[c:c + 5000])
+    await search.sqlite_sync(session, fts)
+    result["written"] = True
+    return 200, result
+
+
+def _row_errors(identity: Identity, item: ProjectCreate, old: dict | None, refs: dict,
+                orgs: set[str]) -> list[dict[str, str]]:
+    errors = []
+    if not identity.is_national:
+        owner = old["organisation_id"] if old else (item.organisation_id or identity.org)
+        if owner != identity.org or (item.organisation_id and item.organisation_id != identity.org):
+            errors.append({"field": "organisation_id", "type": "forbidden",
+                           "message": "you may import only your own organisation's projects"})
+    for key, found in refs.items():
+        value = getattr(item, key)
+        if value and value not in found:
+            errors.append({"field": key, "type": "unknown_id", "message": f"no such {key[:-3]}"})
+    for j, p in enumerate(item.partners or []):
+        if p.organisation_id not in orgs:
+            errors.append({"field": f"partners/{j}/organisation_id", "type": "unknown_id",
+                           "message": "no such organisation"})
+    if old is not None:
+        if old["archived"]:
+            errors.append({"field": "code", "type": "archived", "message": "the project is archived"})
+        if item.status != old["status"] and "status" in item.model_fields_set \
+                and item.status not in ALLOWED_STATUS[old["status"]]:
+            errors.append({"field": "status", "type": "transition",
+                           "message": f"status cannot move from {old['status']} to {item.status}"})
+        lead = item.organisation_id or old["organisation_id"]
+        if item.partners and lead in {p.organisation_id for p in item.partners}:
+            errors.append({"field": "partners", "type": "partner_is_lead",
+                           "message": "the lead implementer cannot also be a partner"})
+    return errors
+
+
+_DATES = ("start_date", "end_date", "set_up_date")
+
+
+def _json_scalars(rec: dict[str, Any]) -> dict[str, Any]:
+    """The record's scalar fields as JSON values (dates as ISO strings); cheap, for many rows."""
+    out = {c: rec.get(c) for c in SCALARS}
+    for c in _DATES:
+        if out[c] is not None:
+            out[c] = out[c].isoformat()
+    return out
+
+
+def _state(rec: dict[str, Any], partner_ids: list[str]) -> dict[str, Any]:
+    start, end = rec.get("start_date"), rec.get("end_date")
+    return {
+        "id": rec["id"], "version": rec["version"], "code": rec["code"], "name": rec["name"],
+        "status": rec["status"], "start_date": start.isoformat() if start else None,
+        "end_date": end.isoformat() if end else None,
+        "organisation_id": rec.get("organisation_id"), "funder_id": rec.get("funder_id"),
+        "region_codes": rec.get("region_codes") or [], "theme_id": rec.get("theme_id"),
+        "programme_id": rec.get("programme_id"), "call_id": rec.get("call_id"),
+        "partner_ids": sorted(partner_ids), "target_groups": rec.get("target_groups") or [],
+        "sub_themes": rec.get("sub_themes") or [],
+        "budget_total": str(rec["budget_total"]) if rec.get("budget_total") is not None else None,
+        "published": bool(rec.get("published")), "archived": bool(rec.get("archived"))}
+
+
+async def _chunked_insert(session: AsyncSession, table, rows: list[dict]) -> None:
+    if session.bind.dialect.name == "postgresql":
+        await audit.bulk_insert(session, table, rows)
+        return
+    for c in range(0, len(rows), CHUNK):
+        await session.execute(insert(table), rows[c:c + CHUNK])
+
+
+async def _chunked_delete(session: AsyncSession, column, ids: list[str], *extra) -> None:
+    for c in range(0, len(ids), CHUNK):
+        await session.execute(delete(column.table).where(column.in_(ids[c:c + CHUNK]), *extra))
+
+
+async def _write(session: AsyncSession, new_rows, upd_rows, touched, children) -> None:
+    cols = [c.name for c in T.columns]
+    await _chunked_insert(session, T, [{c: r.get(c) for c in cols} for r in new_rows])
+    if upd_rows:
+        upd_cols = [c for c in cols if c not in ("id", "code", "created_at", "created_by")]
+        stmt = update(T).where(T.c.id == bindparam("_id")).values(
+            {c: bindparam(c) for c in upd_cols})
+        for c in range(0, len(upd_rows), CHUNK):
+            await session.execute(stmt, [{"_id": r["id"], **{k: r.get(k) for k in upd_cols}}
+                                         for r in upd_rows[c:c + CHUNK]])
+    for key, model, extra in (("partners", ProjectPartner, {}), ("budget", ProjectBudget, {}),
+                              ("evaluations", ProjectEvaluation, None),
+                              ("contact_persons", ProjectPerson, {"kind": "contact"}),
+                              ("steering_group", ProjectPerson, {"kind": "steering_group"})):
+        items = children.get(key, [])
+        if not items:
+            continue
+        cond = [model.kind == extra["kind"]] if extra and "kind" in extra else []
+        await _chunked_delete(session, model.project_id, [pid for pid, _ in items], *cond)
+        rows = []
+        for pid, values in items:
+            for v in values:
+                row = {"project_id": pid, **v, **(extra or {})}
+                if model in (ProjectPerson, ProjectEvaluation):
+                    row["id"] = new_id()
+                rows.append(row)
+        await _chunked_insert(session, model.__table__, rows)
+    funders = children.get("funder", [])
+    if funders:
+        ft = ProjectFunder.__table__
+        by_since: dict[dt.date, list[str]] = {}
+        for pid, (_fid, since) in funders:
+            by_since.setdefault(since, []).append(pid)
+        for since, ids in by_since.items():
+            for c in range(0, len(ids), CHUNK):
+                await session.execute(update(ft).where(ft.c.project_id.in_(ids[c:c + CHUNK]),
+                                                       ft.c.valid_to.is_(None))
+                                      .values(valid_to=since - dt.timedelta(days=1)))
+        await _chunked_insert(session, ft, [
+            {"id": new_id(), "project_id": pid, "organisation_id": fid, "valid_from": since}
+            for pid, (fid, since) in funders if fid])
+    ids = [rec["id"] for rec, _ in touched]
+    await _chunked_delete(session, ProjectTag.project_id, ids)
+    partner_known = {rec["id"]: p for rec, p in touched}
+    missing = [pid for pid, p in partner_known.items() if p is None]
+    existing_partners: dict[str, list[str]] = {}
+    for c in range(0, len(missing), CHUNK):
+        for pid, oid in (await session.execute(select(
+                ProjectPartner.project_id, ProjectPartner.organisation_id)
+                .where(ProjectPartner.project_id.in_(missing[c:c + CHUNK])))).all():
+            existing_partners.setdefault(pid, []).append(oid)
+    tags = []
+    for rec, partners in touched:
+        for kind, attr in TAG_KINDS.items():
+            tags += [{"project_id": rec["id"], "kind": kind, "value": v}
+                     for v in set(rec.get(attr) or [])]
+        plist = partners if partners is not None else existing_partners.get(rec["id"], [])
+        tags += [{"project_id": rec["id"], "kind": "partner", "value": v} for v in set(plist)]
+    await _chunked_insert(session, ProjectTag.__table__, tags)

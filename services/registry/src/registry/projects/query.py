@@ -1,0 +1,214 @@
+"""Project lists: filters, full-text search, sorting, cursor pagination with a total, facets."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from shared.errors import Unprocessable
+from shared.identity import Identity
+from shared.pagination import decode_cursor, encode_cursor
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    String,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry import access, reference, search
+from registry.models import Call, Organisation, Programme, Project, ProjectTag, Theme
+
+SORTS = {"code": Project.code, "start_date": Project.start_date, "end_date": Project.end_date,
+         "budget_total": Project.budget_total, "updated_at": Project.updated_at}
+COLUMN_FACETS = {"status": Project.status, "theme": Project.theme_id,
+                 "programme": Project.programme_id, "funder": Project.funder_id,
+                 "implementer": Project.organisation_id, "call": Project.call_id}
+TAG_FACETS = {"region": "region", "target_group": "target_group", "sub_theme": "sub_theme",
+              "partner": "partner"}
+REFERENCE_OF = {"status": "statuses", "region": "regions", "target_group": "target_groups",
+                "sub_theme": "sub_themes"}
+
+
+@dataclass
+class ProjectQuery:
+    q: str | None = None
+    lang: str | None = None
+    status: list[str] = field(default_factory=list)
+    region: list[str] = field(default_factory=list)
+    theme: list[str] = field(default_factory=list)
+    programme: list[str] = field(default_factory=list)
+    funder: list[str] = field(default_factory=list)
+    implementer: list[str] = field(default_factory=list)
+    call: list[str] = field(default_factory=list)
+    target_group: list[str] = field(default_factory=list)
+    sub_theme: list[str] = field(default_factory=list)
+    partner: list[str] = field(default_factory=list)
+    active_from: dt.date | None = None
+    active_to: dt.date | None = None
+    budget_min: Decimal | None = None
+    budget_max: Decimal | None = None
+    include_archived: bool = False
+    published: bool | None = None
+    sort: str = "code"
+
+
+def _tag_in(kind: str, values: list[str]) -> ColumnElement[bool]:
+    return Project.id.in_(select(ProjectTag.project_id)
+                          .where(ProjectTag.kind == kind, ProjectTag.value.in_(values)))
+
+
+def conditions(session: AsyncSession, identity: Identity, pq: ProjectQuery
+               ) -> tuple[list[ColumnElement[bool]], ColumnElement | None]:
+    """WHERE conditions for the query, and the rank expression when searching."""
+    conds: list[ColumnElement[bool]] = [access.project_filter(identity)]
+    if not (pq.include_archived and identity.is_national):
+        conds.append(Project.archived.is_(False))
+    for name, col in COLUMN_FACETS.items():
+        values = getattr(pq, name)
+        if values:
+            conds.append(col.in_(values))
+    for name, kind in TAG_FACETS.items():
+        values = getattr(pq, name)
+        if values:
+            conds.append(_tag_in(kind, values))
+    if pq.active_from:  # term overlaps [active_from, active_to]
+        conds.append(or_(Project.end_date.is_(None), Project.end_date >= pq.active_from))
+    if pq.active_to:
+        conds.append(or_(Project.start_date.is_(None), Project.start_date <= pq.active_to))
+    if pq.budget_min is not None:
+        conds.append(Project.budget_total >= pq.budget_min)
+    if pq.budget_max is not None:
+        conds.append(Project.budget_total <= pq.budget_max)
+    if pq.published is not None:
+        conds.append(Project.published.is_(pq.published))
+    rank = None
+    if pq.q and pq.q.strip():
+        if session.bind.dialect.name == "postgresql":
+            match, rank = search.pg_match_and_rank(pq.q.strip(), pq.lang)
+            conds.append(match)
+        else:
+            expr = search.fts5_query(pq.q)
+            if expr is None:
+                raise Unprocessable("nothing to search for", errors=[
+                    {"field": "query/q", "type": "value_error", "message": "no words in q"}])
+            col = {"fi": "fi", "sv": "sv", "en": "en"}.get(pq.lang or "")
+            match_expr = f"{{{col}}} : ({expr})" if col else expr
+            hits = text("SELECT project_id AS pid, bm25(fts_project) AS score FROM fts_project "
+                        "WHERE fts_project MATCH :fts_q").bindparams(fts_q=match_expr) \
+                .columns(pid=String, score=Float).subquery("hits")
+            conds.append(Project.id.in_(select(hits.c.pid)))
+            rank = hits
+    return conds, rank
+
+
+async def run(session: AsyncSession, identity: Identity, pq: ProjectQuery, *, limit: int,
+              cursor: str | None, with_facets: bool, lang: str = "fi"
+              ) -> tuple[list[tuple[Project, float | None]], int, str | None, dict | None]:
+    conds, rank = conditions(session, identity, pq)
+    sort = pq.sort
+    desc = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key == "rank" and rank is None:
+        key, desc = "code", False
+    if key not in SORTS and key != "rank":
+        raise Unprocessable("unknown sort", errors=[{
+            "field": "query/sort", "type": "value_error",
+            "message": f"one of {sorted([*SORTS, 'rank'])}, optionally prefixed by -"}])
+    base = select(Project)
+    if rank is not None and not isinstance(rank, ColumnElement):
+        # SQLite: join the FTS5 hits once; bm25 is lower for better matches.
+        hits = rank
+        base = base.join(hits, hits.c.pid == Project.id)
+        rank = -hits.c.score
+    base = base.where(*conds)
+    total = int(await session.scalar(select(func.count()).select_from(
+        select(Project.id).where(*conds).subquery())) or 0)
+    values = decode_cursor(cursor)
+    q: Select = base.add_columns(rank.label("rank") if rank is not None else literal(None))
+    if key in ("code", "updated_at"):
+        # Keyset on a unique-enough non-null key (+ id as tie-breaker).
+        col = SORTS[key]
+        if values:
+            last = values[0] if key == "code" else dt.datetime.fromisoformat(values[0])
+            q = q.where((col < last) | ((col == last) & (Project.id < values[1]))) if desc else \
+                q.where((col > last) | ((col == last) & (Project.id > values[1])))
+        q = q.order_by(col.desc() if desc else col, Project.id.desc() if desc else Project.id)
+        offset = 0
+    else:
+        # Nullable keys and relevance: the cursor carries the position in the ordered result.
+        offset = int(values[0]) if values else 0
+        order = rank.desc() if key == "rank" else (SORTS[key].desc() if desc else SORTS[key])
+        q = q.order_by(order, Project.code).offset(offset)
+    rows = [(r[0], r[1]) for r in (await session.execute(q.limit(limit + 1))).all()]
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1][0]
+        if key in ("code", "updated_at"):
+            next_cursor = encode_cursor([getattr(last, key) if key == "code"
+                                         else last.updated_at.isoformat(), last.id])
+        else:
+            next_cursor = encode_cursor([offset + limit])
+    facets = await facet_counts(session, conds, lang) if with_facets else None
+    return rows, total, next_cursor, facets
+
+
+async def facet_counts(session: AsyncSession, conds: list, lang: str) -> dict[str, list[dict]]:
+    """Counts per value of each filter for the current query, in one statement."""
+    matched = select(Project.id, *[c.label(n) for n, c in COLUMN_FACETS.items()]) \
+        .where(*conds).cte("matched")
+    parts = [select(literal(name).label("facet"), matched.c[name].label("value"),
+                    func.count().label("n")).group_by(matched.c[name])
+             for name in COLUMN_FACETS]
+    parts.append(select(ProjectTag.kind.label("facet"), ProjectTag.value.label("value"),
+                        func.count().label("n"))
+                 .join(matched, matched.c.id == ProjectTag.project_id)
+                 .group_by(ProjectTag.kind, ProjectTag.value))
+    rows = (await session.execute(union_all(*parts))).all()
+    out: dict[str, list[dict]] = {n: [] for n in (*COLUMN_FACETS, *TAG_FACETS)}
+    for facet, value, n in rows:
+        out.setdefault(facet, []).append({"value": value, "count": int(n)})
+    await _label(session, out, lang)
+    for values in out.values():
+        values.sort(key=lambda v: (-v["count"], v["value"] or ""))
+    return out
+
+
+async def _label(session: AsyncSession, out: dict[str, list[dict]], lang: str) -> None:
+    for facet, ref in REFERENCE_OF.items():
+        for v in out.get(facet, []):
+            if v["value"] is not None:
+                v["label"] = reference.label(ref, v["value"], lang)
+    lookups = {"theme": Theme, "programme": Programme, "call": Call, "funder": Organisation,
+               "implementer": Organisation, "partner": Organisation}
+    for facet, model in lookups.items():
+        ids = [v["value"] for v in out.get(facet, []) if v["value"]]
+        if not ids:
+            continue
+        names = dict((await session.execute(select(model.id, model.name)
+                                            .where(model.id.in_(ids)))).all())
+        for v in out[facet]:
+            name = names.get(v["value"])
+            if name:
+                v["label"] = name.get(lang) or name.get("fi")
+
+
+def summary(p: Project, rank: float | None) -> dict[str, Any]:
+    return {"id": p.id, "code": p.code, "name": p.name, "status": p.status,
+            "start_date": p.start_date, "end_date": p.end_date,
+            "organisation_id": p.organisation_id, "funder_id": p.funder_id,
+            "region_codes": p.region_codes or [], "theme_id": p.theme_id,
+            "programme_id": p.programme_id, "call_id": p.call_id,
+            "target_groups": p.target_groups or [], "sub_themes": p.sub_themes or [],
+            "budget_total": p.budget_total, "published": p.published, "archived": p.archived,
+            "version": p.version, "created_at": p.created_at, "updated_at": p.updated_at,
+            "rank": float(rank) if rank is not None else None}
