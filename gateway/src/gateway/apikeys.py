@@ -14,7 +14,7 @@ from gateway.models import ApiKey
 from shared.db import SessionDep, utcnow
 from shared.errors import Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
 from shared.identity import ROLES, Identity
-from shared.types import IsoDateTime
+from shared.types import IsoDateTime, StrictInput
 
 Scope = Literal["registry:read", "registry:write", "indicators:read", "indicators:write",
                 "comms:read", "comms:write", "admin", "metrics"]
@@ -40,7 +40,7 @@ async def admin_identity(identity: Annotated[Identity, Depends(gateway_identity)
 AdminDep = Annotated[Identity, Depends(admin_identity)]
 
 
-class ApiKeyCreate(BaseModel):
+class ApiKeyCreate(StrictInput):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)

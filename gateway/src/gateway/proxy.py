@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 
 import aiohttp
+from yarl import URL
 
 from gateway.auth import Authenticator
 from gateway.config import Settings
@@ -142,9 +143,13 @@ class ForwardingApp:
                 503, detail=f"the {route.upstream} service is failing; not trying for now",
                 instance=scope["path"], request_id=_request_id(scope),
                 headers={"Retry-After": retry_after(wait)})(scope, receive, send)
-        url = self.upstreams.urls[route.upstream] + sub_path
+        # Forward the path as the client encoded it: decoding first would turn an encoded
+        # "?" or "#" inside an id into a query or a fragment.
+        raw_path = (scope.get("raw_path") or scope["path"].encode())[len(API_PREFIX):]
+        url = self.upstreams.urls[route.upstream] + raw_path.decode("latin-1")
         if scope["query_string"]:
             url += "?" + scope["query_string"].decode("latin-1")
+        url = URL(url, encoded=True)
         retries = self.settings.upstream_read_retries if method in ("GET", "HEAD") else 0
         progress = {"started": False}
         for attempt in range(retries + 1):
@@ -162,7 +167,7 @@ class ForwardingApp:
                 return await self._upstream_failed(scope, receive, send, route, exc,
                                                    progress["started"])
 
-    async def _exchange(self, send, progress: dict, upstream: str, method: str, url: str,
+    async def _exchange(self, send, progress: dict, upstream: str, method: str, url: URL,
                         headers, body) -> None:
         """One upstream call, streamed back to the client; marks `progress` once bytes go out."""
         session = self.upstreams.sessions[upstream]

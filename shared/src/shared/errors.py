@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -184,6 +185,19 @@ def install_error_handlers(app: FastAPI) -> None:
             request_id=_request_id(request), headers=headers or None,
         )
 
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> Response:
+        # A safety net under the services' own checks: a constraint the database enforces
+        # is the client's conflict or bad reference, never a server error.
+        text = str(exc.orig).lower()
+        if "foreign key" in text or "violates foreign key" in text:
+            status, detail = 422, "the request refers to something that does not exist"
+        else:
+            status, detail = 409, "the request conflicts with existing data"
+        log.warning("integrity_error", path=request.url.path, error=str(exc.orig)[:300])
+        return problem_response(status, detail=detail, instance=request.url.path,
+                                request_id=_request_id(request))
+
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> Response:
         # The client learns only that it failed and the request id to quote; the log has the rest.
@@ -205,12 +219,14 @@ def _allowed_methods(request: Request) -> set[str]:
             methods = {m.upper() for m in item if m in _HTTP_METHODS}
             index.append((re.compile(f"^{pattern}$"), methods))
         app.state.allow_index = index
-    path = request.scope.get("root_path", "") + request.url.path
-    found: set[str] = set()
-    for regex, methods in index:
-        if regex.match(request.url.path) or regex.match(path):
-            found |= methods
-    return found or {"GET"}
+    # As the router does, a literal path (/projects/import) wins over a template
+    # (/projects/{project_id}): take the matches with the fewest parameters.
+    matches = [(regex.pattern.count("[^/]+"), methods) for regex, methods in index
+               if regex.match(request.url.path)]
+    if not matches:
+        return {"GET"}
+    fewest = min(n for n, _ in matches)
+    return set().union(*(m for n, m in matches if n == fewest))
 
 
 _HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}

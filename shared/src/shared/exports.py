@@ -24,6 +24,15 @@ MEDIA_TYPES = {
 }
 
 
+# For route decorators: an export's 200 may be any of these media types.
+EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The rows as CSV, XLSX or JSON (the `format` parameter).",
+          "content": {MEDIA_TYPES["csv"]: {"schema": {"type": "string"}},
+                      MEDIA_TYPES["xlsx"]: {"schema": {"type": "string", "format": "binary"}},
+                      MEDIA_TYPES["json"]: {"schema": {"type": "object"}}}},
+}
+
+
 @dataclass(frozen=True)
 class Column:
     """One exported column: the row key and its heading per language."""

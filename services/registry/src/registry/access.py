@@ -8,11 +8,11 @@ Coordinator and admin: everything.
 
 from __future__ import annotations
 
-from shared.errors import Forbidden, NotFound
-from shared.identity import Identity
 from sqlalchemy import ColumnElement, false, or_, select, true
 
 from registry.models import Practice, Project, ProjectFunder
+from shared.errors import Forbidden, NotFound
+from shared.identity import Identity
 
 
 def owns(identity: Identity, org_id: str | None) -> bool:

@@ -20,11 +20,11 @@ import datetime as dt
 import decimal
 from typing import Any
 
-from shared.db import utcnow
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.models import Change, History
+from shared.db import utcnow
 
 CHANGE_LOCK_KEY = 7_310_001  # pg_advisory_xact_lock key of the registry's change feed
 _LOCKED = "registry_change_lock_held"
@@ -88,8 +88,9 @@ async def bulk_insert(session: AsyncSession, table, rows: list[dict[str, Any]]) 
     if session.bind.dialect.name != "postgresql":
         await session.execute(insert(table), rows)
         return
-    from shared.jsonutil import dumps
     from sqlalchemy import JSON
+
+    from shared.jsonutil import dumps
 
     cols = [c for c in table.columns if c.name in rows[0]]
     json_cols = {c.name for c in cols if isinstance(c.type, JSON)}

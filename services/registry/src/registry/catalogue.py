@@ -11,20 +11,21 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from shared.contracts.registry import LocalizedText
-from shared.db import SessionDep, new_id, utcnow
-from shared.errors import Conflict, PreconditionFailed, Unprocessable, problem_responses
-from shared.identity import Authenticated, CurrentIdentity
-from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from sqlalchemy import func, select
 
 from registry import access, audit
 from registry.models import Call, Organisation, Programme, Theme
 from registry.projects.service import etag, etag_matches
 from registry.validators import check_codes
+from shared.contracts.registry import LocalizedText
+from shared.db import SessionDep, new_id, utcnow
+from shared.errors import Conflict, PreconditionFailed, Unprocessable, problem_responses
+from shared.identity import Authenticated, CurrentIdentity
+from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.types import StrictInput
 
 
-class _In(BaseModel):
+class _In(StrictInput):
     model_config = ConfigDict(extra="forbid")
 
 

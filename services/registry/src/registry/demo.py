@@ -13,9 +13,6 @@ import random
 from decimal import Decimal
 from typing import Any
 
-from shared.contracts import registry as contracts
-from shared.db import create_engine, make_sessionmaker, new_id, utcnow
-from shared.identity import Identity
 from sqlalchemy import insert, select
 
 from registry import audit, reference
@@ -24,6 +21,9 @@ from registry.main import spec
 from registry.models import Adoption, Organisation, Practice, Programme, Project, Theme
 from registry.projects.importer import run_import
 from registry.validators import business_id_check_digit
+from shared.contracts import registry as contracts
+from shared.db import create_engine, make_sessionmaker, new_id, utcnow
+from shared.identity import Identity
 
 SEED_ACTOR = Identity(sub="demo", kind="user", roles=("admin",))
 PROGRAMMES = [

@@ -7,13 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import ORJSONResponse
-from shared.db import SessionDep
-from shared.errors import NotFound, problem_responses
-from shared.identity import Authenticated, CurrentIdentity
 from sqlalchemy import or_, select, true
 
 from registry import access, audit, reference
 from registry.models import Call, Change, Project, Theme
+from shared.db import SessionDep
+from shared.errors import NotFound, problem_responses
+from shared.identity import Authenticated, CurrentIdentity
 
 changes_router = APIRouter(prefix="/changes", tags=["changes"])
 funding_router = APIRouter(prefix="/funding", tags=["funding"])
@@ -22,7 +22,7 @@ reference_router = APIRouter(prefix="/reference", tags=["reference"])
 
 @changes_router.get("", summary="Change feed", responses=problem_responses(401))
 async def changes(session: SessionDep, identity: Authenticated,
-                  since: Annotated[int, Query(ge=0, description="The last seq you have.")] = 0,
+                  since: Annotated[int, Query(ge=0, le=2**62, description="The last seq you have.")] = 0,
                   limit: Annotated[int, Query(ge=1, le=5000)] = 500,
                   entity_type: str | None = None) -> ORJSONResponse:
     """Every create, update and archive in commit order after `since`; poll with `next_since`."""

@@ -3,8 +3,6 @@
 import asyncio
 
 from fastapi import FastAPI
-from shared.contracts import registry as contracts
-from shared.service import ServiceSpec, create_service_app
 
 from registry.catalogue import calls_router, programmes_router, themes_router
 from registry.config import Settings
@@ -16,6 +14,8 @@ from registry.practices import router as practices_router
 from registry.projects.importer import router as import_router
 from registry.projects.router import router as projects_router
 from registry.workplaces import router as workplaces_router
+from shared.contracts import registry as contracts
+from shared.service import ServiceSpec, create_service_app
 
 spec = ServiceSpec(
     name="registry",

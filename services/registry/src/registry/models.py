@@ -5,9 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from shared.db import UTCDateTime, make_base, new_id, new_metadata, utcnow
-from shared.events.tables import BigIntPK, make_event_tables
-from shared.idempotency import make_idempotency_table
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -21,6 +18,10 @@ from sqlalchemy import (
     false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import UTCDateTime, make_base, new_id, new_metadata, utcnow
+from shared.events.tables import BigIntPK, make_event_tables
+from shared.idempotency import make_idempotency_table
 
 metadata = new_metadata()
 Base = make_base(metadata)

@@ -7,14 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import ORJSONResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from shared.contracts import registry as contracts
-from shared.contracts.registry import LocalizedText
-from shared.db import SessionDep, new_id, utcnow
-from shared.errors import Conflict, Forbidden, PreconditionFailed, Unprocessable, problem_responses
-from shared.events.outbox import Outbox
-from shared.identity import Authenticated, Identity
-from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from pydantic import ConfigDict, Field, field_validator
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,13 +15,21 @@ from registry import access, audit
 from registry.models import Organisation, Project, ProjectFunder, ProjectPartner
 from registry.projects.service import etag, etag_matches, event_state
 from registry.validators import check_business_id, check_region
+from shared.contracts import registry as contracts
+from shared.contracts.registry import LocalizedText
+from shared.db import SessionDep, new_id, utcnow
+from shared.errors import Conflict, Forbidden, PreconditionFailed, Unprocessable, problem_responses
+from shared.events.outbox import Outbox
+from shared.identity import Authenticated, Identity
+from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.types import StrictInput
 
 Kind = Literal["ministry", "funding_authority", "municipality", "company", "association",
                "foundation", "education", "research", "arts_culture", "other"]
 Size = Literal["micro", "small", "medium", "large"]
 
 
-class OrganisationIn(BaseModel):
+class OrganisationIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
 
     name: LocalizedText | None = None
@@ -44,7 +45,7 @@ class OrganisationIn(BaseModel):
     _region = field_validator("region_code")(check_region)
 
 
-class Succession(BaseModel):
+class Succession(StrictInput):
     model_config = ConfigDict(extra="forbid")
 
     successor_id: str = Field(max_length=36)

@@ -7,13 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import ORJSONResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from shared.contracts import registry as contracts
-from shared.contracts.registry import LocalizedText
-from shared.db import SessionDep, new_id, utcnow
-from shared.errors import Forbidden, PreconditionFailed, Unprocessable, problem_responses
-from shared.identity import Authenticated, CurrentIdentity
-from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from pydantic import ConfigDict, Field, field_validator
 from sqlalchemy import func, select
 
 from registry import access, audit
@@ -27,19 +21,26 @@ from registry.models import (
 )
 from registry.projects.service import etag, etag_matches
 from registry.validators import check_codes, check_region
+from shared.contracts import registry as contracts
+from shared.contracts.registry import LocalizedText
+from shared.db import SessionDep, new_id, utcnow
+from shared.errors import Forbidden, PreconditionFailed, Unprocessable, problem_responses
+from shared.identity import Authenticated, CurrentIdentity
+from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.types import StrictInput
 
 Maturity = Literal["idea", "piloted", "evaluated", "adopted_nationally"]
 ORDER = ["idea", "piloted", "evaluated", "adopted_nationally"]
 NEEDS_EVIDENCE = {"evaluated", "adopted_nationally"}
 
 
-class Evidence(BaseModel):
+class Evidence(StrictInput):
     model_config = ConfigDict(extra="forbid")
     link: str = Field(max_length=500, pattern=r"^https?://\S+$")
     description: str | None = Field(None, max_length=1000)
 
 
-class PracticeIn(BaseModel):
+class PracticeIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
 
     name: LocalizedText | None = None
@@ -66,7 +67,7 @@ class PracticeIn(BaseModel):
         return check_codes("target_groups", v)
 
 
-class AdoptionIn(BaseModel):
+class AdoptionIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
 
     organisation_id: str = Field(max_length=36)

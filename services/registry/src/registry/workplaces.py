@@ -7,27 +7,28 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import ORJSONResponse
-from pydantic import BaseModel, ConfigDict
-from shared.contracts import registry as contracts
-from shared.db import SessionDep, new_id
-from shared.errors import Conflict, Forbidden, Unprocessable, problem_responses
-from shared.identity import Authenticated
+from pydantic import ConfigDict
 from sqlalchemy import select
 
 from registry import access, audit
 from registry.models import Organisation, ProjectWorkplace
 from registry.projects.service import project as project_service
+from shared.contracts import registry as contracts
+from shared.db import SessionDep, new_id
+from shared.errors import Conflict, Forbidden, Unprocessable, problem_responses
+from shared.identity import Authenticated
+from shared.types import StrictInput
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
 
-class JoinIn(BaseModel):
+class JoinIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
     organisation_id: str
     joined_on: dt.date
 
 
-class LeaveIn(BaseModel):
+class LeaveIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
     left_on: dt.date
 

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events.consumer import StreamSpec
+from shared.types import StrictInput
 
 STREAM = StreamSpec(name="TEKE_REGISTRY", subjects=("teke.registry.>",))
 
@@ -36,7 +37,7 @@ Maturity = Literal["idea", "piloted", "evaluated", "adopted_nationally"]
 AdoptionScope = Literal["unit", "organisation", "regional_service"]
 
 
-class LocalizedText(BaseModel):
+class LocalizedText(StrictInput):
     """Text in Finnish (required), Swedish and English."""
 
     model_config = ConfigDict(extra="forbid")

@@ -7,9 +7,10 @@ SQL in the migrations and are not described by the models, so autogenerate must 
 import asyncio
 
 from alembic import context
-from registry.models import metadata
 from sqlalchemy import pool
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from registry.models import metadata
 
 
 def include_object(obj, name, type_, reflected, compare_to):  # noqa: ARG001

@@ -16,11 +16,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import ORJSONResponse
 from pydantic import ValidationError
-from shared.contracts import registry as contracts
-from shared.db import SessionDep, new_id, utcnow
-from shared.errors import Forbidden, Unprocessable, problem_responses, validation_errors
-from shared.identity import Authenticated, Identity
-from shared.jsonutil import loads
 from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,6 +37,11 @@ from registry.models import (
 from registry.projects.schemas import ProjectCreate
 from registry.projects.service import ALLOWED_STATUS, SCALARS, TAG_KINDS
 from shared import idempotency
+from shared.contracts import registry as contracts
+from shared.db import SessionDep, new_id, utcnow
+from shared.errors import Forbidden, Unprocessable, problem_responses, validation_errors
+from shared.identity import Authenticated, Identity
+from shared.jsonutil import loads
 
 router = APIRouter(prefix="/projects", tags=["import"])
 MAX_ROWS = 10_000

@@ -7,9 +7,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from shared.errors import Unprocessable
-from shared.identity import Identity
-from shared.pagination import decode_cursor, encode_cursor
 from sqlalchemy import (
     ColumnElement,
     Float,
@@ -26,6 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import access, reference, search
 from registry.models import Call, Organisation, Programme, Project, ProjectTag, Theme
+from shared.errors import Unprocessable
+from shared.identity import Identity
+from shared.pagination import decode_cursor, encode_cursor
 
 SORTS = {"code": Project.code, "start_date": Project.start_date, "end_date": Project.end_date,
          "budget_total": Project.budget_total, "updated_at": Project.updated_at}

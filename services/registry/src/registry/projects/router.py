@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import ORJSONResponse
 from pydantic import TypeAdapter
-from shared.db import SessionDep
-from shared.errors import problem_responses
-from shared.exports import Column, export_response
-from shared.identity import Authenticated, CurrentIdentity
-from shared.pagination import Cursor, Limit
 from sqlalchemy import select
 
 from registry import access, reference
@@ -28,6 +22,12 @@ from registry.projects.schemas import (
 )
 from registry.projects.service import etag, etag_matches
 from registry.projects.service import project as project_service
+from shared.db import SessionDep
+from shared.errors import problem_responses
+from shared.exports import EXPORT_RESPONSES, Column, export_response
+from shared.identity import Authenticated, CurrentIdentity
+from shared.pagination import Cursor, Limit
+from shared.types import IsoDate
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 Lang = Literal["fi", "sv", "en"]
@@ -48,8 +48,8 @@ def project_query(
     target_group: Annotated[list[str] | None, Query()] = None,
     sub_theme: Annotated[list[str] | None, Query()] = None,
     partner: Annotated[list[str] | None, Query()] = None,
-    active_from: Annotated[dt.date | None, Query(description="Term overlaps from this date.")] = None,
-    active_to: Annotated[dt.date | None, Query(description="Term overlaps up to this date.")] = None,
+    active_from: Annotated[IsoDate | None, Query(description="Term overlaps from this date.")] = None,
+    active_to: Annotated[IsoDate | None, Query(description="Term overlaps up to this date.")] = None,
     budget_min: Annotated[Decimal | None, Query(ge=0)] = None,
     budget_max: Annotated[Decimal | None, Query(ge=0)] = None,
     published: bool | None = None,
@@ -101,7 +101,7 @@ PERSONAL_COLUMN = Column("contact_persons", {"fi": "Yhteyshenkilöt", "sv": "Kon
 
 
 @router.get("/export", summary="Export a filtered project list (CSV, XLSX, JSON)",
-            responses=problem_responses(422))
+            responses={**EXPORT_RESPONSES, **problem_responses(422)})
 async def export_projects(session: SessionDep, identity: CurrentIdentity, pq: QueryDep,
                           format: Literal["csv", "xlsx", "json"] = "csv", lang: Lang = "fi",
                           include_personal: bool = False,
@@ -182,7 +182,7 @@ async def update_project(
 
 
 @router.post("/{project_id}/status", summary="Move a project along its lifecycle",
-             response_model=ProjectRead, responses=problem_responses(401, 403, 404, 412, 422))
+             response_model=ProjectRead, responses=problem_responses(401, 403, 404, 409, 412, 422))
 async def change_status(project_id: str, request: Request, session: SessionDep,
                         identity: Authenticated, body: StatusChange,
                         if_match: Annotated[str | None, Header()] = None) -> Response:

@@ -7,9 +7,10 @@ from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from shared.contracts.registry import LocalizedText
 
 from registry.validators import check_codes
+from shared.contracts.registry import LocalizedText
+from shared.types import StrictInput
 
 ProjectStatus = Literal["planned", "active", "ended", "cancelled"]
 PartnerRole = Literal["co_implementer", "partner", "expert", "subcontractor", "financier", "other"]
@@ -21,7 +22,7 @@ def check_regions(codes: list[str] | None) -> list[str] | None:
     return check_codes("regions", codes)
 
 
-class _In(BaseModel):
+class _In(StrictInput):
     model_config = ConfigDict(extra="forbid")
 
 

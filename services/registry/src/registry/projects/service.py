@@ -6,11 +6,6 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from shared.contracts import registry as contracts
-from shared.db import new_id, utcnow
-from shared.errors import Conflict, Forbidden, PreconditionFailed, Unprocessable
-from shared.events.outbox import Outbox
-from shared.identity import Identity
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +25,11 @@ from registry.models import (
     Theme,
 )
 from registry.projects.schemas import ProjectCreate, ProjectUpdate
+from shared.contracts import registry as contracts
+from shared.db import new_id, utcnow
+from shared.errors import Conflict, Forbidden, PreconditionFailed, Unprocessable
+from shared.events.outbox import Outbox
+from shared.identity import Identity
 
 ALLOWED_STATUS = {
     "planned": {"active", "cancelled"},

@@ -7,9 +7,10 @@ Create Date: 2026-11-22 21:11:50.892203
 """
 from collections.abc import Sequence
 
-import shared.db
 import sqlalchemy as sa
 from alembic import op
+
+import shared.db
 
 # Frozen copy of registry.search.FTS_PG_VECTOR (queries must use the same expression).
 FTS_PG_VECTOR = ("to_tsvector('finnish', coalesce(search_fi, '')) || "
