@@ -6,9 +6,11 @@ from shared.contracts import registry as registry_contracts
 from shared.projections import project_projection_router
 from shared.service import ServiceSpec, create_service_app
 
+from indicators.catalogue.router import router as catalogue_router
 from indicators.config import Settings
 from indicators.handlers import handlers
 from indicators.models import metadata, project_projection
+from indicators.reports.router import router as reports_router
 
 spec = ServiceSpec(
     name="indicators",
@@ -16,7 +18,8 @@ spec = ServiceSpec(
     description="Indicator catalogue, targets, reported values, surveys and analyses.",
     metadata=metadata,
     settings_factory=Settings,
-    routers=[project_projection_router("/indicators", project_projection, "indicators")],
+    routers=[project_projection_router("/indicators", project_projection, "indicators"),
+             catalogue_router, reports_router],
     produces=contracts.STREAM,
     consumes=[registry_contracts.STREAM],
     handlers=handlers,
