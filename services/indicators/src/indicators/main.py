@@ -11,6 +11,7 @@ from indicators.config import Settings
 from indicators.handlers import handlers
 from indicators.models import metadata, project_projection
 from indicators.reports.router import router as reports_router
+from indicators.surveys.router import router as surveys_router
 
 spec = ServiceSpec(
     name="indicators",
@@ -19,7 +20,7 @@ spec = ServiceSpec(
     metadata=metadata,
     settings_factory=Settings,
     routers=[project_projection_router("/indicators", project_projection, "indicators"),
-             catalogue_router, reports_router],
+             catalogue_router, reports_router, surveys_router],
     produces=contracts.STREAM,
     consumes=[registry_contracts.STREAM],
     handlers=handlers,
