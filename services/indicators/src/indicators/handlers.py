@@ -16,7 +16,11 @@ from sqlalchemy import Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from indicators.models import (
-    adoption, organisation_projection, participation, practice_projection, project_extra,
+    adoption,
+    organisation_projection,
+    participation,
+    practice_projection,
+    project_extra,
     project_projection,
 )
 

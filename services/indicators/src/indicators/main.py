@@ -6,6 +6,8 @@ from shared.contracts import registry as registry_contracts
 from shared.projections import project_projection_router
 from shared.service import ServiceSpec, create_service_app
 
+from indicators.analyses.impact import router as impact_router
+from indicators.analyses.rollups import router as rollups_router
 from indicators.catalogue.router import router as catalogue_router
 from indicators.config import Settings
 from indicators.handlers import handlers
@@ -20,7 +22,8 @@ spec = ServiceSpec(
     metadata=metadata,
     settings_factory=Settings,
     routers=[project_projection_router("/indicators", project_projection, "indicators"),
-             catalogue_router, reports_router, surveys_router],
+             catalogue_router, reports_router, surveys_router, rollups_router,
+             impact_router],
     produces=contracts.STREAM,
     consumes=[registry_contracts.STREAM],
     handlers=handlers,

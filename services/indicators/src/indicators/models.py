@@ -9,7 +9,17 @@ from shared.db import UTCDateTime, make_base, new_id, new_metadata, utcnow
 from shared.events.tables import make_event_tables
 from shared.projections import make_project_projection
 from sqlalchemy import (
-    JSON, Boolean, Column, Date, Float, ForeignKey, Index, Integer, String, Table, Text,
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, status
 from shared.db import SessionDep, utcnow
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable, problem_responses
 from shared.exports import Column, export_response
-from shared.identity import Authenticated, CurrentIdentity
+from shared.identity import Authenticated
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 

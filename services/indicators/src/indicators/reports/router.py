@@ -13,7 +13,12 @@ from sqlalchemy import func, select
 
 from indicators.catalogue.router import current_definitions
 from indicators.common import (
-    PERIOD_PATTERN, field_error, get_project, require_report, require_see, visible_project_filter,
+    PERIOD_PATTERN,
+    field_error,
+    get_project,
+    require_report,
+    require_see,
+    visible_project_filter,
 )
 from indicators.models import Report, Target, project_projection
 from indicators.reports import service

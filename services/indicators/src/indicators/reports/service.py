@@ -18,7 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from indicators.catalogue.router import current_definitions
 from indicators.common import (
-    field_error, get_project, period_bounds, require_approve, require_report,
+    field_error,
+    get_project,
+    period_bounds,
+    require_approve,
+    require_report,
 )
 from indicators.models import Report, Target, reported_value, rollup
 from indicators.reports.schemas import ReportIn, ValueIn

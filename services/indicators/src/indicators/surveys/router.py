@@ -57,7 +57,7 @@ async def read_instrument(code: str, session: SessionDep, identity: Authenticate
     ins = await service.get_instrument(session, code)
     wording = None
     if identity.org:
-        wording = await session.scalar(select(survey_wording.c.items).where(
+        wording = await session.scalar(select(survey_wording.c["items"]).where(
             survey_wording.c.instrument_id == ins.id,
             survey_wording.c.organisation_id == identity.org))
     return _instrument(ins, wording)

@@ -5,19 +5,17 @@ Revises: 84f3a0c072a9
 Create Date: 2026-11-22 21:13:18.437552
 
 """
-from typing import Sequence, Union
-
-from alembic import op
-import sqlalchemy as sa
+from collections.abc import Sequence
 
 import shared.db
-
+import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = 'c45852fdeb3c'
-down_revision: Union[str, Sequence[str], None] = '84f3a0c072a9'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = '84f3a0c072a9'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
