@@ -149,7 +149,7 @@ async def add_responses(round_id: str, body: ResponsesIn, session: SessionDep,
     """Answers are scored here; only the scores are kept, with no respondent identity."""
     r, ins = await service.get_round(session, round_id)
     await service.require_manage(session, identity, r.organisation_id, r.project_id)
-    service.check_open(r)
+    service.check_open(r, identity)
     arr, units = service.answers_from_json(ins, body.responses)
     service._check_units(r, units, "body/responses")
     n = await service.store_scored(session, r, ins, arr, units)
@@ -164,7 +164,7 @@ async def upload_responses(round_id: str, request: Request, session: SessionDep,
     All rows are checked first; one bad row rejects the upload."""
     r, ins = await service.get_round(session, round_id)
     await service.require_manage(session, identity, r.organisation_id, r.project_id)
-    service.check_open(r)
+    service.check_open(r, identity)
     arr, units = service.answers_from_csv(ins, await request.body())
     service._check_units(r, units, "body/unit")
     n = await service.store_scored(session, r, ins, arr, units)

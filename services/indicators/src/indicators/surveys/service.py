@@ -66,9 +66,11 @@ async def require_results(session: AsyncSession, identity: Identity, r: SurveyRo
     raise Forbidden("you may not see this round's results")
 
 
-def check_open(r: SurveyRound) -> None:
+def check_open(r: SurveyRound, identity: Identity) -> None:
+    """Open rounds take responses between their dates; after the close date only national
+    roles may still enter late (e.g. paper) responses, until the round is closed."""
     today = dt.date.today()
-    if r.status != "open" or today > r.closes_on:
+    if r.status != "open" or (today > r.closes_on and not identity.is_national):
         raise Conflict("the survey round is closed")
     if today < r.opens_on:
         raise Conflict(f"the survey round opens on {r.opens_on}")
