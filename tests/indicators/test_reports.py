@@ -245,3 +245,28 @@ async def test_report_list_exports(project, impl):
         assert r.status_code == 200 and ctype in r.headers["content-type"]
         if fmt == "csv":
             assert project["id"] in r.text and "approved" in r.text
+
+
+async def test_bulk_import_is_all_or_nothing(stack, nats_server, gw):
+    db = stack.db_urls["indicators"]
+    org = uid()
+    projects = [await new_project(nats_server.url, gw, org=org, funder=uid(), start="2024-01-01",
+                                  end="2025-12-31") for _ in range(2)]
+    reports = [{"project_id": p["id"], "period": per, "values": [
+        {"indicator_code": "EECO01", "value": 5, "disaggregations": gender(5, 2)},
+        {"indicator_code": "PROD_TURNOVER_PCT", "value": 12.5}]}
+        for p in projects for per in ("2024H1", "2024H2", "2025Q1")]
+    async with client(stack, "implementer", org) as impl:
+        before = await scalar(db, "SELECT count(*) FROM reported_value")
+        bad = [*reports[:-1], {**reports[-1], "values": [{"indicator_code": "EECO01", "value": 1}]}]
+        err = problem(await impl.post("/reports/import", json={"reports": bad}), 422)
+        assert err["errors"][0]["field"] == "body/reports/5/values/0/disaggregations"
+        problem(await impl.post("/reports/import", json={"reports": [reports[0], reports[0]]}), 422)
+        assert await scalar(db, "SELECT count(*) FROM reported_value") == before
+        r = await impl.post("/reports/import", json={"reports": reports, "submit": True})
+        assert r.status_code == 201, r.text
+        assert r.json()["created"] == 6 and r.json()["values"] == 12
+        assert await scalar(db, "SELECT count(*) FROM reported_value") == before + 12
+        listed = (await impl.get("/reports", params={"project_id": projects[0]["id"]})).json()
+        assert {x["status"] for x in listed["items"]} == {"submitted"} and listed["total"] == 3
+        problem(await impl.post("/reports/import", json={"reports": reports[:1]}), 409)

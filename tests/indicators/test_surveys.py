@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from shared.contracts import indicators as ic
 
-from tests.conftest import scalar
+from tests.conftest import eventually, scalar
 from tests.indicators.helpers import client, problem, uid
 
 ORG, OTHER = uid(), uid()
@@ -66,8 +66,13 @@ async def test_instruments_ship_structure_without_wording(gw, stack):
         r = await mine.put("/surveys/instruments/UWES-9/wording",
                            json={"items": {"q1": {"fi": "(lisensoitu teksti 1)"}}})
         assert r.status_code == 200, r.text
-        assert (await mine.get("/surveys/instruments/UWES-9")).json()["items"][0]["wording"] == \
-            {"fi": "(lisensoitu teksti 1)"}
+        assert r.json()["items"][0]["wording"] == {"fi": "(lisensoitu teksti 1)"}
+
+        async def loaded():
+            got = (await mine.get("/surveys/instruments/UWES-9")).json()["items"][0]["wording"]
+            return got == {"fi": "(lisensoitu teksti 1)"}
+
+        await eventually(loaded, timeout=5)
         assert (await other.get("/surveys/instruments/UWES-9")).json()["items"][0]["wording"] is None
         problem(await mine.put("/surveys/instruments/UWES-9/wording",
                                json={"items": {"q99": {"fi": "x"}}}), 422)

@@ -74,7 +74,9 @@ async def get_report(session: AsyncSession, report_id: str) -> Report:
 
 
 async def create(session: AsyncSession, identity: Identity, body: ReportIn,
-                 prefix: str = "body") -> Report:
+                 prefix: str = "body", pending: list[dict[str, Any]] | None = None) -> Report:
+    """A draft report; its value rows go to `pending` when given (bulk imports insert them
+    all at once), else they are inserted here."""
     project = await get_project(session, body.project_id)
     require_report(identity, project)
     if project.get("archived"):
@@ -91,9 +93,30 @@ async def create(session: AsyncSession, identity: Identity, body: ReportIn,
                period_end=end, revision=1, status="draft", created_by=identity.sub)
     session.add(r)
     await session.flush()
-    if body.values:
+    if pending is not None:
+        pending.extend(value_rows(r.id, body.values))
+    elif body.values:
         await session.execute(reported_value.insert(), value_rows(r.id, body.values))
     return r
+
+
+async def insert_values(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Many value rows at once: COPY on PostgreSQL (in this transaction), else executemany."""
+    if not rows:
+        return
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        import orjson
+
+        raw = (await conn.get_raw_connection()).driver_connection
+        cols = ["report_id", "indicator_code", "value", "disaggregations", "counted_ids"]
+        records = [(r["report_id"], r["indicator_code"], r["value"],
+                    orjson.dumps(r["disaggregations"]).decode() if r["disaggregations"] is not None else None,
+                    orjson.dumps(r["counted_ids"]).decode() if r["counted_ids"] is not None else None)
+                   for r in rows]
+        await raw.copy_records_to_table("reported_value", records=records, columns=cols)
+        return
+    await session.execute(reported_value.insert(), rows)
 
 
 async def replace_values(session: AsyncSession, identity: Identity, r: Report,
