@@ -55,15 +55,11 @@ async def import_reports(body: ImportIn, request: Request, session: SessionDep,
     if len(set(keys)) != len(keys):
         raise Unprocessable("the import names a project and period twice", errors=[
             field_error("body/reports", "duplicate", "one report per project and period")])
-    ids, pending, reports = [], [], []
-    for i, rep in enumerate(body.reports):
-        r = await service.create(session, identity, rep, prefix=f"body/reports/{i}", pending=pending)
-        reports.append(r)
-        ids.append(r.id)
-    await service.insert_values(session, pending)
+    reports = await service.bulk_create(session, identity, body.reports)
     if body.submit:
         for r in reports:
             await service.submit(session, request.state.outbox, identity, r)
+    ids = [r.id for r in reports]
     return {"created": len(ids), "ids": ids,
             "values": sum(len(x.values) for x in body.reports)}
 

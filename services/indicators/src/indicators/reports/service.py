@@ -8,7 +8,7 @@ from collections import defaultdict
 from typing import Any
 
 from shared.contracts import indicators as contracts
-from shared.db import utcnow
+from shared.db import new_id, utcnow
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.events.outbox import Outbox
 from shared.identity import Identity
@@ -24,7 +24,9 @@ from indicators.common import (
     require_approve,
     require_report,
 )
-from indicators.models import Report, Target, reported_value, rollup
+from indicators.models import (
+    Report, Target, project_extra, project_projection, reported_value, rollup,
+)
 from indicators.reports.schemas import ReportIn, ValueIn
 from indicators.reports.validation import check_values, value_rows
 
@@ -47,8 +49,15 @@ async def _check_period(project: dict[str, Any], period: str, field: str) -> tup
 
 
 async def validate_values(session: AsyncSession, values: list[ValueIn], period_end: dt.date,
-                          prefix: str = "body/values") -> None:
-    defs = await current_definitions(session, {v.indicator_code for v in values}, on=period_end)
+                          prefix: str = "body/values", cache: dict | None = None) -> None:
+    codes = {v.indicator_code for v in values}
+    if cache is None:
+        defs = await current_definitions(session, codes, on=period_end)
+    else:
+        # Bulk imports: the catalogue is read once per period end, not once per report.
+        defs = cache.get(period_end)
+        if defs is None:
+            defs = cache[period_end] = await current_definitions(session, on=period_end)
     check_values(values, defs, prefix)
 
 
@@ -74,7 +83,8 @@ async def get_report(session: AsyncSession, report_id: str) -> Report:
 
 
 async def create(session: AsyncSession, identity: Identity, body: ReportIn,
-                 prefix: str = "body", pending: list[dict[str, Any]] | None = None) -> Report:
+                 prefix: str = "body", pending: list[dict[str, Any]] | None = None,
+                 cache: dict | None = None) -> Report:
     """A draft report; its value rows go to `pending` when given (bulk imports insert them
     all at once), else they are inserted here."""
     project = await get_project(session, body.project_id)
@@ -82,7 +92,7 @@ async def create(session: AsyncSession, identity: Identity, body: ReportIn,
     if project.get("archived"):
         raise Conflict("the project is archived")
     start, end = await _check_period(project, body.period, f"{prefix}/period")
-    await validate_values(session, body.values, end, f"{prefix}/values")
+    await validate_values(session, body.values, end, f"{prefix}/values", cache)
     existing = await session.scalar(select(Report.id).where(
         Report.project_id == body.project_id, Report.period == body.period,
         Report.status.in_(ACTIVE)))
@@ -117,6 +127,44 @@ async def insert_values(session: AsyncSession, rows: list[dict[str, Any]]) -> No
         await raw.copy_records_to_table("reported_value", records=records, columns=cols)
         return
     await session.execute(reported_value.insert(), rows)
+
+
+async def bulk_create(session: AsyncSession, identity: Identity,
+                      bodies: list[ReportIn]) -> list[Report]:
+    """Many drafts in a few statements: projects and existing reports read once, the
+    catalogue once per period end, one flush for the reports, one COPY for the values.
+    Any problem rejects everything (the caller's transaction rolls back)."""
+    ids = list({b.project_id for b in bodies})
+    rows = (await session.execute(
+        select(project_projection, project_extra.c.theme_id, project_extra.c.programme_id,
+               project_extra.c.archived)
+        .outerjoin(project_extra, project_extra.c.id == project_projection.c.id)
+        .where(project_projection.c.id.in_(ids)))).mappings().all()
+    projects = {r["id"]: dict(r) for r in rows}
+    taken = set((await session.execute(select(Report.project_id, Report.period).where(
+        Report.project_id.in_(ids), Report.status.in_(ACTIVE)))).all())
+    cache: dict = {}
+    reports, pending = [], []
+    for i, body in enumerate(bodies):
+        project = projects.get(body.project_id)
+        if project is None:
+            raise NotFound(f"no project {body.project_id} known to indicators (reports/{i})")
+        require_report(identity, project)
+        if project.get("archived"):
+            raise Conflict(f"project {body.project_id} is archived (reports/{i})")
+        start, end = await _check_period(project, body.period, f"body/reports/{i}/period")
+        await validate_values(session, body.values, end, f"body/reports/{i}/values", cache)
+        if (body.project_id, body.period) in taken:
+            raise Conflict(f"a report for {body.period} exists for project {body.project_id}")
+        r = Report(id=new_id(), project_id=body.project_id, period=body.period, period_start=start,
+                   period_end=end, revision=1, status="draft", created_by=identity.sub,
+                   created_at=utcnow(), updated_at=utcnow())
+        reports.append(r)
+        pending.extend(value_rows(r.id, body.values))
+    session.add_all(reports)
+    await session.flush()
+    await insert_values(session, pending)
+    return reports
 
 
 async def replace_values(session: AsyncSession, identity: Identity, r: Report,
