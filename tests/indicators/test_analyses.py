@@ -27,7 +27,8 @@ async def test_registry_events_build_projections(stack, nats_server, gw):
     await publish(url, rc.ORGANISATION_UPDATED, org_v2)
     await publish(url, rc.ORGANISATION_CREATED, {**org_v2, "version": 1, "name": {"fi": "Oy Vanha"},
                                                  "region_code": "06"})
-    await eventually(lambda: scalar(db, "SELECT count(*) FROM inbox WHERE type=:t", t=rc.ORGANISATION_CREATED))
+    await eventually(lambda: scalar(db, "SELECT count(*) FROM inbox WHERE type=:t",
+                                    t=rc.ORGANISATION_CREATED))
     await asyncio.sleep(0.5)
     assert await scalar(db, "SELECT region_code FROM organisation_projection WHERE id=:i", i=org) == "11"
     succ = uid()
@@ -46,7 +47,8 @@ async def test_registry_events_build_projections(stack, nats_server, gw):
     await publish(url, rc.PROJECT_STATUS_CHANGED, {"id": p["id"], "version": 2, "code": p["code"],
                                                    "from_status": "active", "to_status": "ended",
                                                    "date": "2026-01-01"})
-    await eventually(lambda: scalar(db, "SELECT status='ended' FROM project_projection WHERE id=:i", i=p["id"]))
+    await eventually(lambda: scalar(db, "SELECT status='ended' FROM project_projection WHERE id=:i",
+                                    i=p["id"]))
     await publish(url, rc.PROJECT_ARCHIVED, {"id": p["id"], "version": 3, "code": p["code"]})
     await eventually(lambda: scalar(db, "SELECT archived FROM project_extra WHERE id=:i", i=p["id"]))
     problem(await gw.post("/reports", json={"project_id": p["id"], "period": "2025H1"}), 409)
@@ -116,8 +118,8 @@ async def test_wellbeing_and_productivity_together(stack, nats_server, gw):
         if after:
             await _round(gw, org, project["id"], "T1", (TODAY - dt.timedelta(days=1)).isoformat(),
                          t1_close, after)
-        figures += [{"organisation_id": org, "indicator_code": "PROD_VALUE_ADDED_FTE", "period": h0, "value": f0},
-                    {"organisation_id": org, "indicator_code": "PROD_VALUE_ADDED_FTE", "period": h1, "value": f1}]
+        figures += [{"organisation_id": org, "indicator_code": "PROD_VALUE_ADDED_FTE", "period": h,
+                     "value": v} for h, v in ((h0, f0), (h1, f1))]
     r = await gw.put("/indicators/organisation-figures", json={"figures": figures})
     assert r.status_code == 200 and r.json()["stored"] == 10, r.text
     problem(await gw.put("/indicators/organisation-figures", json={"figures": [
@@ -180,17 +182,20 @@ async def test_rollup_progress_and_eu_report(stack, nats_server, gw):
         assert err["errors"][0]["field"] == "query/group_by"
         problem(await public.get("/analyses/eu-report", params={"cutoff": "202512"}), 401)
     so = p["programme_id"]
-    h1 = {i["indicator_code"]: i for i in (await gw.get("/analyses/eu-report", params={"cutoff": "202506"})).json()["items"]
-          if i["specific_objective"] == so}
+    async def eu(cutoff):
+        r = await gw.get("/analyses/eu-report", params={"cutoff": cutoff})
+        return {i["indicator_code"]: i for i in r.json()["items"] if i["specific_objective"] == so}
+
+    h1 = await eu("202506")
     assert h1["EECO01"]["total"] == 10 and h1["EECO01"]["women"] == 5 and h1["EECO01"]["men"] == 5
-    full = {i["indicator_code"]: i for i in (await gw.get("/analyses/eu-report", params={"cutoff": "202512"})).json()["items"]
-            if i["specific_objective"] == so}
+    full = await eu("202512")
     assert full["EECO01"]["total"] == 16 and full["EECO10+EECO11"]["total"] == 16
     assert "QWL_INDEX" not in full
     problem(await gw.get("/analyses/eu-report", params={"cutoff": "202503"}), 422)
     csv = (await gw.get("/analyses/eu-report", params={"cutoff": "202512", "format": "csv"})).text
     assert "specific_objective" in csv and so in csv
-    assert (await gw.get("/analyses/eu-report", params={"cutoff": "202512", "format": "xlsx"})).content[:2] == b"PK"
+    xlsx = await gw.get("/analyses/eu-report", params={"cutoff": "202512", "format": "xlsx"})
+    assert xlsx.content[:2] == b"PK"
 
 
 async def test_every_emitted_event_matches_its_contract(stack):

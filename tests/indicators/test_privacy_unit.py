@@ -71,7 +71,8 @@ def test_results_respect_a_configured_k():
 
 
 def test_scoring_reverse_items_and_percent_of_max():
-    ins = SimpleNamespace(items=[{"id": "a", "dimension": "x"}, {"id": "b", "dimension": "x", "reverse": True}],
+    ins = SimpleNamespace(items=[{"id": "a", "dimension": "x"},
+                                 {"id": "b", "dimension": "x", "reverse": True}],
                           dimensions=[{"code": "x"}], scale_min=1, scale_max=5, scoring="percent_of_max")
     sc = stats.Scoring.of(ins)
     total, dims = sc.score(np.array([[5.0, 1.0], [3.0, 3.0]]))

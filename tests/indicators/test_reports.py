@@ -139,6 +139,8 @@ async def test_full_workflow_with_revisions_rollup_and_events(stack, project, im
     await funder.post(f"/reports/{r.json()['id']}/approve")
     targets = (await impl.get("/targets", params={"project_id": pid})).json()["items"]
     assert targets[0]["reached_value"] == 25 and targets[0]["reached_on"]
+    csv = (await impl.get("/targets", params={"project_id": pid, "format": "csv"})).text
+    assert "EECO01" in csv and "25" in csv
 
     async def events(kind):
         n = await scalar(db, "SELECT count(*) FROM outbox WHERE type=:t AND envelope LIKE :p",
@@ -157,7 +159,8 @@ async def test_full_workflow_with_revisions_rollup_and_events(stack, project, im
 
 BAD_VALUES = [
     ([{"indicator_code": "NOPE", "value": 1}], "body/values/0/indicator_code", "unknown"),
-    ([{"indicator_code": "EECO01", "value": -1, "disaggregations": gender(-1)}], "body/values/0/value", "out_of_bounds"),
+    ([{"indicator_code": "EECO01", "value": -1, "disaggregations": gender(-1)}],
+     "body/values/0/value", "out_of_bounds"),
     ([{"indicator_code": "QWL_INDEX", "value": 101}], "body/values/0/value", "out_of_bounds"),
     ([{"indicator_code": "EECO01", "value": 10}], "body/values/0/disaggregations", "missing"),
     ([{"indicator_code": "EECO01", "value": 10, "disaggregations": {"gender": {"women": 4, "men": 5}}}],
@@ -170,7 +173,8 @@ BAD_VALUES = [
       {"indicator_code": "EECO11", "value": 4, "disaggregations": gender(4)},
       {"indicator_code": "EECO10+EECO11", "value": 8, "disaggregations": gender(8)}],
      "body/values/2/value", "composite"),
-    ([{"indicator_code": "EECO05", "value": 2, "disaggregations": gender(2), "counted_ids": ["1234567-8", "2"]},
+    ([{"indicator_code": "EECO05", "value": 2, "disaggregations": gender(2),
+       "counted_ids": ["1234567-8", "2"]},
       {"indicator_code": "EECO19", "value": 1, "counted_ids": ["1234567-8"]}],
      "body/values/0/counted_ids", "counted_twice"),
     ([{"indicator_code": "EECO01", "value": "ten"}], "body/values/0/value", None),
@@ -219,7 +223,8 @@ async def test_unknown_and_foreign_projects(stack, project, nats_server):
         problem(await other.get("/targets", params={"project_id": project["id"]}), 403)
         listed = (await other.get("/reports", params={"project_id": project["id"]})).json()
         assert listed["total"] == 0 and listed["items"] == []
-        mine = (await client(stack, "implementer", ORG).get("/reports", params={"project_id": project["id"]})).json()
+        async with client(stack, "implementer", ORG) as mine_client:
+            mine = (await mine_client.get("/reports", params={"project_id": project["id"]})).json()
         assert mine["total"] >= 1
         rid = mine["items"][0]["id"]
         problem(await other.get(f"/reports/{rid}"), 403)
@@ -232,7 +237,8 @@ async def test_target_validation(project, impl):
             "target_date": "2025-12-31", "baseline_value": 55, "baseline_date": "2024-01-01"}
     assert (await impl.post("/targets", json=base)).status_code == 201
     problem(await impl.post("/targets", json=base), 409)
-    err = problem(await impl.post("/targets", json={**base, "target_value": 170, "target_date": "2025-06-30"}), 422)
+    err = problem(await impl.post("/targets", json={**base, "target_value": 170,
+                                                    "target_date": "2025-06-30"}), 422)
     assert err["errors"][0]["field"] == "body/target_value"
     err = problem(await impl.post("/targets", json={**base, "baseline_date": "2026-01-01",
                                                     "target_date": "2025-06-29"}), 422)

@@ -173,6 +173,11 @@ async def test_small_round_is_suppressed_everywhere_and_close_says_so(stack, imp
     assert res["total"]["suppressed"] and res["total"]["mean"] is None
     assert all(c["suppressed"] for c in res["breakdown"])
     assert all_counts(res) == []
+    # Even the response count is withheld while below k (the list and its export).
+    listed = {x["id"]: x for x in (await impl.get("/surveys/rounds")).json()["items"]}
+    assert listed[rnd["id"]]["responses"] is None and listed[rnd["id"]]["responses_below_threshold"]
+    csv = (await impl.get("/surveys/rounds", params={"format": "csv"})).text
+    assert [ln for ln in csv.splitlines() if rnd["id"] in ln][0].endswith(",")
     big = await new_round(impl, label="T3")
     await impl.post(f"/surveys/rounds/{big['id']}/responses", json={"responses": [uwes(4)] * 8})
     change = (await impl.get("/surveys/change", params={"from_round": rnd["id"],

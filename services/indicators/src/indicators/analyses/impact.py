@@ -7,7 +7,6 @@ from collections import Counter, defaultdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from shared.db import SessionDep
 from shared.errors import Unprocessable, problem_responses
 from shared.exports import Column, export_response
 from shared.identity import CurrentIdentity
@@ -15,6 +14,7 @@ from sqlalchemy import select
 
 from indicators.catalogue.router import current_definitions
 from indicators.common import field_error, period_of
+from indicators.db import SessionDep
 from indicators.models import (
     Instrument,
     SurveyRound,
@@ -67,7 +67,8 @@ async def wellbeing_productivity(
     settings = request.app.state.settings
     k = settings.privacy_min_respondents
     wb_t = settings.wellbeing_min_effect_size if wellbeing_min_effect is None else wellbeing_min_effect
-    pr_t = settings.productivity_min_change_pct if productivity_min_change_pct is None else productivity_min_change_pct
+    pr_t = settings.productivity_min_change_pct if productivity_min_change_pct is None \
+        else productivity_min_change_pct
     ins = await session.scalar(select(Instrument).where(Instrument.code == instrument))
     defs = await current_definitions(session, [productivity_indicator])
     if ins is None or productivity_indicator not in defs:
@@ -127,7 +128,8 @@ async def wellbeing_productivity(
             keys = {p or "unknown" for p in pids}
         elif group_by == "region":
             reg = org_region.get(o["organisation_id"])
-            keys = {reg} if reg else {c for p in pids for c in (projects.get(p) or {}).get("region_codes") or []} or {"unknown"}
+            from_projects = {c for p in pids for c in (projects.get(p) or {}).get("region_codes") or []}
+            keys = {reg} if reg else from_projects or {"unknown"}
         else:
             keys = {(projects.get(p) or {}).get("theme_id") or "unknown" for p in pids}
         for key in keys:

@@ -7,7 +7,6 @@ from collections import defaultdict
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from shared.db import SessionDep
 from shared.errors import Unprocessable, problem_responses
 from shared.exports import Column, export_response
 from shared.identity import Authenticated
@@ -15,6 +14,7 @@ from sqlalchemy import func, select
 
 from indicators.catalogue.router import current_definitions
 from indicators.common import field_error, get_project, require_see, visible_project_filter
+from indicators.db import SessionDep
 from indicators.models import (
     IndicatorDefinition,
     Report,
@@ -103,7 +103,8 @@ async def rollup_view(
         q = q.where(rollup.c.year >= year_from)
     if year_to:
         q = q.where(rollup.c.year <= year_to)
-    q = q.group_by(*[DIMS[k] for k in keys]).having(func.sum(rollup.c.n) > 0).order_by(*[DIMS[k] for k in keys])
+    dims = [DIMS[k] for k in keys]
+    q = q.group_by(*dims).having(func.sum(rollup.c.n) > 0).order_by(*dims)
     rows = (await session.execute(q)).mappings().all()
     codes = {r["indicator"] for r in rows} if "indicator" in keys else set(indicator_code or [])
     aggs = dict((await session.execute(select(IndicatorDefinition.code, IndicatorDefinition.aggregation)

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from shared.db import SessionDep, utcnow
+from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable, problem_responses
 from shared.exports import Column, export_response
 from shared.identity import Authenticated
@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from indicators.catalogue.schemas import DefinitionIn, DefinitionOut, FiguresIn
 from indicators.common import field_error
+from indicators.db import SessionDep
 from indicators.models import IndicatorDefinition, organisation_figure, participation, project_projection
 
 router = APIRouter(prefix="/indicators", tags=["catalogue"])
@@ -23,7 +24,8 @@ EXPORT_COLUMNS = [Column(k, {"fi": k, "en": k}) for k in (
     "max_value", "disaggregations", "parts", "valid_from", "valid_to")]
 
 
-async def current_definitions(session, codes=None, on: dt.date | None = None) -> dict[str, IndicatorDefinition]:
+async def current_definitions(session, codes=None,
+                              on: dt.date | None = None) -> dict[str, IndicatorDefinition]:
     """Per code, the version in force on `on` (default today), else its latest version."""
     on = on or dt.date.today()
     q = select(IndicatorDefinition)
@@ -98,7 +100,8 @@ async def create_definition(body: DefinitionIn, session: SessionDep,
         version = prev.version + 1
     d = IndicatorDefinition(**body.model_dump(exclude={"name", "description", "bands"}),
                             name=body.name.model_dump(exclude_none=True),
-                            description=body.description.model_dump(exclude_none=True) if body.description else None,
+                            description=(body.description.model_dump(exclude_none=True)
+                                         if body.description else None),
                             bands=[b.model_dump(exclude_none=True) for b in body.bands],
                             version=version, created_by=identity.sub)
     session.add(d)
@@ -147,10 +150,11 @@ async def put_figures(body: FiguresIn, session: SessionDep, identity: Authentica
     return {"stored": len(rows)}
 
 
-@router.get("/organisation-figures", summary="Organisation-level figures",
+@router.get("/organisation-figures", summary="Organisation-level figures", response_model=None,
             responses=problem_responses(401, 403))
 async def list_figures(session: SessionDep, identity: Authenticated,
-                       organisation_id: Annotated[str | None, Query(max_length=36)] = None) -> dict:
+                       organisation_id: Annotated[str | None, Query(max_length=36)] = None,
+                       format: Annotated[str | None, Query(pattern="^(csv|xlsx|json)$")] = None):
     """Figures per organisation (national roles see all; others their own organisation's)."""
     t = organisation_figure
     q = select(t).order_by(t.c.organisation_id, t.c.indicator_code, t.c.period)
@@ -159,5 +163,9 @@ async def list_figures(session: SessionDep, identity: Authenticated,
     if organisation_id:
         q = q.where(t.c.organisation_id == organisation_id)
     items = [dict(r) for r in (await session.execute(q)).mappings().all()]
+    if format:
+        keys = ["organisation_id", "indicator_code", "period", "value", "updated_at"]
+        return export_response(items, [Column(x, {"fi": x, "en": x}) for x in keys], format,
+                               filename="organisation-figures")
     return {"items": items, "total": len(items)}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
-from shared.db import SessionDep
 from shared.errors import Conflict, Unprocessable, problem_responses
 from shared.exports import Column, export_response
 from shared.identity import Authenticated
@@ -20,6 +19,7 @@ from indicators.common import (
     require_see,
     visible_project_filter,
 )
+from indicators.db import SessionDep
 from indicators.models import Report, Target, project_projection
 from indicators.reports import service
 from indicators.reports.schemas import ImportIn, ReopenIn, ReportIn, ReportOut, TargetIn, ValuesIn
@@ -165,10 +165,12 @@ async def reopen_report(report_id: str, body: ReopenIn, request: Request, sessio
 
 # --- targets ---------------------------------------------------------------------------------
 
+TARGET_KEYS = ("id", "project_id", "indicator_code", "baseline_value", "baseline_date",
+               "target_value", "target_date", "reached_on", "reached_value")
+
+
 def _target_dict(t: Target) -> dict:
-    return {k: getattr(t, k) for k in ("id", "project_id", "indicator_code", "baseline_value",
-                                       "baseline_date", "target_value", "target_date",
-                                       "reached_on", "reached_value")}
+    return {k: getattr(t, k) for k in TARGET_KEYS}
 
 
 @router.post("/targets", summary="Set a baseline and target", status_code=201, responses=R)
@@ -202,11 +204,16 @@ async def create_target(body: TargetIn, session: SessionDep, identity: Authentic
     return _target_dict(t)
 
 
-@router.get("/targets", summary="Targets of a project", responses=R)
+@router.get("/targets", summary="Targets of a project", response_model=None, responses=R)
 async def list_targets(session: SessionDep, identity: Authenticated,
-                       project_id: Annotated[str, Query(max_length=36)]) -> dict:
+                       project_id: Annotated[str, Query(max_length=36)],
+                       format: Annotated[str | None, Query(pattern="^(csv|xlsx|json)$")] = None):
     """Targets with baseline, target and (once reached) when."""
     require_see(identity, await get_project(session, project_id))
     rows = (await session.scalars(select(Target).where(Target.project_id == project_id)
                                   .order_by(Target.indicator_code, Target.target_date))).all()
-    return {"items": [_target_dict(t) for t in rows], "total": len(rows)}
+    items = [_target_dict(t) for t in rows]
+    if format:
+        return export_response(items, [Column(x, {"fi": x, "en": x}) for x in TARGET_KEYS], format,
+                               filename="targets")
+    return {"items": items, "total": len(rows)}

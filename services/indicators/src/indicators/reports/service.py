@@ -25,7 +25,12 @@ from indicators.common import (
     require_report,
 )
 from indicators.models import (
-    Report, Target, project_extra, project_projection, reported_value, rollup,
+    Report,
+    Target,
+    project_extra,
+    project_projection,
+    reported_value,
+    rollup,
 )
 from indicators.reports.schemas import ReportIn, ValueIn
 from indicators.reports.validation import check_values, value_rows

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Query, Request, status
-from shared.db import SessionDep, utcnow
+from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, Unprocessable, problem_responses
 from shared.exports import Column, export_response
 from shared.identity import Authenticated
@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from indicators.common import field_error
+from indicators.db import SessionDep
 from indicators.models import Instrument, SurveyRound, survey_response, survey_wording
 from indicators.surveys import service, stats
 from indicators.surveys.schemas import InstrumentIn, ResponsesIn, RoundIn, WordingIn
@@ -35,12 +36,14 @@ def _instrument(ins: Instrument, wording: dict | None = None) -> dict[str, Any]:
             "dimensions": ins.dimensions, "bands": ins.bands, "indicator_code": ins.indicator_code}
 
 
-def _round(r: SurveyRound, n: int | None = None) -> dict[str, Any]:
+def _round(r: SurveyRound, n: int | None = None, k: int = 0) -> dict[str, Any]:
     out = {k: getattr(r, k) for k in ("id", "organisation_id", "project_id", "label", "opens_on",
                                       "closes_on", "status", "closed_at", "units")}
     out["instrument_id"] = r.instrument_id
     if n is not None:
-        out["responses"] = n
+        # Even a response count below k is a figure about fewer than k people.
+        out["responses"] = None if 0 < n < k else n
+        out["responses_below_threshold"] = 0 < n < k
     return out
 
 
@@ -111,7 +114,8 @@ async def create_round(body: RoundIn, session: SessionDep, identity: Authenticat
     await service.require_manage(session, identity, body.organisation_id, body.project_id)
     dup = await session.scalar(select(SurveyRound.id).where(
         SurveyRound.instrument_id == ins.id, SurveyRound.organisation_id == body.organisation_id,
-        SurveyRound.project_id.is_(None) if body.project_id is None else SurveyRound.project_id == body.project_id,
+        (SurveyRound.project_id.is_(None) if body.project_id is None
+         else SurveyRound.project_id == body.project_id),
         SurveyRound.label == body.label))
     if dup:
         raise Conflict(f"round {body.label} exists for this organisation and instrument")
@@ -123,11 +127,12 @@ async def create_round(body: RoundIn, session: SessionDep, identity: Authenticat
     return _round(r, 0)
 
 
-@router.get("/rounds", summary="Survey rounds", responses=R)
-async def list_rounds(session: SessionDep, identity: Authenticated,
+@router.get("/rounds", summary="Survey rounds", response_model=None, responses=R)
+async def list_rounds(request: Request, session: SessionDep, identity: Authenticated,
                       organisation_id: Annotated[str | None, Query(max_length=36)] = None,
-                      project_id: Annotated[str | None, Query(max_length=36)] = None) -> dict:
-    """Rounds you may see, with their response counts (counts are not survey figures)."""
+                      project_id: Annotated[str | None, Query(max_length=36)] = None,
+                      format: Annotated[str | None, Query(pattern="^(csv|xlsx|json)$")] = None):
+    """Rounds you may see, with response counts (withheld while below the threshold)."""
     q = select(SurveyRound).order_by(SurveyRound.organisation_id, SurveyRound.label)
     if not identity.is_national:
         q = q.where(or_(SurveyRound.organisation_id == (identity.org or "-"),
@@ -139,7 +144,13 @@ async def list_rounds(session: SessionDep, identity: Authenticated,
     rounds = (await session.scalars(q)).all()
     counts = dict((await session.execute(select(survey_response.c.round_id, func.count())
                                          .group_by(survey_response.c.round_id))).all())
-    return {"items": [_round(r, counts.get(r.id, 0)) for r in rounds], "total": len(rounds)}
+    items = [_round(r, counts.get(r.id, 0), _k(request)) for r in rounds]
+    if format:
+        keys = ["id", "organisation_id", "project_id", "label", "opens_on", "closes_on", "status",
+                "responses"]
+        return export_response(items, [Column(x, {"fi": x, "en": x}) for x in keys], format,
+                               filename="survey-rounds")
+    return {"items": items, "total": len(rounds)}
 
 
 @router.post("/rounds/{round_id}/responses", summary="Add anonymous responses",
