@@ -58,9 +58,10 @@ handlers.on(c.PROJECT_UPDATED)(on_project_state)
 async def on_project_status(session: AsyncSession, env: dict[str, Any]) -> None:
     e = c.ProjectStatusChangedV1.model_validate(env["data"])
     t = project_projection
-    # Only a newer version moves the status (project.updated carries the same change too).
+    # Only a newer version moves the status. The version is left alone: the registry also
+    # sends project.updated with this version and the full state, which must still apply.
     await session.execute(update(t).where(t.c.id == e.id, t.c.version < e.version)
-                          .values(status=e.to_status, version=e.version, updated_at=utcnow()))
+                          .values(status=e.to_status, updated_at=utcnow()))
 
 
 @handlers.on(c.PROJECT_ARCHIVED)
