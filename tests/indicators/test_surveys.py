@@ -95,6 +95,7 @@ async def test_custom_instrument_with_reverse_item_is_scored_server_side(stack, 
     r = await impl.post(f"/surveys/rounds/{rnd['id']}/responses",
                         json={"responses": [{"answers": {"a": 5, "b": 1, "c": 2}}] * 6})
     assert r.status_code == 201, r.text
+    assert (await impl.post(f"/surveys/rounds/{rnd['id']}/close")).status_code == 200
     res = (await impl.get(f"/surveys/rounds/{rnd['id']}/results")).json()
     assert res["total"]["n"] == 6 and res["total"]["mean"] == 4.0 and res["total"]["sd"] == 0.0
     assert res["total"]["dimensions"]["d1"]["mean"] == 5.0
@@ -143,6 +144,10 @@ async def test_breakdown_with_complementary_suppression(stack, impl):
     resp = [uwes(4, "A")] * 10 + [uwes(1, "B")] * 3 + [uwes(5, "C")] * 8
     assert (await impl.post(f"/surveys/rounds/{rnd['id']}/responses",
                             json={"responses": resp})).status_code == 201
+    # While responses still arrive, no results: two reads could differ by one person.
+    err = problem(await impl.get(f"/surveys/rounds/{rnd['id']}/results"), 409)
+    assert "closed" in err["detail"]
+    assert (await impl.post(f"/surveys/rounds/{rnd['id']}/close")).status_code == 200
     res = (await impl.get(f"/surveys/rounds/{rnd['id']}/results", params={"breakdown": True})).json()
     cells = {c["unit"]: c for c in res["breakdown"]}
     assert res["total"]["n"] == 21 and not res["total"]["suppressed"]
@@ -169,6 +174,8 @@ async def test_breakdown_with_complementary_suppression(stack, impl):
 async def test_small_round_is_suppressed_everywhere_and_close_says_so(stack, impl):
     rnd = await new_round(impl, label="T2", units=["A"])
     await impl.post(f"/surveys/rounds/{rnd['id']}/responses", json={"responses": [uwes(3, "A")] * 4})
+    r = await impl.post(f"/surveys/rounds/{rnd['id']}/close")
+    assert r.status_code == 200 and r.json()["status"] == "closed"
     res = (await impl.get(f"/surveys/rounds/{rnd['id']}/results", params={"breakdown": True})).json()
     assert res["total"]["suppressed"] and res["total"]["mean"] is None
     assert all(c["suppressed"] for c in res["breakdown"])
@@ -180,11 +187,11 @@ async def test_small_round_is_suppressed_everywhere_and_close_says_so(stack, imp
     assert [ln for ln in csv.splitlines() if rnd["id"] in ln][0].endswith(",")
     big = await new_round(impl, label="T3")
     await impl.post(f"/surveys/rounds/{big['id']}/responses", json={"responses": [uwes(4)] * 8})
+    problem(await impl.get("/surveys/change", params={"from_round": rnd["id"], "to_round": big["id"]}), 409)
+    await impl.post(f"/surveys/rounds/{big['id']}/close")
     change = (await impl.get("/surveys/change", params={"from_round": rnd["id"],
                                                          "to_round": big["id"]})).json()
     assert change["suppressed"] and change["total"] is None
-    r = await impl.post(f"/surveys/rounds/{rnd['id']}/close")
-    assert r.status_code == 200 and r.json()["status"] == "closed"
     problem(await impl.post(f"/surveys/rounds/{rnd['id']}/responses", json={"responses": [uwes(3)]}), 409)
     problem(await impl.post(f"/surveys/rounds/{rnd['id']}/close"), 409)
     env = json.loads(await scalar(stack.db_urls["indicators"],
@@ -207,6 +214,14 @@ async def test_csv_upload_of_many_rows_and_change_with_effect_size(stack, impl):
     a1 = np.clip(a0 + 1, 0, 6)
     body1 = ",".join(f"q{i}" for i in range(1, 10)) + "\n" + "\n".join(",".join(map(str, row)) for row in a1)
     assert (await impl.post(f"/surveys/rounds/{t1['id']}/upload", content=body1.encode())).status_code == 201
+    # Malformed uploads: 422 and nothing stored.
+    before = await scalar(stack.db_urls["indicators"], "SELECT count(*) FROM survey_response")
+    for bad in (header + "\nA,1,2,3,4,5,6,7,1,2", header + "\nA,1,2,3,4,5,6,1,1,x",
+                "unit,q1,q2\nA,1,2", header + "\nZ,1,1,1,1,1,1,1,1,1", ""):
+        problem(await impl.post(f"/surveys/rounds/{t0['id']}/upload", content=bad.encode()), 422)
+    assert await scalar(stack.db_urls["indicators"], "SELECT count(*) FROM survey_response") == before
+    for rnd in (t0, t1):
+        assert (await impl.post(f"/surveys/rounds/{rnd['id']}/close")).status_code == 200
     res = (await impl.get(f"/surveys/rounds/{t0['id']}/results")).json()["total"]
     assert res["n"] == 20000 and res["mean"] == pytest.approx(a0.mean(), abs=1e-4)
     assert res["sd"] == pytest.approx(a0.mean(axis=1).std(ddof=1), abs=1e-3)
@@ -214,9 +229,3 @@ async def test_csv_upload_of_many_rows_and_change_with_effect_size(stack, impl):
     ch = (await impl.get("/surveys/change", params={"from_round": t0["id"], "to_round": t1["id"]})).json()
     assert ch["total"]["difference"] == pytest.approx(a1.mean() - a0.mean(), abs=1e-3)
     assert ch["total"]["effect_size_d"] > 0.5
-    # Malformed uploads: 422 and nothing stored.
-    before = await scalar(stack.db_urls["indicators"], "SELECT count(*) FROM survey_response")
-    for bad in (header + "\nA,1,2,3,4,5,6,7,1,2", header + "\nA,1,2,3,4,5,6,1,1,x",
-                "unit,q1,q2\nA,1,2", header + "\nZ,1,1,1,1,1,1,1,1,1", ""):
-        problem(await impl.post(f"/surveys/rounds/{t0['id']}/upload", content=bad.encode()), 422)
-    assert await scalar(stack.db_urls["indicators"], "SELECT count(*) FROM survey_response") == before

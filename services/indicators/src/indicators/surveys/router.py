@@ -200,6 +200,7 @@ async def round_results(round_id: str, request: Request, session: SessionDep,
     respondents are withheld (also where they could be derived by subtraction)."""
     r, ins = await service.get_round(session, round_id)
     await service.require_results(session, identity, r)
+    service.require_closed(r)
     units, total, dims = await service.load_scores(session, r.id, [d["code"] for d in ins.dimensions])
     res = service.results(units, total, dims, ins, _k(request), breakdown)
     res.update({"round": _round(r), "instrument": ins.code})
@@ -222,6 +223,8 @@ async def change(request: Request, session: SessionDep, identity: Authenticated,
             field_error("query/to_round", "instrument", "compare rounds of one instrument")])
     await service.require_results(session, identity, a)
     await service.require_results(session, identity, b)
+    service.require_closed(a)
+    service.require_closed(b)
     return compare(await service.load_scores(session, a.id, [d["code"] for d in ins_a.dimensions]),
                    await service.load_scores(session, b.id, [d["code"] for d in ins_a.dimensions]),
                    [d["code"] for d in ins_a.dimensions], _k(request)) | {

@@ -76,6 +76,13 @@ def check_open(r: SurveyRound, identity: Identity) -> None:
         raise Conflict(f"the survey round opens on {r.opens_on}")
 
 
+def require_closed(r: SurveyRound) -> None:
+    """Results only for closed rounds: while responses arrive, two reads a response apart
+    would give away that one person's answers by subtraction."""
+    if r.status != "closed":
+        raise Conflict(f"round {r.label} is still open; results are shown once it is closed")
+
+
 async def store_scored(session: AsyncSession, r: SurveyRound, ins: Instrument,
                        answers: np.ndarray, units: list[str | None]) -> int:
     sc = stats.Scoring.of(ins)
