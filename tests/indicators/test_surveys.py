@@ -109,9 +109,9 @@ async def test_custom_instrument_with_reverse_item_is_scored_server_side(stack, 
     ([{"answers": {f"q{i}": "x" for i in range(1, 10)}}], "body/responses/0/answers/q1"),
     ([{"answers": {f"q{i}": 3 for i in range(1, 10)}, "name": "Matti"}], "body/responses/0/name"),
 ])
-async def test_bad_responses_are_422_and_store_nothing(stack, impl, responses, field):
-    rnd = await new_round(impl, label="T" + str(np.random.randint(10, 99)))
-    err = problem(await impl.post(f"/surveys/rounds/{rnd['id']}/responses",
+async def test_bad_responses_are_422_and_store_nothing(stack, gw, responses, field):
+    rnd = await new_round(gw, label="T0", org=uid())  # an organisation of its own per case
+    err = problem(await gw.post(f"/surveys/rounds/{rnd['id']}/responses",
                                   json={"responses": responses}), 422)
     assert any(e["field"].startswith(field) for e in err["errors"]), err
     assert await scalar(stack.db_urls["indicators"],
