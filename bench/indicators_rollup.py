@@ -20,7 +20,15 @@ import statistics
 import time
 import uuid
 
-from bench.common import PgDatabases, internal_identity_header, percentile, pg_available, table, verdict, workdir
+from bench.common import (
+    PgDatabases,
+    internal_identity_header,
+    percentile,
+    pg_available,
+    table,
+    verdict,
+    workdir,
+)
 
 SIZES = [int(x) for x in os.environ.get("TEKE_BENCH_ROLLUP_SIZES", "1000000").split(",")]
 TARGETS = {1_000_000: 150.0, 10_000_000: 500.0}
@@ -31,7 +39,6 @@ REQUESTS = 60
 
 async def _load(dsn: str, n_values: int) -> None:
     import asyncpg
-
     from indicators.seed import _read
 
     codes = [d["code"] for d in _read("indicators.json")]
