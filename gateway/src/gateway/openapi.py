@@ -19,6 +19,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from gateway.routes import API_PREFIX, match
 from shared.errors import Problem
+from shared.exports import EXPORT_RESPONSES
 from shared.identity import Identity
 from shared.jsonutil import JSONResponse
 from shared.logging import get_logger
@@ -113,6 +114,14 @@ def _document_gateway_errors(doc: dict[str, Any]) -> None:
         for method, op in item.items():
             if method not in ("get", "post", "put", "patch", "delete"):
                 continue
+            if method == "get" and any(p.get("name") == "format" and p.get("in") == "query"
+                                       for p in op.get("parameters", [])):
+                # The export convention: any list with `format` answers csv, xlsx or json.
+                ok = op.setdefault("responses", {}).setdefault("200", {"description": "OK"})
+                content = ok.setdefault("content", {})
+                for media, schema in EXPORT_RESPONSES[200]["content"].items():
+                    if media.split(";")[0] not in {m.split(";")[0] for m in content}:
+                        content[media] = schema
             responses = op.setdefault("responses", {})
             for status, description in _GATEWAY_ERRORS.items():
                 responses.setdefault(status, {"description": description})

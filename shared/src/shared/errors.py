@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -197,6 +197,13 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("integrity_error", path=request.url.path, error=str(exc.orig)[:300])
         return problem_response(status, detail=detail, instance=request.url.path,
                                 request_id=_request_id(request))
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(request: Request, exc: Exception) -> Response:
+        # A number too large for the database column: the input's fault, whatever the route.
+        return problem_response(422, detail="a value is out of the range this API stores",
+                                instance=request.url.path, request_id=_request_id(request))
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> Response:

@@ -12,7 +12,7 @@ from decimal import Decimal
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 _ISO_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -82,15 +82,12 @@ class StrictInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    @model_validator(mode="before")
+    @field_validator("*", mode="before")
     @classmethod
-    def _json_types_as_declared(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        for name, field in cls.model_fields.items():
-            key = field.alias or name
-            if key in data and not _accepts(field.annotation, data[key]):
-                raise PydanticCustomError(
-                    "json_type", "{field}: wrong JSON type for this field (see the schema)",
-                    {"field": key})
-        return data
+    def _json_type_as_declared(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and not _accepts(field.annotation, value):
+            raise PydanticCustomError(
+                "json_type", "wrong JSON type for this field (see the schema): {got}",
+                {"got": type(value).__name__})
+        return value

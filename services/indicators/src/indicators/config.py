@@ -12,3 +12,8 @@ class Settings(ServiceSettings):
     service_name: str = "indicators"
     database_url: str = "sqlite+aiosqlite:///./data/indicators.db"
     stream_name: str = "TEKE_INDICATORS"
+    # Privacy: no survey figure about fewer respondents than this leaves the service.
+    privacy_min_respondents: int = 5
+    # Well-being x productivity: what counts as "improved" (stated in every answer).
+    wellbeing_min_effect_size: float = 0.2
+    productivity_min_change_pct: float = 2.0

@@ -2,9 +2,14 @@
 
 from fastapi import FastAPI
 
+from indicators.analyses.impact import router as impact_router
+from indicators.analyses.rollups import router as rollups_router
+from indicators.catalogue.router import router as catalogue_router
 from indicators.config import Settings
 from indicators.handlers import handlers
 from indicators.models import metadata, project_projection
+from indicators.reports.router import router as reports_router
+from indicators.surveys.router import router as surveys_router
 from shared.contracts import indicators as contracts
 from shared.contracts import registry as registry_contracts
 from shared.projections import project_projection_router
@@ -16,7 +21,9 @@ spec = ServiceSpec(
     description="Indicator catalogue, targets, reported values, surveys and analyses.",
     metadata=metadata,
     settings_factory=Settings,
-    routers=[project_projection_router("/indicators", project_projection, "indicators")],
+    routers=[project_projection_router("/indicators", project_projection, "indicators"),
+             catalogue_router, reports_router, surveys_router, rollups_router,
+             impact_router],
     produces=contracts.STREAM,
     consumes=[registry_contracts.STREAM],
     handlers=handlers,

@@ -50,8 +50,8 @@ def project_query(
     partner: Annotated[list[str] | None, Query()] = None,
     active_from: Annotated[IsoDate | None, Query(description="Term overlaps from this date.")] = None,
     active_to: Annotated[IsoDate | None, Query(description="Term overlaps up to this date.")] = None,
-    budget_min: Annotated[Decimal | None, Query(ge=0)] = None,
-    budget_max: Annotated[Decimal | None, Query(ge=0)] = None,
+    budget_min: Annotated[Decimal | None, Query(ge=0, le=10**12)] = None,
+    budget_max: Annotated[Decimal | None, Query(ge=0, le=10**12)] = None,
     published: bool | None = None,
     include_archived: bool = False,
     sort: Annotated[str | None, Query(max_length=20, description="code, start_date, end_date, "

@@ -1,0 +1,322 @@
+"""Report rules: the draft -> submitted -> approved -> locked workflow, revisions, the rollup
+kept current in the approving transaction, targets reached, and the events each step emits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import String, delete, func, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from indicators.catalogue.router import current_definitions
+from indicators.common import (
+    field_error,
+    get_project,
+    period_bounds,
+    require_approve,
+    require_report,
+)
+from indicators.models import (
+    Report,
+    Target,
+    project_extra,
+    project_projection,
+    reported_value,
+    rollup,
+)
+from indicators.reports.schemas import ReportIn, ValueIn
+from indicators.reports.validation import check_values, value_rows
+from shared.contracts import indicators as contracts
+from shared.db import new_id, utcnow
+from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
+from shared.events.outbox import Outbox
+from shared.identity import Identity
+
+ACTIVE = ("draft", "submitted", "approved", "locked")
+
+
+def event_data(r: Report, codes: list[str], actor: str | None, reason: str | None = None) -> dict:
+    return {"id": r.id, "project_id": r.project_id, "period": r.period, "revision": r.revision,
+            "status": r.status, "indicator_codes": sorted(set(codes)), "actor": actor,
+            "reason": reason}
+
+
+async def _check_period(project: dict[str, Any], period: str, field: str) -> tuple[dt.date, dt.date]:
+    start, end = period_bounds(period, field)
+    ps, pe = project.get("start_date"), project.get("end_date")
+    if (ps and end < ps) or (pe and start > pe):
+        raise Unprocessable("the period is outside the project's term", errors=[field_error(
+            field, "out_of_term", f"{period} ({start}..{end}) is outside {ps}..{pe}")])
+    return start, end
+
+
+async def validate_values(session: AsyncSession, values: list[ValueIn], period_end: dt.date,
+                          prefix: str = "body/values", cache: dict | None = None) -> None:
+    codes = {v.indicator_code for v in values}
+    if cache is None:
+        defs = await current_definitions(session, codes, on=period_end)
+    else:
+        # Bulk imports: the catalogue is read once per period end, not once per report.
+        defs = cache.get(period_end)
+        if defs is None:
+            defs = cache[period_end] = await current_definitions(session, on=period_end)
+    check_values(values, defs, prefix)
+
+
+async def load_values(session: AsyncSession, report_ids: list[str]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = defaultdict(list)
+    if not report_ids:
+        return out
+    t = reported_value
+    rows = (await session.execute(select(t).where(t.c.report_id.in_(report_ids))
+                                  .order_by(t.c.id))).mappings().all()
+    for r in rows:
+        out[r["report_id"]].append({"indicator_code": r["indicator_code"], "value": r["value"],
+                                    "disaggregations": r["disaggregations"],
+                                    "counted_ids": r["counted_ids"]})
+    return out
+
+
+async def get_report(session: AsyncSession, report_id: str) -> Report:
+    r = await session.get(Report, report_id)
+    if r is None:
+        raise NotFound(f"no report {report_id}")
+    return r
+
+
+async def create(session: AsyncSession, identity: Identity, body: ReportIn,
+                 prefix: str = "body", pending: list[dict[str, Any]] | None = None,
+                 cache: dict | None = None) -> Report:
+    """A draft report; its value rows go to `pending` when given (bulk imports insert them
+    all at once), else they are inserted here."""
+    project = await get_project(session, body.project_id)
+    require_report(identity, project)
+    if project.get("archived"):
+        raise Conflict("the project is archived")
+    start, end = await _check_period(project, body.period, f"{prefix}/period")
+    await validate_values(session, body.values, end, f"{prefix}/values", cache)
+    existing = await session.scalar(select(Report.id).where(
+        Report.project_id == body.project_id, Report.period == body.period,
+        Report.status.in_(ACTIVE)))
+    if existing:
+        raise Conflict(f"a report for {body.period} exists ({existing}); change it, or reopen "
+                       "it to correct it")
+    r = Report(project_id=body.project_id, period=body.period, period_start=start,
+               period_end=end, revision=1, status="draft", created_by=identity.sub)
+    session.add(r)
+    await session.flush()
+    if pending is not None:
+        pending.extend(value_rows(r.id, body.values))
+    elif body.values:
+        await session.execute(reported_value.insert(), value_rows(r.id, body.values))
+    return r
+
+
+async def insert_values(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Many value rows at once: COPY on PostgreSQL (in this transaction), else executemany."""
+    if not rows:
+        return
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        import orjson
+
+        raw = (await conn.get_raw_connection()).driver_connection
+        cols = ["report_id", "indicator_code", "value", "disaggregations", "counted_ids"]
+        records = [(r["report_id"], r["indicator_code"], r["value"],
+                    orjson.dumps(r["disaggregations"]).decode() if r["disaggregations"] is not None else None,
+                    orjson.dumps(r["counted_ids"]).decode() if r["counted_ids"] is not None else None)
+                   for r in rows]
+        await raw.copy_records_to_table("reported_value", records=records, columns=cols)
+        return
+    await session.execute(reported_value.insert(), rows)
+
+
+async def bulk_create(session: AsyncSession, identity: Identity,
+                      bodies: list[ReportIn]) -> list[Report]:
+    """Many drafts in a few statements: projects and existing reports read once, the
+    catalogue once per period end, one flush for the reports, one COPY for the values.
+    Any problem rejects everything (the caller's transaction rolls back)."""
+    ids = list({b.project_id for b in bodies})
+    rows = (await session.execute(
+        select(project_projection, project_extra.c.theme_id, project_extra.c.programme_id,
+               project_extra.c.archived)
+        .outerjoin(project_extra, project_extra.c.id == project_projection.c.id)
+        .where(project_projection.c.id.in_(ids)))).mappings().all()
+    projects = {r["id"]: dict(r) for r in rows}
+    taken = set((await session.execute(select(Report.project_id, Report.period).where(
+        Report.project_id.in_(ids), Report.status.in_(ACTIVE)))).all())
+    cache: dict = {}
+    reports, pending = [], []
+    for i, body in enumerate(bodies):
+        project = projects.get(body.project_id)
+        if project is None:
+            raise NotFound(f"no project {body.project_id} known to indicators (reports/{i})")
+        require_report(identity, project)
+        if project.get("archived"):
+            raise Conflict(f"project {body.project_id} is archived (reports/{i})")
+        start, end = await _check_period(project, body.period, f"body/reports/{i}/period")
+        await validate_values(session, body.values, end, f"body/reports/{i}/values", cache)
+        if (body.project_id, body.period) in taken:
+            raise Conflict(f"a report for {body.period} exists for project {body.project_id}")
+        r = Report(id=new_id(), project_id=body.project_id, period=body.period, period_start=start,
+                   period_end=end, revision=1, status="draft", created_by=identity.sub,
+                   created_at=utcnow(), updated_at=utcnow())
+        reports.append(r)
+        pending.extend(value_rows(r.id, body.values))
+    session.add_all(reports)
+    await session.flush()
+    await insert_values(session, pending)
+    return reports
+
+
+async def replace_values(session: AsyncSession, identity: Identity, r: Report,
+                         values: list[ValueIn]) -> None:
+    project = await get_project(session, r.project_id)
+    require_report(identity, project)
+    if r.status != "draft":
+        raise Conflict(f"the report is {r.status}; only drafts change (reopen to correct)")
+    await validate_values(session, values, r.period_end)
+    await session.execute(delete(reported_value).where(reported_value.c.report_id == r.id))
+    if values:
+        await session.execute(reported_value.insert(), value_rows(r.id, values))
+    r.updated_at = utcnow()
+
+
+async def _codes(session: AsyncSession, r: Report) -> list[str]:
+    return list((await session.scalars(select(reported_value.c.indicator_code)
+                                       .where(reported_value.c.report_id == r.id))).all())
+
+
+async def submit(session: AsyncSession, outbox: Outbox, identity: Identity, r: Report) -> Report:
+    project = await get_project(session, r.project_id)
+    require_report(identity, project)
+    if r.status != "draft":
+        raise Conflict(f"the report is {r.status}; only a draft can be submitted")
+    codes = await _codes(session, r)
+    if not codes:
+        raise Unprocessable("an empty report cannot be submitted", errors=[
+            field_error("body/values", "empty", "add at least one value")])
+    r.status, r.submitted_by, r.submitted_at, r.updated_at = "submitted", identity.sub, utcnow(), utcnow()
+    await session.flush()
+    await outbox.record(session, contracts.REPORT_SUBMITTED, r.id, event_data(r, codes, identity.sub))
+    return r
+
+
+async def _rollup_add(session: AsyncSession, project: dict[str, Any], r: Report,
+                      sign: int) -> None:
+    """Add (sign=1) or take out (sign=-1) a report's values in the pre-aggregated rollup."""
+    t = reported_value
+    sums = (await session.execute(
+        select(t.c.indicator_code, func.sum(t.c.value), func.count())
+        .where(t.c.report_id == r.id).group_by(t.c.indicator_code))).all()
+    if not sums:
+        return
+    regions = project.get("region_codes") or [""]
+    rows = [{"indicator_code": code, "period": r.period, "year": r.period_start.year,
+             "region_code": reg, "funder_id": project.get("funder_id") or "",
+             "theme_id": project.get("theme_id") or "", "programme_id": project.get("programme_id") or "",
+             "total": sign * float(total), "n": sign * int(n)}
+            for code, total, n in sums for reg in regions]
+    ins = (postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert)(rollup)
+    stmt = ins.on_conflict_do_update(
+        index_elements=[rollup.c.indicator_code, rollup.c.period, rollup.c.region_code,
+                        rollup.c.funder_id, rollup.c.theme_id, rollup.c.programme_id],
+        set_={"total": rollup.c.total + ins.excluded.total, "n": rollup.c.n + ins.excluded.n})
+    await session.execute(stmt, rows)
+
+
+async def achieved(session: AsyncSession, project_id: str, code: str, aggregation: str,
+                   until: dt.date | None = None) -> tuple[float | None, str | None]:
+    """The project's approved value for an indicator: summed over periods, or the latest."""
+    t = reported_value
+    q = (select(t.c.value, Report.period, Report.period_end).join(Report, Report.id == t.c.report_id)
+         .where(Report.project_id == project_id, Report.status.in_(("approved", "locked")),
+                t.c.indicator_code == code).order_by(Report.period_end))
+    if until:
+        q = q.where(Report.period_end <= until)
+    rows = (await session.execute(q)).all()
+    if not rows:
+        return None, None
+    if aggregation in ("sum", "count"):
+        return sum(v for v, _, _ in rows), rows[-1][1]
+    return rows[-1][0], rows[-1][1]
+
+
+async def _targets_reached(session: AsyncSession, outbox: Outbox, r: Report,
+                           codes: list[str]) -> None:
+    targets = (await session.scalars(select(Target).where(
+        Target.project_id == r.project_id, Target.indicator_code.in_(codes),
+        Target.reached_on.is_(None)))).all()
+    if not targets:
+        return
+    defs = await current_definitions(session, {t.indicator_code for t in targets})
+    for tg in targets:
+        d = defs.get(tg.indicator_code)
+        value, period = await achieved(session, r.project_id, tg.indicator_code,
+                                       d.aggregation if d else "sum")
+        if value is None:
+            continue
+        hit = value >= tg.target_value if (d is None or d.higher_is_better) else value <= tg.target_value
+        if hit:
+            tg.reached_on, tg.reached_value = dt.date.today(), value
+            await outbox.record(session, contracts.TARGET_REACHED, tg.id, {
+                "id": tg.id, "project_id": tg.project_id, "indicator_code": tg.indicator_code,
+                "target_value": tg.target_value, "value": value, "period": period or r.period,
+                "reached_on": tg.reached_on.isoformat()})
+
+
+async def approve(session: AsyncSession, outbox: Outbox, identity: Identity, r: Report) -> Report:
+    project = await get_project(session, r.project_id)
+    require_approve(identity, project)
+    if r.status != "submitted":
+        raise Conflict(f"the report is {r.status}; only a submitted report can be approved")
+    r.status, r.approved_by, r.approved_at, r.updated_at = "approved", identity.sub, utcnow(), utcnow()
+    await session.flush()
+    await _rollup_add(session, project, r, +1)
+    codes = await _codes(session, r)
+    await outbox.record(session, contracts.REPORT_APPROVED, r.id, event_data(r, codes, identity.sub))
+    await _targets_reached(session, outbox, r, codes)
+    return r
+
+
+async def lock(session: AsyncSession, identity: Identity, r: Report) -> Report:
+    project = await get_project(session, r.project_id)
+    require_approve(identity, project)
+    if r.status != "approved":
+        raise Conflict(f"the report is {r.status}; only an approved report can be locked")
+    r.status, r.updated_at = "locked", utcnow()
+    return r
+
+
+async def reopen(session: AsyncSession, outbox: Outbox, identity: Identity, r: Report,
+                 reason: str) -> Report:
+    """Reopen for correction: this revision is kept (superseded), a new draft revision copies it."""
+    project = await get_project(session, r.project_id)
+    if r.status == "locked":
+        if not identity.has_role("admin"):
+            raise Forbidden("a locked report is reopened only by an admin")
+    elif r.status in ("submitted", "approved"):
+        require_approve(identity, project)
+    else:
+        raise Conflict(f"the report is {r.status}; only submitted, approved or locked reports reopen")
+    if r.status in ("approved", "locked"):
+        await _rollup_add(session, project, r, -1)
+    codes = await _codes(session, r)
+    r.status, r.updated_at = "superseded", utcnow()
+    new = Report(project_id=r.project_id, period=r.period, period_start=r.period_start,
+                 period_end=r.period_end, revision=r.revision + 1, status="draft",
+                 reopen_reason=reason, previous_id=r.id, created_by=identity.sub)
+    session.add(new)
+    await session.flush()
+    t = reported_value
+    await session.execute(t.insert().from_select(
+        ["report_id", "indicator_code", "value", "disaggregations", "counted_ids"],
+        select(literal(new.id, String(36)).label("r"), t.c.indicator_code, t.c.value,
+               t.c.disaggregations, t.c.counted_ids).where(t.c.report_id == r.id)))
+    await outbox.record(session, contracts.REPORT_REOPENED, new.id,
+                        event_data(new, codes, identity.sub, reason))
+    return new
+

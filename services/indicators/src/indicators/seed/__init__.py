@@ -1,0 +1,48 @@
+"""Shipped catalogue data (indicators, survey instruments); loaded by a migration or `seed`.
+
+Loading is idempotent: rows whose code (and version) exist are left alone, so an edited
+definition is never overwritten by a later load.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from shared.db import new_id, utcnow
+
+HERE = Path(__file__).parent
+
+
+def _read(name: str) -> list[dict[str, Any]]:
+    return json.loads((HERE / name).read_text(encoding="utf-8"))
+
+
+def load_seed(conn: Connection) -> tuple[int, int]:
+    """Insert shipped definitions and instruments that are not there yet; (n_ind, n_instr)."""
+    from indicators.models import IndicatorDefinition, Instrument
+
+    ind = IndicatorDefinition.__table__
+    ins = Instrument.__table__
+    have = set(conn.execute(select(ind.c.code, ind.c.version)).all())
+    rows = []
+    for d in _read("indicators.json"):
+        if (d["code"], 1) in have:
+            continue
+        row = {**d, "id": new_id(), "version": 1, "created_at": utcnow(), "created_by": "seed"}
+        row["valid_from"] = dt.date.fromisoformat(d["valid_from"]) if d.get("valid_from") else None
+        row["valid_to"] = dt.date.fromisoformat(d["valid_to"]) if d.get("valid_to") else None
+        rows.append(row)
+    if rows:
+        conn.execute(ind.insert(), rows)
+    have_i = set(conn.scalars(select(ins.c.code)).all())
+    irows = [{**d, "id": new_id(), "created_at": utcnow()}
+             for d in _read("instruments.json") if d["code"] not in have_i]
+    if irows:
+        conn.execute(ins.insert(), irows)
+    return len(rows), len(irows)

@@ -1,0 +1,87 @@
+"""Survey schemas."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import ConfigDict, Field, model_validator
+
+from indicators.catalogue.schemas import Band
+from shared.contracts.registry import LocalizedText
+from shared.types import StrictInput
+
+
+class ItemIn(StrictInput):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9_]+$")
+    dimension: str = Field(min_length=1, max_length=40)
+    reverse: bool = False
+
+
+class DimensionIn(StrictInput):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=40)
+    indicator_code: str | None = None
+
+
+class InstrumentIn(StrictInput):
+    """An instrument as data (structure only: item wording is loaded per organisation)."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=2, max_length=40, pattern=r"^[A-Za-z0-9_\-.]+$")
+    name: LocalizedText
+    scale_min: int = Field(ge=0, le=1000)
+    scale_max: int = Field(ge=1, le=1000)
+    scoring: Literal["mean", "percent_of_max"] = "mean"
+    items: list[ItemIn] = Field(min_length=1, max_length=200)
+    dimensions: list[DimensionIn] = Field(min_length=1, max_length=20)
+    bands: list[Band] = Field(default_factory=list, max_length=20)
+    indicator_code: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> InstrumentIn:
+        if self.scale_max <= self.scale_min:
+            raise ValueError("scale_max must be above scale_min")
+        dims = {d.code for d in self.dimensions}
+        if len(dims) != len(self.dimensions):
+            raise ValueError("dimension codes repeat")
+        if len({i.id for i in self.items}) != len(self.items):
+            raise ValueError("item ids repeat")
+        stray = {i.dimension for i in self.items} - dims
+        if stray:
+            raise ValueError(f"items refer to unknown dimensions {sorted(stray)}")
+        return self
+
+
+class WordingIn(StrictInput):
+    model_config = ConfigDict(extra="forbid")
+    items: dict[str, LocalizedText] = Field(min_length=1, max_length=200)
+
+
+class RoundIn(StrictInput):
+    model_config = ConfigDict(extra="forbid")
+    instrument_code: str = Field(min_length=1, max_length=40)
+    organisation_id: str = Field(min_length=1, max_length=36)
+    project_id: str | None = Field(None, max_length=36)
+    label: str = Field(pattern=r"^T\d{1,2}$", description="T0 baseline, T1, T2 follow-ups")
+    opens_on: dt.date
+    closes_on: dt.date
+    units: list[str] = Field(default_factory=list, max_length=500)
+
+    @model_validator(mode="after")
+    def _dates(self) -> RoundIn:
+        if self.closes_on < self.opens_on:
+            raise ValueError("closes_on is before opens_on")
+        return self
+
+
+class ResponseIn(StrictInput):
+    model_config = ConfigDict(extra="forbid")
+    unit: str | None = Field(None, max_length=80)
+    answers: dict[str, float] = Field(min_length=1, max_length=200)
+
+
+class ResponsesIn(StrictInput):
+    model_config = ConfigDict(extra="forbid")
+    responses: list[ResponseIn] = Field(min_length=1, max_length=10000)
