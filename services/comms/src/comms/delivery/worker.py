@@ -144,7 +144,8 @@ class DeliveryWorker:
                 until = now + dt.timedelta(seconds=self.settings.delivery_lease_seconds)
                 await s.execute(update(Delivery).where(Delivery.id.in_([r.id for r in rows]))
                                 .values(status="sending", claimed_until=until,
-                                        attempts=Delivery.attempts + 1))
+                                        attempts=Delivery.attempts + 1)
+                                .execution_options(synchronize_session=False))
         return rows
 
     async def _mark(self, sent: list[str], failed: list[tuple[Delivery, str, bool]],
@@ -155,7 +156,7 @@ class DeliveryWorker:
                 await s.execute(update(Delivery).where(Delivery.id.in_(sent))
                                 .values(status="sent", sent_at=now, claimed_until=None))
             for row, error, permanent in failed:
-                attempts = row.attempts + 1
+                attempts = row.attempts + 1  # the row was read before the claim counted it
                 final = permanent or attempts > len(backoff)
                 delay = backoff[min(attempts - 1, len(backoff) - 1)] if backoff else 0
                 await s.execute(update(Delivery).where(Delivery.id == row.id).values(
