@@ -76,7 +76,7 @@ async def item_feed(
         fe.published(r.published_at)
         fe.updated(r.published_at)
         fe.content(r.body_html.get(language) or "", type="CDATA" if fmt == "rss" else "html")
-        fe.description(r.title[language])
+        fe.summary(r.title[language])
         fe.category([{"term": k} for k in [r.kind, *r.themes]])
     if fmt == "rss":
         return Response(fg.rss_str(pretty=True), media_type="application/rss+xml; charset=utf-8")
