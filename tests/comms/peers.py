@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import json
 import threading
@@ -22,6 +23,7 @@ class SmtpSink:
     def __init__(self) -> None:
         self.messages: list[Message] = []
         self.refuse: set[str] = set()
+        self.delay = 0.0  # seconds per message, to make a fan-out last long enough to interrupt
         self.lock = threading.Lock()
         self.port = free_port()
         sink = self
@@ -34,6 +36,8 @@ class SmtpSink:
                 return "250 OK"
 
             async def handle_DATA(self, server, session, envelope):  # noqa: N802
+                if sink.delay:
+                    await asyncio.sleep(sink.delay)
                 msg = email.message_from_bytes(envelope.content, policy=default_policy)
                 with sink.lock:
                     sink.messages.append(msg)

@@ -2,8 +2,8 @@
 
 Claiming (status -> sending, with a lease) and marking (sent / retrying / failed) are
 separate commits, and PostgreSQL claims use FOR UPDATE SKIP LOCKED, so several replicas
-share the queue without taking the same row. A graceful stop finishes the batch in hand,
-so a restart sends nothing twice; after a crash a row whose lease ran out is sent again
+share the queue without taking the same row. A graceful stop finishes the messages in flight,
+marks them, and puts the untried rest of the batch back, so a restart sends nothing twice; after a crash a row whose lease ran out is sent again
 with the same Message-ID / X-Teke-Delivery-Id so the receiver can drop the copy.
 """
 
@@ -149,9 +149,14 @@ class DeliveryWorker:
         return rows
 
     async def _mark(self, sent: list[str], failed: list[tuple[Delivery, str, bool]],
-                    backoff: list[float]) -> None:
+                    backoff: list[float], released: list[Delivery] = ()) -> None:
         now = utcnow()
         async with self.maker() as s, s.begin():
+            for row in released:
+                # Not tried before a stop: back to the queue as it was, for the next run.
+                await s.execute(update(Delivery).where(Delivery.id == row.id).values(
+                    status="retrying" if row.status == "retrying" else "queued",
+                    attempts=row.attempts, claimed_until=None))
             if sent:
                 await s.execute(update(Delivery).where(Delivery.id.in_(sent))
                                 .values(status="sent", sent_at=now, claimed_until=None))
@@ -193,10 +198,14 @@ class DeliveryWorker:
         chunks = [rows[i::n] for i in range(n) if rows[i::n]]
         sent: list[str] = []
         failed: list[tuple[Delivery, str, bool]] = []
+        released: list[Delivery] = []
 
         async def run(chunk: list[Delivery]) -> None:
             conn = None
             for row in chunk:
+                if self._stopping:
+                    released.append(row)
+                    continue
                 try:
                     msg = await self._message(row)
                     if conn is None:
@@ -216,7 +225,7 @@ class DeliveryWorker:
                 self.smtp.put(conn)
 
         await asyncio.gather(*(run(c) for c in chunks))
-        await self._mark(sent, failed, self.settings.email_backoff_seconds)
+        await self._mark(sent, failed, self.settings.email_backoff_seconds, released)
 
     # --- webhooks (regional systems, publishing tools) ----------------------------------
 
@@ -228,6 +237,7 @@ class DeliveryWorker:
         sem = asyncio.Semaphore(self.settings.delivery_concurrency * 4)
         sent: list[str] = []
         failed: list[tuple[Delivery, str, bool]] = []
+        released: list[Delivery] = []
 
         async def one(row: Delivery) -> None:
             hook = hooks.get(row.webhook_id or "")
@@ -237,6 +247,9 @@ class DeliveryWorker:
             body = dumps({"delivery_id": row.id, "purpose": row.purpose, **row.payload})
             event_type = (row.payload.get("event") or {}).get("type", row.purpose)
             async with sem:
+                if self._stopping:
+                    released.append(row)
+                    return
                 try:
                     await check_target(hook.url, self.settings.webhook_allow_networks)
                     r = await self.http.post(hook.url, content=body,
@@ -251,4 +264,4 @@ class DeliveryWorker:
                     failed.append((row, f"{type(exc).__name__}: {exc}", False))
 
         await asyncio.gather(*(one(r) for r in rows))
-        await self._mark(sent, failed, self.settings.webhook_backoff_seconds)
+        await self._mark(sent, failed, self.settings.webhook_backoff_seconds, released)
