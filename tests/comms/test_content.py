@@ -29,7 +29,8 @@ async def test_markdown_is_rendered_and_sanitised(gw):
 
 
 async def test_workflow_records_who_and_publish_emits_contract_event(gw, stack):
-    item = (await gw.post("/content", json={**ITEM, "project_ids": ["p-1"], "themes": ["tyohyvinvointi"]})).json()
+    body = {**ITEM, "project_ids": ["p-1"], "themes": ["tyohyvinvointi"]}
+    item = (await gw.post("/content", json=body)).json()
     for step in ("in_review", "published"):
         r = await gw.post(f"/content/{item['id']}/transitions", json={"to": step, "note": step})
         assert r.status_code == 200, r.text

@@ -18,7 +18,8 @@ async def _drafts(stack, source_event_id: str) -> list[dict]:
 
 async def _project(nats_url, pid: str, org: str, status: str = "active", version: int = 1):
     return await publish(nats_url, reg.PROJECT_CREATED, pid, {
-        "id": pid, "version": version, "code": f"D-{pid}", "name": {"fi": f"Hanke {pid}", "en": f"Project {pid}"},
+        "id": pid, "version": version, "code": f"D-{pid}",
+        "name": {"fi": f"Hanke {pid}", "en": f"Project {pid}"},
         "status": status, "organisation_id": org, "region_codes": ["06"]})
 
 
@@ -111,10 +112,12 @@ async def test_conditions_and_disabled_rules_draft_nothing(gw, stack, nats_serve
 async def test_rules_are_data_coordinators_change(gw, stack):
     r = await gw.post("/content/rules", json={
         "event_type": reg.WORKPLACE_JOINED, "kind": "news", "title_template": {"fi": "Uusi työpaikka"},
-        "body_template": {"fi": "Työpaikka {organisation_id} liittyi."}, "conditions": {"size_class": "small"}})
+        "body_template": {"fi": "Työpaikka {organisation_id} liittyi."},
+        "conditions": {"size_class": "small"}})
     assert r.status_code == 201, r.text
     problem(await gw.post("/content/rules", json={"event_type": "x", "kind": "gossip",
-                                                  "title_template": {"fi": "t"}, "body_template": {"fi": "b"}}), 422)
+                                                  "title_template": {"fi": "t"},
+                                                  "body_template": {"fi": "b"}}), 422)
     problem(await gw.patch("/content/rules/nope", json={"enabled": False}), 404)
     problem(await gw.patch(f"/content/rules/{r.json()['id']}", json={"colour": 1}), 422)
     async with client(stack, "implementer", org="o") as impl:

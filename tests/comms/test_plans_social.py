@@ -29,8 +29,10 @@ async def test_plan_progress_is_counted_not_typed(gw, stack):
     r = await gw.post("/plans", json=PLAN)
     assert r.status_code == 201, r.text
     plan = r.json()
-    before = {x["key"]: x["actual"] for x in (await gw.get(f"/plans/{plan['id']}/progress")).json()["results"]}
-    item = (await gw.post("/content", json={"kind": "news", "title": {"fi": "P"}, "body": {"fi": "p"}})).json()
+    results = (await gw.get(f"/plans/{plan['id']}/progress")).json()["results"]
+    before = {x["key"]: x["actual"] for x in results}
+    news = {"kind": "news", "title": {"fi": "P"}, "body": {"fi": "p"}}
+    item = (await gw.post("/content", json=news)).json()
     await gw.post(f"/content/{item['id']}/transitions", json={"to": "published"})
     ev = (await gw.post("/events", json={
         "kind": "webinar", "title": {"fi": "W"}, "starts_at": "2031-01-01T10:00:00Z",
@@ -53,7 +55,7 @@ async def test_plan_progress_is_counted_not_typed(gw, stack):
 
 async def test_plan_input_is_checked(gw, stack):
     before = await scalar(stack.db_urls["comms"], "SELECT count(*) FROM plan")
-    body = {k: v for k, v in PLAN.items()}
+    body = dict(PLAN)
     for change in [{"period_end": "2000-01-01"}, {"scope": "project"}, {"scope": "region"},
                    {"expected_results": [{"key": "a", "metric": "likes", "target": 1}]},
                    {"expected_results": [{"key": "a", "metric": "subscribers", "target": 0}]},
@@ -84,7 +86,8 @@ async def test_social_posts_follow_platform_rules_and_reach_the_tool(gw, stack, 
                                                     "webhook_id": tool["id"]}), 422)
     # 280 on X with a link counted as 23 characters.
     p = problem(await gw.post("/social/posts", json={"account_id": acc["id"], "text": "x" * 270,
-                                                     "link": "https://teke.fi/a", "scheduled_at": soon(1)}), 422)
+                                                     "link": "https://teke.fi/a",
+                                                     "scheduled_at": soon(1)}), 422)
     assert p["errors"][0]["type"] == "too_long"
     p = problem(await gw.post("/social/posts", json={
         "account_id": acc["id"], "text": "a https://a.fi b https://b.fi", "scheduled_at": soon(1)}), 422)
@@ -112,7 +115,8 @@ async def test_social_posts_follow_platform_rules_and_reach_the_tool(gw, stack, 
     # Rules are data: Instagram refuses links; a coordinator may change a platform's limit.
     r = await gw.put("/social/rules/x", json={"max_length": 500, "link_length": 23, "max_links": 1})
     assert r.json()["max_length"] == 500
-    r = await gw.post("/social/posts", json={"account_id": acc["id"], "text": "y" * 400, "scheduled_at": soon(60)})
+    r = await gw.post("/social/posts", json={"account_id": acc["id"], "text": "y" * 400,
+                                             "scheduled_at": soon(60)})
     assert r.status_code == 201
     await gw.put("/social/rules/x", json={"max_length": 280, "link_length": 23, "max_links": 1})
 

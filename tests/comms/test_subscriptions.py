@@ -38,7 +38,8 @@ async def test_double_opt_in_then_newsletter_with_personal_unsubscribe(gw, stack
     pending = f"p-{tag}@example.fi"
     elsewhere = await subscribe(stack, smtp_sink, f"c-{tag}@example.fi", regions=["02"], themes=[tag])
     async with client(stack) as anon:
-        assert (await anon.post("/subscriptions", json={"email": pending, "consent": True})).status_code == 202
+        r = await anon.post("/subscriptions", json={"email": pending, "consent": True})
+        assert r.status_code == 202
     db = stack.db_urls["comms"]
     assert await scalar(db, "SELECT status FROM subscriber WHERE email = :e", e=pending) == "pending"
     assert await scalar(db, "SELECT consent_at FROM subscriber WHERE email = :e", e=a) is not None

@@ -76,8 +76,11 @@ async def draft_from_rules(session: AsyncSession, env: dict[str, Any], ctx: dict
         if await session.scalar(select(ContentItem.id).where(ContentItem.source_event_id == source)):
             continue
         is_practice = env["type"].startswith("fi.teke.registry.practice.")
-        practice_ids = [data["id"]] if is_practice else ([data["practice_id"]] if data.get("practice_id") else [])
-        codes = list(data.get("indicator_codes") or ([data["indicator_code"]] if data.get("indicator_code") else []))
+        practice = data["id"] if is_practice else data.get("practice_id")
+        practice_ids = [practice] if practice else []
+        codes = list(data.get("indicator_codes") or [])
+        if data.get("indicator_code"):
+            codes.append(data["indicator_code"])
         item = ItemCreate(
             kind=rule.kind, title=_fill(rule.title_template, ctx, names),
             body=_fill(rule.body_template, ctx, names), channels=rule.channels,
@@ -88,7 +91,7 @@ async def draft_from_rules(session: AsyncSession, env: dict[str, Any], ctx: dict
         created.organisation_id = ctx["organisation_id"]
 
 
-def _make(event_type: str, previous):
+def _make(previous):
     async def handle(session: AsyncSession, env: dict[str, Any]) -> None:
         if previous is not None:
             await previous(session, env)
@@ -100,4 +103,4 @@ def _make(event_type: str, previous):
 
 
 for _t in CONSUMED:
-    handlers.on(_t)(_make(_t, handlers.handlers.get(_t)))
+    handlers.on(_t)(_make(handlers.handlers.get(_t)))

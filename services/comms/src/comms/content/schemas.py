@@ -68,7 +68,8 @@ class Transition(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     to: Status
-    scheduled_at: dt.datetime | None = Field(None, description="UTC or with an offset; needed for `scheduled`.")
+    scheduled_at: dt.datetime | None = Field(
+        None, description="UTC or with an offset; needed for `scheduled`.")
     note: str | None = Field(None, max_length=2000)
 
     _aware = field_validator("scheduled_at")(aware)

@@ -2,9 +2,10 @@
 
 Claiming (status -> sending, with a lease) and marking (sent / retrying / failed) are
 separate commits, and PostgreSQL claims use FOR UPDATE SKIP LOCKED, so several replicas
-share the queue without taking the same row. A graceful stop finishes the messages in flight,
-marks them, and puts the untried rest of the batch back, so a restart sends nothing twice; after a crash a row whose lease ran out is sent again
-with the same Message-ID / X-Teke-Delivery-Id so the receiver can drop the copy.
+share the queue without taking the same row. A graceful stop finishes the messages in
+flight, marks them, and puts the untried rest of the batch back, so a restart sends nothing
+twice; after a crash a row whose lease ran out is sent again with the same Message-ID /
+X-Teke-Delivery-Id, so the receiver can drop the copy (at-least-once).
 """
 
 from __future__ import annotations

@@ -55,7 +55,8 @@ async def _mail(session: AsyncSession, settings: Settings, ev: Event, reg: Regis
     where = ev.place or ev.online_url
     text = f"{title}\n{local(ev.starts_at)} (Europe/Helsinki)\n{where}\n"
     if cancel:
-        text += f"\nCancel / Peru: {settings.public_base_url}/api/v1/events/registrations/cancel?token={cancel}\n"
+        base = settings.public_base_url
+        text += f"\nCancel / Peru: {base}/api/v1/events/registrations/cancel?token={cancel}\n"
     await queue.mail(session, f"registration_{what}", reg.email or "", MAILS[what][lang].format(t=title),
                      text)
 

@@ -39,7 +39,8 @@ async def create_plan(session: SessionDep, body: PlanCreate,
     return PlanRead.model_validate(plan)
 
 
-@router.get("/{plan_id}", summary="Read a plan", response_model=PlanRead, responses=problem_responses(401, 404))
+@router.get("/{plan_id}", summary="Read a plan", response_model=PlanRead,
+            responses=problem_responses(401, 404))
 async def read_plan(plan_id: str, session: SessionDep, _identity: Authenticated) -> PlanRead:
     """One plan."""
     return PlanRead.model_validate(await service.get(session, plan_id))

@@ -109,4 +109,4 @@ async def stats(session: SessionDep):
     """Counts only (subscribers are personal data and are never listed publicly)."""
     rows = (await session.execute(select(Subscriber.status, func.count()).group_by(Subscriber.status))).all()
     erased = await session.scalar(select(func.coalesce(func.sum(ErasureCount.subscribers), 0)))
-    return {"by_status": {s: n for s, n in rows}, "erased": int(erased or 0)}
+    return {"by_status": dict(rows), "erased": int(erased or 0)}
