@@ -17,15 +17,13 @@ async def test_restart_mid_fan_out_sends_each_mail_once(gw, stack, smtp_sink):
     tag = uid()
     addresses = [f"r{i}-{tag}@example.fi" for i in range(N)]
     async with client(stack) as anon:
-        sem = asyncio.Semaphore(8)
-        await sub_one(anon, addresses[0], tag)
+        sem = asyncio.Semaphore(4)
 
         async def sub(a):
             async with sem:
-                r = await anon.post("/subscriptions", json={"email": a, "consent": True, "themes": [tag]})
-                assert r.status_code == 202, r.text
+                await sub_one(anon, a, tag)
 
-        await asyncio.gather(*(sub(a) for a in addresses[1:]))
+        await asyncio.gather(*(sub(a) for a in addresses))
 
         async def all_mailed():
             return all(smtp_sink.to(a) for a in addresses)
@@ -33,8 +31,13 @@ async def test_restart_mid_fan_out_sends_each_mail_once(gw, stack, smtp_sink):
 
         async def confirm(a):
             async with sem:
-                token = TOKEN.search(text_of(smtp_sink.to(a)[0])).group(1)
-                assert (await anon.post("/subscriptions/confirm", params={"token": token})).status_code == 200
+                # A retried subscribe mails a newer link; one of the links works.
+                for msg in reversed(smtp_sink.to(a)):
+                    token = TOKEN.search(text_of(msg)).group(1)
+                    r = await anon.post("/subscriptions/confirm", params={"token": token})
+                    if r.status_code == 200:
+                        return
+                raise AssertionError(f"no working confirmation link for {a}")
 
         await asyncio.gather(*(confirm(a) for a in addresses))
 
@@ -73,5 +76,9 @@ async def test_restart_mid_fan_out_sends_each_mail_once(gw, stack, smtp_sink):
 
 
 async def sub_one(anon, address: str, tag: str) -> None:
-    r = await anon.post("/subscriptions", json={"email": address, "consent": True, "themes": [tag]})
+    """Subscribe; on a loaded machine the gateway may time out once, so try again (harmless)."""
+    for _ in range(3):
+        r = await anon.post("/subscriptions", json={"email": address, "consent": True, "themes": [tag]})
+        if r.status_code != 504:
+            break
     assert r.status_code == 202, r.text

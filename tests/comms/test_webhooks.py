@@ -76,6 +76,25 @@ async def test_retries_with_backoff_keep_order_per_entity(gw, stack, nats_server
     assert log[1]["attempts"] == 1
 
 
+async def test_replaying_the_stream_sends_no_webhook_twice(gw, stack, nats_server, webhook_receiver):
+    name, _ = await hook(gw, webhook_receiver, [reg.PRACTICE_PUBLISHED])
+    pid = f"pr{uid()}"
+    env = await publish(nats_server.url, reg.PRACTICE_PUBLISHED, pid, {
+        "id": pid, "version": 1, "name": {"fi": "Kerran"}, "maturity": "idea", "published": True})
+    await eventually(lambda: _got(webhook_receiver, name, 1))
+    drafts_sql = "SELECT count(*) FROM content_item WHERE source_event_id LIKE :s"
+    assert await scalar(stack.db_urls["comms"], drafts_sql, s=env["id"] + ":%") == 1
+    out = stack.run_cli("comms", "rebuild-projections")
+    assert out.startswith("replayed ")
+    marker = f"pr{uid()}"
+    await publish(nats_server.url, reg.PRACTICE_PUBLISHED, marker, {
+        "id": marker, "version": 1, "name": {"fi": "Merkki"}, "maturity": "idea", "published": True})
+    got = await eventually(lambda: _got(webhook_receiver, name, 2))
+    assert [g["body"]["event"]["id"] for g in got][0] == env["id"]
+    assert [g["body"]["event"]["data"]["id"] for g in got] == [pid, marker]
+    assert await scalar(stack.db_urls["comms"], drafts_sql, s=env["id"] + ":%") == 1
+
+
 async def test_bad_signature_is_rejected_and_delivery_gives_up(gw, stack, nats_server, webhook_receiver):
     name, created = await hook(gw, webhook_receiver, [reg.PRACTICE_PUBLISHED])
     webhook_receiver.secrets[name] = "not-the-secret-we-were-given"

@@ -262,6 +262,8 @@ class Delivery(Base):
     subscriber_id: Mapped[str | None] = mapped_column(String(36), index=True)
     webhook_id: Mapped[str | None] = mapped_column(String(36), index=True)
     entity_key: Mapped[str | None] = mapped_column(String(200))
+    # The event a webhook delivery carries: a replayed stream does not send it again.
+    source_id: Mapped[str | None] = mapped_column(String(80))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(20))  # queued | sending | sent | retrying | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -271,4 +273,5 @@ class Delivery(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_delivery_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_delivery_due", "status", "next_attempt_at"),
+                      Index("ix_delivery_source", "webhook_id", "source_id"))

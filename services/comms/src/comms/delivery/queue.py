@@ -18,11 +18,12 @@ WAKE: list[Any] = []
 def _row(channel: str, purpose: str, recipient: str, payload: dict[str, Any], *,
          item_id: str | None = None, subscriber_id: str | None = None,
          webhook_id: str | None = None, entity_key: str | None = None,
-         at: dt.datetime | None = None) -> dict[str, Any]:
+         source_id: str | None = None, at: dt.datetime | None = None) -> dict[str, Any]:
     now = utcnow()
     return {"id": new_id(), "seq": next_seq(), "channel": channel, "purpose": purpose,
             "item_id": item_id, "recipient": recipient, "subscriber_id": subscriber_id,
-            "webhook_id": webhook_id, "entity_key": entity_key, "payload": payload,
+            "webhook_id": webhook_id, "entity_key": entity_key, "source_id": source_id,
+            "payload": payload,
             "status": "queued", "attempts": 0, "next_attempt_at": at or now, "created_at": now}
 
 
@@ -71,12 +72,19 @@ async def fan_out(session: AsyncSession, env: dict[str, Any], regions: list[str]
     """A signed webhook per active subscription wanting this event type (and these regions)."""
     subs = (await session.scalars(select(WebhookSubscription).where(
         WebhookSubscription.active.is_(True), WebhookSubscription.purpose == "events"))).all()
-    rows = [
-        _row("webhook", "event", w.url, {"event": env}, webhook_id=w.id,
-             entity_key=env.get("subject"))
-        for w in subs
-        if env["type"] in w.event_types and (not w.regions or set(w.regions) & set(regions))
-    ]
+    # A subscription receives what happens from its creation on (a replay brings no older news).
+    happened = dt.datetime.fromisoformat(env["time"]) if env.get("time") else utcnow()
+    wanted = [w for w in subs
+              if env["type"] in w.event_types and (not w.regions or set(w.regions) & set(regions))
+              and w.created_at <= happened]
+    if not wanted:
+        return 0
+    # Replaying the stream (rebuild-projections) must not send an event to anyone twice.
+    done = set((await session.scalars(select(Delivery.webhook_id).where(
+        Delivery.source_id == env["id"], Delivery.webhook_id.in_([w.id for w in wanted])))).all())
+    rows = [_row("webhook", "event", w.url, {"event": env}, webhook_id=w.id,
+                 entity_key=env.get("subject"), source_id=env["id"])
+            for w in wanted if w.id not in done]
     return await _insert(session, rows)
 
 

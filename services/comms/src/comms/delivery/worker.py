@@ -14,6 +14,8 @@ import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import Callable
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import parseaddr
 from typing import Any
 
 import aiosmtplib
@@ -47,6 +49,10 @@ def _wake_worker(session: Session) -> None:
 @sa_event.listens_for(Session, "after_rollback")
 def _forget(session: Session) -> None:
     session.info.pop("comms_wake", None)
+
+
+class ItemGone(Exception):
+    pass
 
 
 class SmtpPool:
@@ -92,6 +98,8 @@ class DeliveryWorker:
         self._stopping = False
         self._tasks: list[asyncio.Task] = []
         self._items: dict[str, dict[str, Any]] = {}
+        self._templates: dict[str, bytes] = {}
+        self.sender = parseaddr(settings.smtp_sender)[1]
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -179,20 +187,26 @@ class DeliveryWorker:
                 return None
             if len(self._items) > 100:
                 self._items.clear()
+                self._templates.clear()
             self._items[item_id] = {"title": it.title, "body": it.body, "body_html": it.body_html}
         return self._items[item_id]
 
-    async def _message(self, row: Delivery):
+    async def _message(self, row: Delivery) -> bytes:
         p = row.payload
         if row.purpose == "newsletter":
-            item = await self._item(p["item_id"])
-            if item is None:
-                raise LookupError("the item is gone")
-            subject, text, html = mail.newsletter_parts(item, p["language"])
-        else:
-            subject, text, html = p["subject"], p["text"], p.get("html")
-        return mail.build(self.settings.smtp_sender, row.id, row.recipient, subject, text, html,
-                          p.get("unsubscribe_url"))
+            # Rendered once per item and language; each copy only fills in the recipient.
+            key = f"{p['item_id']}:{p['language']}"
+            tpl = self._templates.get(key)
+            if tpl is None:
+                item = await self._item(p["item_id"])
+                if item is None:
+                    raise ItemGone("the item is gone")
+                subject, text, html = mail.newsletter_parts(item, p["language"])
+                tpl = self._templates[key] = mail.template(self.settings.smtp_sender, subject, text, html)
+            return mail.fill(tpl, row.recipient, row.id, p["unsubscribe_url"])
+        msg = mail.build(self.settings.smtp_sender, row.id, row.recipient, p["subject"], p["text"],
+                         p.get("html"), p.get("unsubscribe_url"))
+        return msg.as_bytes(policy=SMTP_POLICY)
 
     async def _send_mail_batch(self, rows: list[Delivery]) -> None:
         n = self.settings.delivery_concurrency
@@ -211,7 +225,8 @@ class DeliveryWorker:
                     msg = await self._message(row)
                     if conn is None:
                         conn = await self.smtp.get()
-                    await conn.send_message(msg)
+                    opts = [] if msg.isascii() else ["BODY=8BITMIME"]
+                    await conn.sendmail(self.sender, [row.recipient], msg, mail_options=opts)
                     sent.append(row.id)
                 except aiosmtplib.SMTPRecipientsRefused as exc:
                     failed.append((row, f"refused: {exc}", True))
@@ -220,7 +235,7 @@ class DeliveryWorker:
                     failed.append((row, f"{type(exc).__name__}: {exc}", 500 <= code < 600))
                     if conn is not None and not conn.is_connected:
                         conn = None
-                except LookupError as exc:
+                except ItemGone as exc:
                     failed.append((row, str(exc), True))
             if conn is not None:
                 self.smtp.put(conn)

@@ -66,6 +66,7 @@ def upgrade() -> None:
     sa.Column('subscriber_id', sa.String(length=36), nullable=True),
     sa.Column('webhook_id', sa.String(length=36), nullable=True),
     sa.Column('entity_key', sa.String(length=200), nullable=True),
+    sa.Column('source_id', sa.String(length=80), nullable=True),
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
@@ -82,6 +83,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_delivery_seq'), ['seq'], unique=False)
         batch_op.create_index(batch_op.f('ix_delivery_subscriber_id'), ['subscriber_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_delivery_webhook_id'), ['webhook_id'], unique=False)
+        batch_op.create_index('ix_delivery_source', ['webhook_id', 'source_id'], unique=False)
 
     op.create_table('draft_rule',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -371,6 +373,7 @@ def downgrade() -> None:
 
     op.drop_table('draft_rule')
     with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.drop_index('ix_delivery_source')
         batch_op.drop_index(batch_op.f('ix_delivery_webhook_id'))
         batch_op.drop_index(batch_op.f('ix_delivery_subscriber_id'))
         batch_op.drop_index(batch_op.f('ix_delivery_seq'))
