@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -62,12 +61,15 @@ class H(BaseHTTPRequestHandler):
         if not fail:
             with lock:
                 seen.add(self.headers["X-Teke-Delivery-Id"])
-        self.send_response(503 if fail else 200); self.send_header("Content-Length", "0"); self.end_headers()
+        self.send_response(503 if fail else 200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 srv = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H); srv.daemon_threads = True
 threading.Thread(target=srv.serve_forever, daemon=True).start()
 print("ready", flush=True)
 def done(*_):
-    print(json.dumps({"requests": n[0], "unique": len(seen), "bad_signatures": bad[0]}), flush=True); sys.exit(0)
+    print(json.dumps({"requests": n[0], "unique": len(seen), "bad_signatures": bad[0]}), flush=True)
+    sys.exit(0)
 signal.signal(signal.SIGTERM, done)
 signal.pause()
 """
@@ -100,9 +102,10 @@ async def fanout(tmp, n: int, concurrency: int) -> dict:
     from comms.delivery import queue
     from comms.delivery.worker import DeliveryWorker
     from comms.models import ContentItem, Delivery, Subscriber
-    from deploy.embedded import free_port
     from shared.db import new_id
     from sqlalchemy import func, insert, select
+
+    from deploy.embedded import free_port
 
     port = free_port()
     sink = _spawn(SINK, str(port))
@@ -132,7 +135,8 @@ async def fanout(tmp, n: int, concurrency: int) -> dict:
         while True:
             await asyncio.sleep(0.25)
             async with maker() as s:
-                left = await s.scalar(select(func.count()).select_from(Delivery).where(Delivery.status != "sent"))
+                left = await s.scalar(select(func.count()).select_from(Delivery)
+                                      .where(Delivery.status != "sent"))
             if left == 0:
                 break
         total = time.perf_counter() - t0
@@ -150,9 +154,10 @@ async def webhooks(tmp, n: int) -> dict:
     from comms.delivery import queue
     from comms.delivery.worker import DeliveryWorker
     from comms.models import Delivery, WebhookSubscription
-    from deploy.embedded import free_port
     from shared.db import new_id
     from sqlalchemy import func, select
+
+    from deploy.embedded import free_port
 
     port = free_port()
     secret = new_id()
@@ -204,7 +209,8 @@ def main() -> None:
 
     configure_logging("bench", "ERROR", json=False)
     info = machine_info()
-    print(f"comms fan-out: {info['nproc']} vCPU {info['cpu_model']}, Python {info['python']}, {info['started']}")
+    print(f"comms fan-out: {info['nproc']} vCPU {info['cpu_model']}, Python {info['python']}, "
+          f"{info['started']}")
     with workdir("comms") as tmp:
         rows = []
         for c in [int(x) for x in args.concurrency.split(",")]:
@@ -221,7 +227,6 @@ def main() -> None:
                          "requests", "unique received", "bad signatures"],
                         [[w["deliveries"], w["total_s"], w["per_s"], w["sent"], w["retried"],
                           w["requests"], w["unique_received"], w["bad_signatures"]]]))
-    os.environ.pop("X", None)
 
 
 if __name__ == "__main__":
