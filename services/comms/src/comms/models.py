@@ -274,4 +274,6 @@ class Delivery(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_delivery_due", "status", "next_attempt_at"),
-                      Index("ix_delivery_source", "webhook_id", "source_id"))
+                      Index("ix_delivery_source", "webhook_id", "source_id"),
+                      # The in-order-per-entity check looks for older open rows of the same entity.
+                      Index("ix_delivery_entity_order", "webhook_id", "entity_key", "seq"))

@@ -84,6 +84,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_delivery_subscriber_id'), ['subscriber_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_delivery_webhook_id'), ['webhook_id'], unique=False)
         batch_op.create_index('ix_delivery_source', ['webhook_id', 'source_id'], unique=False)
+        batch_op.create_index('ix_delivery_entity_order', ['webhook_id', 'entity_key', 'seq'], unique=False)
 
     op.create_table('draft_rule',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -374,6 +375,7 @@ def downgrade() -> None:
     op.drop_table('draft_rule')
     with op.batch_alter_table('delivery', schema=None) as batch_op:
         batch_op.drop_index('ix_delivery_source')
+        batch_op.drop_index('ix_delivery_entity_order')
         batch_op.drop_index(batch_op.f('ix_delivery_webhook_id'))
         batch_op.drop_index(batch_op.f('ix_delivery_subscriber_id'))
         batch_op.drop_index(batch_op.f('ix_delivery_seq'))
