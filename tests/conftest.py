@@ -61,9 +61,34 @@ def make_stack(tmp: Path, nats_url: str, oidc: FakeOIDC | None = None,
     return stack
 
 
+# --- comms channel peers (issue 5): a real SMTP server and webhook receiver on loopback ---
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory, nats_server, oidc):
-    s = make_stack(tmp_path_factory.mktemp("stack"), nats_server.url, oidc)
+def smtp_sink():
+    from tests.comms.peers import SmtpSink
+
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def webhook_receiver():
+    from tests.comms.peers import WebhookReceiver
+
+    receiver = WebhookReceiver()
+    receiver.start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, nats_server, oidc, smtp_sink, webhook_receiver):
+    from tests.comms.peers import comms_env
+
+    s = make_stack(tmp_path_factory.mktemp("stack"), nats_server.url, oidc,
+                   extra_env=comms_env(smtp_sink, webhook_receiver))
     yield s
     s.stop_all()
 

@@ -67,8 +67,9 @@ async def _rebuild(spec: ServiceSpec, settings) -> int:
     total = 0
     try:
         applier: EventApplier = runtime.applier
-        for stream in spec.consumes:
-            total += await rebuild_projections(nats=nats, stream=stream, applier=applier)
+        for i, stream in enumerate(spec.consumes):
+            total += await rebuild_projections(nats=nats, stream=stream, applier=applier,
+                                               reset=i == 0)
     finally:
         await nats.close()
         await runtime.engine.dispose()

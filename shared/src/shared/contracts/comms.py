@@ -24,6 +24,12 @@ class ContentPublishedV1(BaseModel):
     published_at: dt.datetime
     project_ids: list[str] = Field(default_factory=list)
     practice_ids: list[str] = Field(default_factory=list)
+    # Added by the comms service (optional, so older consumers are unaffected).
+    indicator_codes: list[str] = Field(default_factory=list)
+    themes: list[str] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+    channels: list[str] = Field(default_factory=list)
 
 
 EVENTS: dict[str, type[BaseModel]] = {CONTENT_PUBLISHED: ContentPublishedV1}

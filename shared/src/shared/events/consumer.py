@@ -232,13 +232,19 @@ class Consumer:
 
 
 async def rebuild_projections(*, nats: NatsConnection, stream: StreamSpec,
-                              applier: EventApplier, idle_timeout: float = 2.0) -> int:
-    """Wipe the projections and the inbox, then replay the whole stream into them."""
-    async with applier.maker() as session:
-        for reset in applier.registry.resetters:
-            await reset(session)
-        await session.execute(delete(applier.inbox))
-        await session.commit()
+                              applier: EventApplier, idle_timeout: float = 2.0,
+                              reset: bool = True) -> int:
+    """Wipe the projections and the inbox, then replay the whole stream into them.
+
+    A service consuming several streams resets once, then replays each (reset=False after
+    the first), so replaying a later stream does not wipe what an earlier one rebuilt.
+    """
+    if reset:
+        async with applier.maker() as session:
+            for resetter in applier.registry.resetters:
+                await resetter(session)
+            await session.execute(delete(applier.inbox))
+            await session.commit()
     await nats.ready.wait()
     js = nats.js
     await ensure_stream(js, stream.name, list(stream.subjects))

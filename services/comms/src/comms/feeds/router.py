@@ -1,0 +1,83 @@
+"""Public feeds: RSS 2.0 and Atom of published items per language (and theme); iCalendar of events."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from feedgen.feed import FeedGenerator
+from icalendar import Calendar
+from icalendar import Event as IcsEvent
+from sqlalchemy import select
+
+from comms.models import ContentItem, Event
+from shared.db import SessionDep
+
+router = APIRouter(prefix="/feeds", tags=["feeds"])
+TITLES = {"fi": "TEKE – työelämän kehittäminen", "sv": "TEKE – utveckling av arbetslivet",
+          "en": "TEKE – development of working life"}
+
+
+@router.get("/events.ics", summary="Calendar of events",
+            responses={200: {"content": {"text/calendar": {}}}})
+async def events_ics(request: Request, session: SessionDep,
+                     language: Annotated[str, Query(pattern="^(fi|sv|en)$")] = "fi") -> Response:
+    """All open events as iCalendar (times in UTC)."""
+    base = request.state.settings.public_base_url
+    cal = Calendar()
+    cal.add("prodid", "-//TEKE//comms//FI")
+    cal.add("version", "2.0")
+    cal.add("x-wr-timezone", "Europe/Helsinki")
+    for ev in (await session.scalars(select(Event).where(Event.status != "cancelled")
+                                     .order_by(Event.starts_at))).all():
+        e = IcsEvent()
+        e.add("uid", f"{ev.id}@teke.fi")
+        e.add("summary", ev.title.get(language) or ev.title["fi"])
+        e.add("dtstart", ev.starts_at)
+        e.add("dtend", ev.ends_at)
+        e.add("dtstamp", ev.created_at)
+        if ev.place:
+            e.add("location", ev.place)
+        e.add("url", ev.online_url or f"{base}/api/v1/events/{ev.id}")
+        desc = (ev.description or {}).get(language) or (ev.description or {}).get("fi")
+        if desc:
+            e.add("description", desc)
+        cal.add_component(e)
+    return Response(cal.to_ical(), media_type="text/calendar; charset=utf-8")
+
+
+@router.get("/{language}.{fmt}", summary="Feed of published items",
+            responses={200: {"content": {"application/rss+xml": {}, "application/atom+xml": {}}}})
+async def item_feed(
+    request: Request, session: SessionDep,
+    language: Annotated[str, Path(pattern="^(fi|sv|en)$")],
+    fmt: Annotated[str, Path(pattern="^(rss|atom)$")],
+    theme: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    """Newest 50 published items that have a title in the language."""
+    base = request.state.settings.public_base_url
+    rows = (await session.scalars(select(ContentItem).where(ContentItem.status == "published")
+                                  .order_by(ContentItem.published_at.desc()).limit(500))).all()
+    rows = [r for r in rows if r.title.get(language) and (not theme or theme in r.themes)][:50]
+    fg = FeedGenerator()
+    fg.id(f"{base}/api/v1/feeds/{language}.{fmt}" + (f"?theme={theme}" if theme else ""))
+    fg.title(TITLES[language] + (f" – {theme}" if theme else ""))
+    fg.link(href=f"{base}/api/v1/feeds/{language}.{fmt}", rel="self")
+    fg.link(href=f"{base}/", rel="alternate")
+    fg.description(TITLES[language])
+    fg.language(language)
+    for r in reversed(rows):
+        fe = fg.add_entry()
+        url = f"{base}/api/v1/content/{r.id}"
+        fe.id(url)
+        fe.guid(url, permalink=True)
+        fe.title(r.title[language])
+        fe.link(href=url)
+        fe.published(r.published_at)
+        fe.updated(r.published_at)
+        fe.content(r.body_html.get(language) or "", type="CDATA" if fmt == "rss" else "html")
+        fe.summary(r.title[language])
+        fe.category([{"term": k} for k in [r.kind, *r.themes]])
+    if fmt == "rss":
+        return Response(fg.rss_str(pretty=True), media_type="application/rss+xml; charset=utf-8")
+    return Response(fg.atom_str(pretty=True), media_type="application/atom+xml; charset=utf-8")

@@ -1,0 +1,113 @@
+"""Subscription endpoints: public subscribe / confirm / unsubscribe; erasure and counts for staff."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, status
+from pydantic import ConfigDict, Field, field_validator
+from sqlalchemy import func, select
+
+from comms.common import check_regions, strip_tags
+from comms.models import ErasureCount, Subscriber
+from comms.subscriptions import service
+from shared.db import SessionDep
+from shared.errors import problem_response, problem_responses
+from shared.identity import require_roles
+from shared.types import StrictInput
+
+router = APIRouter(prefix="/subscriptions", tags=["subscriptions"])
+EMAIL = r"^[^@\s<>,;]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}$"
+
+
+class SubscribeIn(StrictInput):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(max_length=320, pattern=EMAIL)
+    language: Literal["fi", "sv", "en"] = "fi"
+    themes: list[str] = Field(default_factory=list, max_length=20)
+    regions: list[str] = Field(default_factory=list, max_length=21)
+    target_groups: list[str] = Field(default_factory=list, max_length=20)
+    consent: Literal[True] = Field(description="The person agrees to receive mail (consent time is kept).")
+
+    @field_validator("themes", "target_groups")
+    @classmethod
+    def _tags(cls, v: list[str]) -> list[str]:
+        return strip_tags(v)
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, v: list[str]) -> list[str]:
+        return check_regions(v) or []
+
+
+class EraseIn(StrictInput):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(min_length=3, max_length=320)
+
+
+def _client(request: Request) -> str:
+    # The gateway appends the address it saw last; earlier values come from the client.
+    values = request.headers.getlist("x-forwarded-for")
+    last = values[-1].split(",")[-1].strip() if values else ""
+    return last or (request.client.host if request.client else "?")
+
+
+@router.post("", summary="Subscribe (double opt-in)", status_code=status.HTTP_202_ACCEPTED,
+             responses=problem_responses(422, 429))
+async def subscribe(request: Request, session: SessionDep, body: SubscribeIn):
+    """Mails a confirmation link; nothing is sent until it is opened."""
+    try:
+        await service.subscribe(session, request.state.settings, body.email, body.language,
+                                body.themes, body.regions, body.target_groups, _client(request))
+    except service.TooMany:
+        await session.rollback()
+        return problem_response(429, detail="too many confirmation mails; try again later",
+                                headers={"Retry-After": "3600"})
+    return {"status": "confirmation_sent",
+            "detail": "Open the link in the mail we sent to confirm the subscription."}
+
+
+Token = Annotated[str, Query(min_length=10, max_length=100)]
+
+
+@router.post("/confirm", summary="Confirm a subscription", responses=problem_responses(404))
+async def confirm(session: SessionDep, token: Token):
+    """The link in the confirmation mail; records the consent time."""
+    sub = await service.confirm(session, token)
+    return {"status": "confirmed", "consent_at": sub.consent_at}
+
+
+@router.get("/confirm", summary="Confirm a subscription (from the mail's link)",
+            responses=problem_responses(404))
+async def confirm_link(session: SessionDep, token: Token):
+    """Same as POST, for mail clients that open the link."""
+    return await confirm(session, token)
+
+
+@router.post("/unsubscribe", summary="Unsubscribe (one click)", responses=problem_responses(404))
+async def unsubscribe(session: SessionDep, token: Token):
+    """RFC 8058 one-click target (List-Unsubscribe-Post)."""
+    await service.unsubscribe(session, token)
+    return {"status": "unsubscribed"}
+
+
+@router.get("/unsubscribe", summary="Unsubscribe (from the mail's link)", responses=problem_responses(404))
+async def unsubscribe_link(session: SessionDep, token: Token):
+    """Same as POST, for the link in the mail's footer."""
+    return await unsubscribe(session, token)
+
+
+@router.post("/erasure", summary="Erase a person's data", responses=problem_responses(401, 403, 422),
+             dependencies=[require_roles("admin", "coordinator")])
+async def erase(session: SessionDep, body: EraseIn):
+    """On the person's request: removes their address everywhere in comms; counts stay."""
+    return {"status": "erased", "removed": await service.erase(session, body.email)}
+
+
+@router.get("/stats", summary="Subscriber counts", responses=problem_responses(401, 403),
+            dependencies=[require_roles("admin", "coordinator")])
+async def stats(session: SessionDep):
+    """Counts only (subscribers are personal data and are never listed publicly)."""
+    rows = (await session.execute(select(Subscriber.status, func.count()).group_by(Subscriber.status))).all()
+    erased = await session.scalar(select(func.coalesce(func.sum(ErasureCount.subscribers), 0)))
+    return {"by_status": dict(rows), "erased": int(erased or 0)}
