@@ -200,7 +200,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OverflowError)
     @app.exception_handler(DataError)
-    async def _out_of_range(request: Request, exc: Exception) -> Response:
+    async def _out_of_range(request: Request, _exc: Exception) -> Response:
         # A number too large for the database column: the input's fault, whatever the route.
         return problem_response(422, detail="a value is out of the range this API stores",
                                 instance=request.url.path, request_id=_request_id(request))

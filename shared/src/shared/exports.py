@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -54,6 +55,14 @@ def _cell(value: Any) -> Any:
     return value
 
 
+_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _xlsx_safe(value: Any) -> Any:
+    # XLSX is XML: control characters cannot be stored, so they are dropped.
+    return _ILLEGAL_XML.sub("", value) if isinstance(value, str) else value
+
+
 def _csv_safe(value: Any) -> Any:
     # Spreadsheet formula injection: a cell starting with = + - @ is shown as text.
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
@@ -76,9 +85,9 @@ def xlsx_bytes(rows: Iterable[dict[str, Any]], columns: Sequence[Column], lang: 
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(title=sheet[:31])
-    ws.append([c.heading(lang) for c in columns])
+    ws.append([_xlsx_safe(c.heading(lang)) for c in columns])
     for row in rows:
-        ws.append([_csv_safe(_cell(row.get(c.key))) for c in columns])
+        ws.append([_xlsx_safe(_csv_safe(_cell(row.get(c.key)))) for c in columns])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
