@@ -8,7 +8,7 @@ UV := .tools/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: run test test-postgres install lint bench check-migrations clean
+.PHONY: run test test-postgres install lint bench token clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -22,6 +22,10 @@ install: .venv/.installed
 
 run: install
 	.venv/bin/python deploy/embedded.py
+
+# A development token for any role, signed with this data folder's development secret.
+token: install
+	@.venv/bin/python deploy/embedded.py --token $(or $(ROLE),admin) $(if $(ORG),--org $(ORG))
 
 test: install
 	.venv/bin/python -m pytest $(PYTEST_ARGS)

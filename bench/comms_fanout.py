@@ -98,14 +98,14 @@ async def _setup(db_url: str):
 
 
 async def fanout(tmp, n: int, concurrency: int) -> dict:
+    from sqlalchemy import func, insert, select
+
     from comms.config import Settings
     from comms.delivery import queue
     from comms.delivery.worker import DeliveryWorker
     from comms.models import ContentItem, Delivery, Subscriber
-    from shared.db import new_id
-    from sqlalchemy import func, insert, select
-
     from deploy.embedded import free_port
+    from shared.db import new_id
 
     port = free_port()
     sink = _spawn(SINK, str(port))
@@ -150,14 +150,14 @@ async def fanout(tmp, n: int, concurrency: int) -> dict:
 
 
 async def webhooks(tmp, n: int) -> dict:
+    from sqlalchemy import func, select
+
     from comms.config import Settings
     from comms.delivery import queue
     from comms.delivery.worker import DeliveryWorker
     from comms.models import Delivery, WebhookSubscription
-    from shared.db import new_id
-    from sqlalchemy import func, select
-
     from deploy.embedded import free_port
+    from shared.db import new_id
 
     port = free_port()
     secret = new_id()

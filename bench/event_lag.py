@@ -1,23 +1,27 @@
-"""event_lag: from the registry's commit to the indicators projection, at a steady 200 events/s.
+"""event_lag: from a producer's commit to the indicators projection, at a steady 200 events/s.
 
-Real processes: nats-server (JetStream, file store), the registry and indicators services
-(uvicorn, as the embedded runner starts them), on SQLite files and on fresh PostgreSQL
-databases. The driver POSTs projects straight to the registry port (with a signed
-x-teke-identity header of an admin), open loop, paced at RATE/s. Each create writes the project
-and a `project.created` outbox row; the registry's relay publishes it; the indicators consumer
-upserts project_projection and sets `updated_at` just before its commit.
+Real processes: nats-server (JetStream, file store) and the indicators service (uvicorn, as the
+embedded runner starts them; its consumer upserts project_projection and sets `updated_at`
+just before its commit), on SQLite files and on fresh PostgreSQL databases. Two producers,
+each open loop, paced at RATE/s:
+  http     POST /projects straight to the registry process (signed x-teke-identity of an
+           admin); the registry writes the project and a `project.created` outbox row and its
+           relay publishes it. Reference time t_ref: the 201 arriving (the session commits
+           before the response since SessionDep has scope="function"; commit_visibility
+           checks that).
+  outbox   this process commits one `project.created` outbox row per tick (Outbox.record) into
+           the migrated registry database and runs the real Relay class, woken by the same
+           after_commit hook: the event path without the registry's HTTP/ORM cost.
+           t_ref: commit() returned.
+A diagnostic configuration repeats the outbox producer with INDICATORS_CONSUMER_BATCH_SIZE=1
+(configuration only) to show how much of the consumer's lag is its batch fetch.
 
-After the run the figures are read back, all on one clock (one machine):
-  t_env    envelope "time", set in Outbox.record inside the create transaction (before commit)
-  t_resp   when the driver got the 201 (FastAPI sends it before the session's commit; see
-           commit_visibility), so both references are at or before the commit
+Read back after each run, all on one clock (one machine):
+  t_env    envelope "time", set in Outbox.record inside the transaction (before commit)
   t_js     the JetStream stored-timestamp of the event (from the message metadata)
   t_proj   project_projection.updated_at in the indicators database
-Lag = t_proj - t_resp (the target figure); also t_proj - t_env, and the split
-relay (t_js - t_env) vs consumer (t_proj - t_js).
-
-A second, diagnostic configuration runs the same load with INDICATORS_CONSUMER_BATCH_SIZE=1
-(configuration only, no code change), to show where the consumer's lag comes from.
+Lag = t_proj - t_ref (the target figure: p99 <= 50 ms); also t_proj - t_env, split into
+relay (t_js - t_env) and consumer (t_proj - t_js).
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ import time
 import orjson
 
 from bench.common import (
+    FOREIGN_LIMIT,
+    LoadMeter,
     PgDatabases,
-    StealMeter,
     internal_identity_header,
     percentile,
     pg_available,
@@ -39,6 +44,7 @@ from bench.common import (
     save,
     table,
     verdict,
+    wait_for_quiet,
     workdir,
 )
 
@@ -124,11 +130,12 @@ async def _collect(db_urls: dict[str, str], nats_url: str, ids: set[str],
     import datetime as dt
 
     import nats
-    from indicators.models import project_projection
     from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-    from registry.models import outbox_table
     from sqlalchemy import func, select
     from sqlalchemy.ext.asyncio import create_async_engine
+
+    from indicators.models import project_projection
+    from registry.models import outbox_table
 
     ind = create_async_engine(db_urls["indicators"])
     reg = create_async_engine(db_urls["registry"])
@@ -295,7 +302,7 @@ def one_run(db: str, method: str, variant: str, extra_env: dict[str, str],
             tag = f"{db[:2]}{method[:2]}{variant[-2:]}".upper()
             cpu0 = {n: proc_cpu_seconds([stack.procs[n].pid]) for n in procs}
             self0 = os.times()
-            steal = StealMeter()
+            meter = LoadMeter()
             t0 = time.monotonic()
             if method == "http":
                 header = internal_identity_header(stack.secrets["internal_private_key"])
@@ -305,7 +312,7 @@ def one_run(db: str, method: str, variant: str, extra_env: dict[str, str],
                 driven = run(_drive_outbox(urls["registry"], nats_srv.url, RATE,
                                            seconds + WARMUP, tag))
             wall = time.monotonic() - t0
-            steal_pct = steal.pct()
+            load = meter.read()
             self1 = os.times()
             cpu = {n: 100.0 * (proc_cpu_seconds([stack.procs[n].pid]) - cpu0[n]) / wall
                    for n in procs}
@@ -344,14 +351,18 @@ def one_run(db: str, method: str, variant: str, extra_env: dict[str, str],
         "errors": len(rows) - len(ok), "measured": len(measured), "missing": missing,
         "late_starts": driven["late_starts"], "max_in_flight": driven["max_in_flight"],
         "offered_rate": driven["offered_rate"], "wall_seconds": wall,
-        "drain_after_last_response_s": drained, "steal_pct": steal_pct, "cpu_pct": cpu,
+        "drain_after_last_response_s": drained, "steal_pct": load["steal"], "busy_pct": load["busy"],
+        "foreign_pct": load["foreign"], "cpu_pct": cpu,
+        "completed_per_s": len(ok) / (max(r[2] for r in ok) - min(r[1] for r in ok))
+        if ok else float("nan"),
         "lag_ref_ms": _stats(lag_ref), "lag_env_ms": _stats(lag_env),
         "relay_ms": _stats(relay), "consumer_ms": _stats(consumer),
         "producer_ms": _stats(producer),
     }
     lr = result["lag_ref_ms"]
     print(f"    sent {len(rows)} ok {len(ok)} at {driven['offered_rate']:.0f}/s offered, "
-          f"steal {steal_pct:.1f}%, missing {missing}; lag p50 {lr['p50']:.1f} "
+          f"steal {load['steal']:.1f}%, other load {load['foreign']:.1f}%, missing {missing}; "
+          f"lag p50 {lr['p50']:.1f} "
           f"p95 {lr['p95']:.1f} p99 {lr['p99']:.1f} ms; CPU % "
           + ", ".join(f"{k} {v:.0f}" for k, v in cpu.items()), flush=True)
     return result
@@ -370,7 +381,23 @@ def main(dbs: list[str]) -> dict:
         if db == "postgres" and not pg_available():
             continue
         for method, variant, env, seconds in plan:
-            runs.append(one_run(db, method, variant, env, seconds))
+            for attempt in range(3):
+                if attempt:
+                    print(wait_for_quiet(max_wait=120), flush=True)
+                try:
+                    r = one_run(db, method, variant, env, seconds)
+                except Exception as exc:  # noqa: BLE001  (report it, go on with the others)
+                    print(f"    FAILED: {exc!r}"[:2000], flush=True)
+                    r = None
+                    break
+                r["attempt"] = attempt + 1
+                if r["foreign_pct"] <= FOREIGN_LIMIT:
+                    break
+                print(f"    other processes used {r['foreign_pct']:.0f} % of the machine during "
+                      f"this run (limit {FOREIGN_LIMIT:g} %): repeating it", flush=True)
+            if r is not None:
+                runs.append(r)
+                save("event_lag-partial", {"benchmark": "event_lag", "runs": runs})
     rows = []
     for r in runs:
         ref = "201 received" if r["method"] == "http" else "commit returned"
@@ -391,11 +418,13 @@ def main(dbs: list[str]) -> dict:
     print(table(["db", "method", "config", "figure", "p50 ms", "p95 ms", "p99 ms", "max ms",
                  "n", "target"], rows))
     print()
-    print(table(["db", "method", "config", "sent", "errors", "offered/s", "max in flight",
-                 "late starts", "steal %", "CPU % of one vCPU"],
+    print(table(["db", "method", "config", "sent", "errors", "offered/s", "completed/s",
+                 "max in flight", "late starts", "steal %", "machine busy %", "other load %",
+                 "CPU % of one vCPU"],
                 [[r["db"], r["method"], r["variant"], r["sent"], r["errors"],
-                  f"{r['offered_rate']:.1f}", r["max_in_flight"], r["late_starts"],
-                  f"{r['steal_pct']:.1f}",
+                  f"{r['offered_rate']:.1f}", f"{r['completed_per_s']:.1f}", r["max_in_flight"],
+                  r["late_starts"], f"{r['steal_pct']:.1f}", f"{r['busy_pct']:.0f}",
+                  f"{r['foreign_pct']:.1f}",
                   ", ".join(f"{k} {v:.0f}" for k, v in r["cpu_pct"].items())] for r in runs]))
     data = {"benchmark": "event_lag", "runs": runs}
     print(f"  raw: {save('event_lag', data)}")

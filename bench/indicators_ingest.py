@@ -88,9 +88,10 @@ async def _drive(url: str, header: str, bodies: list[bytes], concurrency: int) -
 
 
 async def _baseline(url: str, n: int) -> float:
-    from indicators.models import reported_value
     from sqlalchemy import insert
     from sqlalchemy.ext.asyncio import create_async_engine
+
+    from indicators.models import reported_value
 
     engine = create_async_engine(url)
     try:

@@ -39,6 +39,7 @@ REQUESTS = 60
 
 async def _load(dsn: str, n_values: int) -> None:
     import asyncpg
+
     from indicators.seed import _read
 
     codes = [d["code"] for d in _read("indicators.json")]

@@ -252,8 +252,18 @@ def main() -> None:
     parser.add_argument("--data", default=os.environ.get("TEKE_DATA", str(ROOT / "data")))
     parser.add_argument("--port", type=int, default=int(os.environ.get("TEKE_PORT", "8000")))
     parser.add_argument("--no-demo", action="store_true", help="skip loading the demo data")
+    parser.add_argument("--token", metavar="ROLE", help="print a development token and exit")
+    parser.add_argument("--org", help="with --token: the organisation id")
     args = parser.parse_args()
     data = Path(args.data).resolve()
+    if args.token:
+        from gateway.cli import dev_token
+        from gateway.config import Settings
+
+        settings = Settings(environment="development",
+                            dev_jwt_secret=load_secrets(data)["dev_jwt_secret"])
+        print(dev_token(settings, args.token, args.org))
+        return
     stopping = False
 
     def _stop(*_):
@@ -292,7 +302,7 @@ TEKE is running.
 {token}
 
   curl -H "Authorization: Bearer $TOKEN" {stack.gateway_url}/api/v1/projects
-  Other roles:   .venv/bin/python -m gateway.cli dev-token --role coordinator
+  Other roles:   make token ROLE=coordinator [ORG=<organisation id>]
 Press Ctrl-C to stop.""", flush=True)
         while True:
             for name, proc in stack.procs.items():

@@ -40,7 +40,10 @@ def test_generated_client_lists_and_reads_projects(stack, admin_token, tmp_path)
         page = list_projects.sync(client=client, limit=5)
         assert page is not None and page.total >= 1 and len(page.items) >= 1
         first = page.items[0]
-        one = read_project.sync(client=client, project_id=first.id)
+        detailed = read_project.sync_detailed(client=client, project_id=first.id)
+        assert detailed.status_code == 200, (detailed.status_code, detailed.content[:500])
+        one = detailed.parsed
+        assert one is not None, detailed.content[:500]
         assert one.id == first.id and one.code == first.code
         assert one.name.fi == first.name.fi
         missing = read_project.sync_detailed(client=client, project_id="no-such-project")

@@ -9,10 +9,11 @@ from contextlib import asynccontextmanager
 
 import httpx
 import nats
-from shared.events.envelope import make_envelope, type_to_subject
-from shared.jsonutil import dumps
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from shared.events.envelope import make_envelope, type_to_subject
+from shared.jsonutil import dumps
 
 
 def uid() -> str:

@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer  # noqa: N811
-from comms.delivery.signing import verify
 
+from comms.delivery.signing import verify
 from deploy.embedded import free_port
 
 

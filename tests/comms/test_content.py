@@ -6,7 +6,6 @@ import asyncio
 
 from shared.contracts import comms as contracts
 from shared.contracts import registry as reg
-
 from tests.comms.helpers import client, outbox_events, problem, publish, soon, uid
 from tests.conftest import eventually, scalar
 
@@ -62,7 +61,7 @@ async def test_bad_input_is_refused_and_changes_nothing(gw, stack):
         ({**ITEM, "title": {"sv": "bara svenska"}}, "missing"),
         ({**ITEM, "regions": ["99"]}, "value_error"),
         ({**ITEM, "body": {"fi": "x" * 100_001}}, "string_too_long"),
-        ({**ITEM, "project_ids": "p-1"}, "list_type"),
+        ({**ITEM, "project_ids": "p-1"}, "json_type"),  # a string where a list is due
     ]
     for body, error_type in cases:
         p = problem(await gw.post("/content", json=body), 422)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from shared.contracts import indicators as ind
 from shared.contracts import registry as reg
-
 from tests.comms.helpers import client, problem, publish, rows, uid
 from tests.conftest import eventually
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from shared.contracts import comms as contracts
 from shared.contracts import registry as reg
-
 from tests.comms.helpers import problem, publish, uid
 from tests.conftest import eventually, scalar
 

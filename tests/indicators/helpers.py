@@ -7,10 +7,10 @@ from typing import Any
 
 import httpx
 import nats
+
 from shared.contracts import registry as rc
 from shared.events.envelope import make_envelope, type_to_subject
 from shared.jsonutil import dumps
-
 from tests.conftest import eventually
 
 _tokens: dict[tuple, str] = {}

@@ -8,12 +8,12 @@ import datetime as dt
 import json
 
 import pytest
-from indicators.common import period_of
-from shared.contracts import indicators as ic
-from shared.contracts import registry as rc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from indicators.common import period_of
+from shared.contracts import indicators as ic
+from shared.contracts import registry as rc
 from tests.conftest import eventually, scalar
 from tests.indicators.helpers import client, gender, new_project, problem, publish, uid
 

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+
 from indicators.surveys import stats
 from indicators.surveys.service import results
 

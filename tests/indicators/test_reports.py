@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from shared.contracts import indicators as ic
 
+from shared.contracts import indicators as ic
 from tests.conftest import eventually, scalar
 from tests.indicators.helpers import client, gender, new_project, problem, uid
 

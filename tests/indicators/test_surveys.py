@@ -8,8 +8,8 @@ import json
 
 import numpy as np
 import pytest
-from shared.contracts import indicators as ic
 
+from shared.contracts import indicators as ic
 from tests.conftest import eventually, scalar
 from tests.indicators.helpers import client, problem, uid
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import httpx
-from shared.contracts import CATALOGUE
-from shared.jsonutil import loads
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from shared.contracts import CATALOGUE
+from shared.jsonutil import loads
 from tests.registry.conftest import code, new_org, problem
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+
 from registry import reference
 from registry.models import Project
 from registry.projects.schemas import ProjectCreate

@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None):
 
     api = FastAPI(title="TEKE API", version="1.0.0", lifespan=lifespan,
                   docs_url=None, redoc_url=None,
-                  redirect_slashes=False,
+                  redirect_slashes=False, separate_input_output_schemas=False,
                   openapi_url="/api/v1/gateway-openapi.json",
                   generate_unique_id_function=lambda route: route.name)
     install_error_handlers(api)

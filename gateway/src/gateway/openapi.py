@@ -7,6 +7,7 @@ that is down at start does not leave a hole for good.
 
 from __future__ import annotations
 
+import json
 import time
 from copy import deepcopy
 from typing import Any
@@ -77,7 +78,7 @@ def merge(gateway_doc: dict[str, Any], services: dict[str, dict[str, Any]]) -> d
     }
     sources = [("gateway", gateway_doc)] + sorted(services.items())
     for name, part in sources:
-        part = deepcopy(part)
+        part = _without_name_clashes(deepcopy(part), name, doc["components"]["schemas"])
         for schema_name, schema in part.get("components", {}).get("schemas", {}).items():
             doc["components"]["schemas"].setdefault(schema_name, schema)
         for path, item in part.get("paths", {}).items():
@@ -128,6 +129,24 @@ def _document_gateway_errors(doc: dict[str, Any]) -> None:
             for status, response in responses.items():
                 if status[0] in "45":
                     response["content"] = problem
+
+
+def _without_name_clashes(part: dict[str, Any], service: str,
+                          taken: dict[str, Any]) -> dict[str, Any]:
+    """Two services may both have a `RuleRead` that differ: prefix the later one's name."""
+    renames = {n: f"{service.capitalize()}{n}"
+               for n, schema in part.get("components", {}).get("schemas", {}).items()
+               if n in taken and taken[n] != schema}
+    if not renames:
+        return part
+    text = json.dumps(part)
+    for old, new in renames.items():
+        text = text.replace(f'"#/components/schemas/{old}"', f'"#/components/schemas/{new}"')
+    part = json.loads(text)
+    schemas = part["components"]["schemas"]
+    for old, new in renames.items():
+        schemas[new] = schemas.pop(old)
+    return part
 
 
 def install_docs(api: FastAPI, merger: OpenAPIMerger) -> None:

@@ -165,14 +165,14 @@ class IdentityMiddleware:
         return await self.app(scope, receive, send)
 
 
-def current_identity(request: Request) -> Identity:
+async def current_identity(request: Request) -> Identity:
     return getattr(request.state, "identity", ANONYMOUS)
 
 
 CurrentIdentity = Annotated[Identity, Depends(current_identity)]
 
 
-def require_authenticated(identity: CurrentIdentity) -> Identity:
+async def require_authenticated(identity: CurrentIdentity) -> Identity:
     if identity.is_anonymous:
         raise Unauthorized("this operation needs a signed-in user or an API key")
     return identity
@@ -184,7 +184,7 @@ Authenticated = Annotated[Identity, Depends(require_authenticated)]
 def require_roles(*roles: str):
     """Dependency: the caller must hold one of `roles`."""
 
-    def _check(identity: Authenticated) -> Identity:
+    async def _check(identity: Authenticated) -> Identity:
         if not identity.has_role(*roles):
             raise Forbidden(f"needs one of the roles: {', '.join(roles)}")
         return identity

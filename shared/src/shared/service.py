@@ -253,7 +253,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings | None = Non
 
     app = FastAPI(title=spec.title, description=spec.description, version="1.0.0",
                   lifespan=lifespan,
-                  docs_url=None, redoc_url=None, redirect_slashes=False,
+                  docs_url=None, redoc_url=None, redirect_slashes=False, separate_input_output_schemas=False,
                   # operationId = the route function's name: short, stable, client-friendly.
                   generate_unique_id_function=lambda route: route.name)
     install_error_handlers(app)

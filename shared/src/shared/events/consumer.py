@@ -141,6 +141,7 @@ class Consumer:
         self._task: asyncio.Task | None = None
         self._stopping = False
         self._sub = None
+        self._waiting = 0
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"consumer-{self.durable}")
@@ -171,12 +172,18 @@ class Consumer:
             try:
                 if self._sub is None:
                     self._sub = await self._subscribe()
+                # A fetch for N waits until N arrive or the timeout: when caught up, ask for one
+                # (no added latency); with a backlog, for as many as are waiting (bounded).
+                want = min(self.batch_size, self._waiting) if self._waiting else 1
                 try:
-                    msgs = await self._sub.fetch(self.batch_size, timeout=1.0)
+                    msgs = await self._sub.fetch(want, timeout=1.0)
                 except (NatsTimeout, TimeoutError):
+                    self._waiting = 0
                     continue
                 for msg in msgs:
                     await self._handle(msg)
+                last = msgs[-1].metadata if msgs else None
+                self._waiting = int(last.num_pending) if last is not None else 0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -168,7 +168,8 @@ class Relay:
             if acked:
                 await session.execute(update(t).where(t.c.seq.in_(acked))
                                       .values(published_at=utcnow()))
-            failed = [r.seq for r in rows if r.seq not in set(acked)]
+            acked_set = set(acked)
+            failed = [r.seq for r in rows if r.seq not in acked_set]
             if failed:
                 await session.execute(update(t).where(t.c.seq.in_(failed))
                                       .values(attempts=t.c.attempts + 1))

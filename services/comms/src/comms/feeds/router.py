@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -46,13 +47,21 @@ async def events_ics(request: Request, session: SessionDep,
     return Response(cal.to_ical(), media_type="text/calendar; charset=utf-8")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _xml(text: str) -> str:
+    """Feeds are XML: control characters cannot appear in it, so they are dropped."""
+    return _CONTROL.sub("", text)
+
+
 @router.get("/{language}.{fmt}", summary="Feed of published items",
             responses={200: {"content": {"application/rss+xml": {}, "application/atom+xml": {}}}})
 async def item_feed(
     request: Request, session: SessionDep,
     language: Annotated[str, Path(pattern="^(fi|sv|en)$")],
     fmt: Annotated[str, Path(pattern="^(rss|atom)$")],
-    theme: Annotated[str | None, Query(max_length=100)] = None,
+    theme: Annotated[str | None, Query(max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")] = None,
 ) -> Response:
     """Newest 50 published items that have a title in the language."""
     base = request.state.settings.public_base_url
@@ -71,13 +80,13 @@ async def item_feed(
         url = f"{base}/api/v1/content/{r.id}"
         fe.id(url)
         fe.guid(url, permalink=True)
-        fe.title(r.title[language])
+        fe.title(_xml(r.title[language]))
         fe.link(href=url)
         fe.published(r.published_at)
         fe.updated(r.published_at)
-        fe.content(r.body_html.get(language) or "", type="CDATA" if fmt == "rss" else "html")
-        fe.summary(r.title[language])
-        fe.category([{"term": k} for k in [r.kind, *r.themes]])
+        fe.content(_xml(r.body_html.get(language) or ""), type="CDATA" if fmt == "rss" else "html")
+        fe.summary(_xml(r.title[language]))
+        fe.category([{"term": _xml(k)} for k in [r.kind, *r.themes]])
     if fmt == "rss":
         return Response(fg.rss_str(pretty=True), media_type="application/rss+xml; charset=utf-8")
     return Response(fg.atom_str(pretty=True), media_type="application/atom+xml; charset=utf-8")

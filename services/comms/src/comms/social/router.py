@@ -40,7 +40,7 @@ class AccountRead(BaseModel):
     webhook_id: str
 
 
-class RuleIn(StrictInput):
+class PlatformRuleIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
     max_length: int = Field(ge=1, le=100_000)
     link_length: int | None = Field(None, ge=1, le=1000)
@@ -48,7 +48,7 @@ class RuleIn(StrictInput):
     links_allowed: bool = True
 
 
-class RuleRead(RuleIn):
+class PlatformRuleRead(PlatformRuleIn):
     model_config = ConfigDict(from_attributes=True)
     platform: str
 
@@ -95,24 +95,24 @@ def check_rules(rule: PlatformRule, text: str, link: str | None) -> list[dict[st
     return errors
 
 
-@router.get("/rules", summary="Platform rules", response_model=list[RuleRead])
-async def rules(session: SessionDep) -> list[RuleRead]:
+@router.get("/rules", summary="Platform rules", response_model=list[PlatformRuleRead])
+async def rules(session: SessionDep) -> list[PlatformRuleRead]:
     """Length and link rules per platform."""
-    return [RuleRead.model_validate(r) for r in (await session.scalars(
+    return [PlatformRuleRead.model_validate(r) for r in (await session.scalars(
         select(PlatformRule).order_by(PlatformRule.platform))).all()]
 
 
-@router.put("/rules/{platform}", summary="Set a platform's rules", response_model=RuleRead,
+@router.put("/rules/{platform}", summary="Set a platform's rules", response_model=PlatformRuleRead,
             dependencies=STAFF, responses=problem_responses(401, 403, 422))
-async def set_rule(platform: Annotated[str, Path(max_length=30, pattern=r"^[a-z0-9_-]+$")], body: RuleIn,
-                   session: SessionDep) -> RuleRead:
+async def set_rule(platform: Annotated[str, Path(max_length=30, pattern=r"^[a-z0-9_-]+$")], body: PlatformRuleIn,
+                   session: SessionDep) -> PlatformRuleRead:
     """Platforms change their limits: so do we, without a release."""
     rule = await session.get(PlatformRule, platform) or PlatformRule(platform=platform)
     for k, v in body.model_dump().items():
         setattr(rule, k, v)
     session.add(rule)
     await session.flush()
-    return RuleRead.model_validate(rule)
+    return PlatformRuleRead.model_validate(rule)
 
 
 @router.post("/accounts", summary="Add a social media account", status_code=201,

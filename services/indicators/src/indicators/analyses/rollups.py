@@ -131,7 +131,8 @@ EU_COLUMNS = ["specific_objective", "indicator_code", "name", "women", "men", "n
 @router.get("/eu-report", summary="Common indicators for an EU cut-off", response_model=None,
             responses=R)
 async def eu_report(session: SessionDep, identity: Authenticated,
-                    cutoff: Annotated[str, Query(pattern=r"^(19|20|21)\d{2}(06|12)$", description="YYYY06 or YYYY12")],
+                    cutoff: Annotated[str, Query(pattern=r"^(19|20|21)\d{2}(06|12)$",
+                                                 description="YYYY06 or YYYY12")],
                     format: Fmt = None, lang: Annotated[str, Query(pattern="^(fi|sv|en)$")] = "en"):
     """ESF+ common indicators (EECO/EECR), cumulative approved values up to the cut-off, by
     specific objective (the project's programme) and gender; composites from their parts."""
