@@ -12,7 +12,14 @@ from decimal import Decimal
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 _ISO_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -91,3 +98,8 @@ class StrictInput(BaseModel):
                 "json_type", "wrong JSON type for this field (see the schema): {got}",
                 {"got": type(value).__name__})
         return value
+
+
+# An id or a code-list value in a query: letters, digits and a few separators, starting with a
+# letter or digit. Anything else (JSON, negative numbers, spaces) is a client mistake to name.
+Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]

@@ -102,7 +102,8 @@ async def rules(session: SessionDep) -> list[PlatformRuleRead]:
         select(PlatformRule).order_by(PlatformRule.platform))).all()]
 
 
-@router.put("/rules/{platform}", summary="Set a platform's rules", response_model=PlatformRuleRead,
+@router.put("/rules/{platform}", summary="Set a platform's rules",
+            response_model=PlatformRuleRead,
             dependencies=STAFF, responses=problem_responses(401, 403, 422))
 async def set_rule(platform: Annotated[str, Path(max_length=30, pattern=r"^[a-z0-9_-]+$")], body: PlatformRuleIn,
                    session: SessionDep) -> PlatformRuleRead:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import ORJSONResponse
-from pydantic import TypeAdapter
+from pydantic import StringConstraints, TypeAdapter
 from sqlalchemy import select
 
 from registry import access, reference
@@ -27,7 +27,7 @@ from shared.errors import problem_responses
 from shared.exports import EXPORT_RESPONSES, Column, export_response
 from shared.identity import Authenticated, CurrentIdentity
 from shared.pagination import Cursor, Limit
-from shared.types import IsoDate
+from shared.types import Code, IsoDate
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 Lang = Literal["fi", "sv", "en"]
@@ -39,15 +39,16 @@ def project_query(
     search_lang: Annotated[Lang | None, Query(description="Search one language only.")] = None,
     status_: Annotated[list[Literal["planned", "active", "ended", "cancelled"]] | None,
                        Query(alias="status")] = None,
-    region: Annotated[list[str] | None, Query(description="Maakunta codes.")] = None,
-    theme: Annotated[list[str] | None, Query()] = None,
-    programme: Annotated[list[str] | None, Query()] = None,
-    funder: Annotated[list[str] | None, Query()] = None,
-    implementer: Annotated[list[str] | None, Query(description="Lead implementer ids.")] = None,
-    call: Annotated[list[str] | None, Query()] = None,
-    target_group: Annotated[list[str] | None, Query()] = None,
-    sub_theme: Annotated[list[str] | None, Query()] = None,
-    partner: Annotated[list[str] | None, Query()] = None,
+    region: Annotated[list[Annotated[str, StringConstraints(pattern=r"^\d{2}$")]] | None,
+                      Query(description="Maakunta codes.")] = None,
+    theme: Annotated[list[Code] | None, Query()] = None,
+    programme: Annotated[list[Code] | None, Query()] = None,
+    funder: Annotated[list[Code] | None, Query()] = None,
+    implementer: Annotated[list[Code] | None, Query(description="Lead implementer ids.")] = None,
+    call: Annotated[list[Code] | None, Query()] = None,
+    target_group: Annotated[list[Code] | None, Query()] = None,
+    sub_theme: Annotated[list[Code] | None, Query()] = None,
+    partner: Annotated[list[Code] | None, Query()] = None,
     active_from: Annotated[IsoDate | None, Query(description="Term overlaps from this date.")] = None,
     active_to: Annotated[IsoDate | None, Query(description="Term overlaps up to this date.")] = None,
     budget_min: Annotated[Decimal | None, Query(ge=0, le=10**12)] = None,
