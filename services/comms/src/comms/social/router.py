@@ -105,7 +105,8 @@ async def rules(session: SessionDep) -> list[PlatformRuleRead]:
 @router.put("/rules/{platform}", summary="Set a platform's rules",
             response_model=PlatformRuleRead,
             dependencies=STAFF, responses=problem_responses(401, 403, 422))
-async def set_rule(platform: Annotated[str, Path(max_length=30, pattern=r"^[a-z0-9_-]+$")], body: PlatformRuleIn,
+async def set_rule(platform: Annotated[str, Path(max_length=30, pattern=r"^[a-z0-9_-]+$")],
+                   body: PlatformRuleIn,
                    session: SessionDep) -> PlatformRuleRead:
     """Platforms change their limits: so do we, without a release."""
     rule = await session.get(PlatformRule, platform) or PlatformRule(platform=platform)
