@@ -53,6 +53,8 @@ def make_stack(tmp: Path, nats_url: str, oidc: FakeOIDC | None = None,
     # The suite (schemathesis above all) is one busy client; limits have their own tests.
     env["GATEWAY_RATE_LIMIT_PER_IDENTITY"] = "100000"
     env["GATEWAY_RATE_LIMIT_IDENTITY_BURST"] = "100000"
+    env["GATEWAY_RATE_LIMIT_PER_ADDRESS"] = "100000"
+    env["GATEWAY_RATE_LIMIT_ADDRESS_BURST"] = "100000"
     env.update(extra_env or {})
     stack = Stack(tmp, nats_url=nats_url, db_urls=urls, extra_env=env, environment="test")
     stack.migrate()

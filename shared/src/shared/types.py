@@ -80,6 +80,16 @@ def _accepts(annotation: Any, value: Any) -> bool:
     return True  # models, enums and the rest validate themselves
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False
+
+
 class StrictInput(BaseModel):
     """Base of every request body: unknown fields refused, and no lax coercion.
 
@@ -97,6 +107,9 @@ class StrictInput(BaseModel):
             raise PydanticCustomError(
                 "json_type", "wrong JSON type for this field (see the schema): {got}",
                 {"got": type(value).__name__})
+        if _has_nul(value):
+            # PostgreSQL cannot store NUL in text; no TEKE text needs it.
+            raise PydanticCustomError("nul_character", "text may not contain NUL (\\u0000)")
         return value
 
 
