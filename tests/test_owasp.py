@@ -153,3 +153,10 @@ async def test_api10_upstream_headers_are_filtered(gw):
     assert r.status_code == 200
     for header in ("server", "x-teke-identity", "transfer-encoding", "connection"):
         assert header not in r.headers or header == "connection" and r.headers[header] == "keep-alive"
+
+
+async def test_nul_in_query_or_body_is_a_clear_422(gw):
+    r = await gw.get("/projects", params={"q": "a\x00b"})
+    assert r.status_code == 422 and "NUL" in r.json()["detail"]
+    r = await gw.post("/projects", json={"code": "NUL-1", "name": {"fi": "a\x00b"}})
+    assert r.status_code == 422 and r.json()["errors"][0]["type"] == "nul_character"

@@ -24,7 +24,7 @@ from shared.identity import InternalTokenSigner
 from shared.jsonutil import JSONResponse
 from shared.logging import configure_logging, get_logger
 from shared.metrics import MetricsMiddleware, metrics_response
-from shared.middleware import RequestIdMiddleware
+from shared.middleware import NulGuardMiddleware, RequestIdMiddleware
 from shared.tracing import TraceMiddleware
 
 log = get_logger(__name__)
@@ -105,7 +105,8 @@ def create_app(settings: Settings | None = None):
             allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match",
                            "Idempotency-Key", "X-API-Key", "X-Request-ID", "traceparent"],
             expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"], max_age=600)
-    return RequestIdMiddleware(TraceMiddleware(MetricsMiddleware(app, service="gateway")))
+    return RequestIdMiddleware(TraceMiddleware(MetricsMiddleware(NulGuardMiddleware(app),
+                                                                 service="gateway")))
 
 
 async def _upstream_ready(upstreams: Upstreams, name: str) -> dict[str, Any]:

@@ -88,3 +88,21 @@ class BodySizeLimitMiddleware:
 
 class BodyTooLarge(Exception):
     pass
+
+
+class NulGuardMiddleware:
+    """Refuses a NUL byte in the path or query string (422): no id, code or text in TEKE has
+    one, and PostgreSQL cannot store it, so letting it through only turns into a 500 later."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            query = scope.get("query_string", b"").lower()
+            if b"%00" in query or b"\x00" in query or "\x00" in scope["path"]:
+                return await problem_response(
+                    422, detail="NUL characters are not allowed in the path or query",
+                    instance=scope["path"].replace("\x00", ""),
+                )(scope, receive, send)
+        return await self.app(scope, receive, send)

@@ -35,7 +35,7 @@ from shared.metrics import (
     MetricsMiddleware,
     metrics_response,
 )
-from shared.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from shared.middleware import BodySizeLimitMiddleware, NulGuardMiddleware, RequestIdMiddleware
 from shared.settings import ServiceSettings
 from shared.tracing import TraceMiddleware
 
@@ -267,6 +267,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings | None = Non
     app.add_middleware(IdentityMiddleware, verifier=verifier)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=spec.max_body_bytes,
                        bulk_max_bytes=spec.max_bulk_body_bytes)
+    app.add_middleware(NulGuardMiddleware)
     app.add_middleware(TraceMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(MetricsMiddleware, service=spec.name)
