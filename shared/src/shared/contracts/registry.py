@@ -63,6 +63,8 @@ class ProjectState(BaseModel):
     region_codes: list[str] = Field(default_factory=list, description="Maakunta codes 01-21.")
     theme_id: str | None = None
     programme_id: str | None = None
+    specific_objective: str | None = Field(
+        None, description="ESF+ specific objective code of the project's theme (e.g. ESO4.7).")
     call_id: str | None = None
     partner_ids: list[str] = Field(default_factory=list)
     target_groups: list[str] = Field(default_factory=list)
