@@ -8,11 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from deploy.embedded import ROOT
 
 EXAMPLES = os.environ.get("TEKE_SCHEMATHESIS_EXAMPLES", "15")
 
 
+# Hundreds of generated requests: minutes on a busy 2-vCPU machine, so more than the suite's 300 s.
+@pytest.mark.timeout(1300)
 def test_schemathesis_finds_nothing(stack, admin_token, tmp_path):
     cli = Path(sys.executable).parent / "schemathesis"
     result = subprocess.run(
