@@ -47,7 +47,8 @@ async def on_project_state(session: AsyncSession, env: dict[str, Any]) -> None:
     await _shared_project_upsert(session, env)
     s = c.ProjectState.model_validate(env["data"])
     await _versioned_upsert(session, project_extra, s.id, s.version, {
-        "theme_id": s.theme_id, "programme_id": s.programme_id, "archived": s.archived})
+        "theme_id": s.theme_id, "programme_id": s.programme_id,
+        "specific_objective": s.specific_objective, "archived": s.archived})
 
 
 handlers.on(c.PROJECT_CREATED)(on_project_state)

@@ -32,13 +32,15 @@ project_projection = make_project_projection(metadata)
 
 # --- what the registry tells us (projections; version-guarded or idempotent facts) ---------
 
-# Project facts the shared projection does not carry (theme, programme, archived).
+# Project facts the shared projection does not carry (theme, programme, ESF+ specific
+# objective, archived).
 project_extra = Table(
     "project_extra", metadata,
     Column("id", String(36), primary_key=True),
     Column("version", Integer, nullable=False),
     Column("theme_id", String(36), index=True),
     Column("programme_id", String(36), index=True),
+    Column("specific_objective", String(20)),
     Column("archived", Boolean, nullable=False, default=False),
 )
 
