@@ -50,13 +50,16 @@ async def publish(nats_url: str, event_type: str, data: dict[str, Any],
 async def new_project(nats_url: str, gw: httpx.AsyncClient, *, org: str, funder: str,
                       start: str = "2024-01-01", end: str = "2026-12-31",
                       regions: list[str] | None = None, theme: str | None = None,
-                      programme: str | None = None, version: int = 1) -> dict[str, Any]:
+                      programme: str | None = None, specific_objective: str | None = None,
+                      version: int = 1) -> dict[str, Any]:
     pid = uid()
     data = {"id": pid, "version": version, "code": "IND-" + pid[:8].upper(),
             "name": {"fi": "Hanke " + pid[:6]}, "status": "active", "start_date": start,
             "end_date": end, "organisation_id": org, "funder_id": funder,
             "region_codes": regions if regions is not None else ["06"],
             "theme_id": theme, "programme_id": programme}
+    if specific_objective is not None:
+        data["specific_objective"] = specific_objective
     await publish(nats_url, rc.PROJECT_CREATED, data)
 
     async def seen():

@@ -150,52 +150,84 @@ async def test_wellbeing_and_productivity_together(stack, nats_server, gw):
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
 
 
+async def _approve(impl, fund, project_id: str, period: str, values: list[dict]) -> None:
+    r = await impl.post("/reports", json={"project_id": project_id, "period": period, "values": values})
+    assert r.status_code == 201, r.text
+    assert (await impl.post(f"/reports/{r.json()['id']}/submit")).status_code == 200
+    assert (await fund.post(f"/reports/{r.json()['id']}/approve")).status_code == 200
+
+
 async def test_rollup_progress_and_eu_report(stack, nats_server, gw):
     funder, org = uid(), uid()
     p = await new_project(nats_server.url, gw, org=org, funder=funder, regions=["21"],
-                          programme="SO-" + uid()[:4], start="2025-01-01", end="2026-12-31")
+                          programme="PRG-" + uid()[:4], specific_objective="ESO4.7",
+                          start="2025-01-01", end="2026-12-31")
+    # Same funder: one project whose event names no specific objective (an older registry).
+    p_unknown = await new_project(nats_server.url, gw, org=org, funder=funder, regions=["21"],
+                                  start="2025-01-01", end="2026-12-31")
     async with client(stack, "implementer", org) as impl, client(stack, "funder", funder) as fund:
         t = await impl.post("/targets", json={"project_id": p["id"], "indicator_code": "EECO01",
                                               "baseline_value": 0, "target_value": 40,
                                               "target_date": "2026-12-31"})
         assert t.status_code == 201
         for period, n, qwl in (("2025H1", 10, 60), ("2025H2", 6, 70)):
-            r = await impl.post("/reports", json={"project_id": p["id"], "period": period, "values": [
+            await _approve(impl, fund, p["id"], period, [
                 {"indicator_code": "EECO01", "value": n, "disaggregations": gender(n, n // 2)},
                 {"indicator_code": "EECO10", "value": n - 2, "disaggregations": gender(n - 2, 1)},
                 {"indicator_code": "EECO11", "value": 2, "disaggregations": gender(2, 2)},
-                {"indicator_code": "QWL_INDEX", "value": qwl}]})
-            assert r.status_code == 201, r.text
-            await impl.post(f"/reports/{r.json()['id']}/submit")
-            assert (await fund.post(f"/reports/{r.json()['id']}/approve")).status_code == 200
+                {"indicator_code": "QWL_INDEX", "value": qwl}])
+        await _approve(impl, fund, p_unknown["id"], "2025H1", [
+            {"indicator_code": "EECO01", "value": 3, "disaggregations": gender(3, 1)}])
         prog = (await impl.get("/analyses/progress", params={"project_id": p["id"]})).json()["items"][0]
         assert prog["achieved"] == 16 and prog["progress_pct"] == 40.0
+
+        # EU report as the funder (sees exactly these two projects): by specific objective.
+        async def eu(cutoff):
+            r = await fund.get("/analyses/eu-report", params={"cutoff": cutoff})
+            assert r.status_code == 200, r.text
+            return {(i["specific_objective"], i["indicator_code"]): i for i in r.json()["items"]}
+
+        h1 = await eu("202506")
+        assert {so for so, _ in h1} == {"ESO4.7", "unknown"}
+        assert (h1[("ESO4.7", "EECO01")]["total"], h1[("ESO4.7", "EECO01")]["women"],
+                h1[("ESO4.7", "EECO01")]["men"]) == (10, 5, 5)
+        assert (h1[("unknown", "EECO01")]["total"], h1[("unknown", "EECO01")]["women"]) == (3, 1)
+        full = await eu("202512")
+        assert full[("ESO4.7", "EECO01")]["total"] == 16
+        assert full[("ESO4.7", "EECO10+EECO11")]["total"] == 16
+        assert full[("unknown", "EECO01")]["total"] == 3
+        assert not any(code == "QWL_INDEX" for _, code in full)
+        csv = (await fund.get("/analyses/eu-report", params={"cutoff": "202512", "format": "csv"})).text
+        header, *lines = csv.strip().splitlines()
+        assert "specific_objective" in header.lstrip("\ufeff")
+        assert any(line.startswith("ESO4.7,EECO01,") for line in lines), csv
+        assert any(line.startswith("unknown,EECO01,") for line in lines), csv
+
+    # A later project.updated naming the objective moves that project's figures out of "unknown".
+    await publish(nats_server.url, rc.PROJECT_UPDATED, {
+        **p_unknown, "version": 2, "specific_objective": "ESO4.1", "changed_fields": ["theme_id"]})
+    db = stack.db_urls["indicators"]
+    await eventually(lambda: scalar(db, "SELECT specific_objective='ESO4.1' FROM project_extra "
+                                        "WHERE id=:i", i=p_unknown["id"]))
+    async with client(stack, "funder", funder) as fund:
+        moved = (await fund.get("/analyses/eu-report", params={"cutoff": "202512"})).json()["items"]
+        assert {(i["specific_objective"], i["indicator_code"]): i["total"] for i in moved
+                if i["indicator_code"] == "EECO01"} == {("ESO4.7", "EECO01"): 16, ("ESO4.1", "EECO01"): 3}
+
     async with client(stack, None) as public:
         r = await public.get("/analyses/rollup", params={"funder": funder})
         items = {(i["region"], i["indicator"], i["year"]): i for i in r.json()["items"]}
-        assert items[("21", "EECO01", 2025)]["value"] == 16
+        assert items[("21", "EECO01", 2025)]["value"] == 19
         assert items[("21", "QWL_INDEX", 2025)]["value"] == 65  # an average, not a sum
         series = (await public.get("/analyses/rollup", params={
             "funder": funder, "group_by": "period", "indicator_code": "EECO01"})).json()
-        assert [(i["period"], i["value"]) for i in series["items"]] == [("2025H1", 10), ("2025H2", 6)]
+        assert [(i["period"], i["value"]) for i in series["items"]] == [("2025H1", 13), ("2025H2", 6)]
         err = problem(await public.get("/analyses/rollup", params={"group_by": "region,colour"}), 422)
         assert err["errors"][0]["field"] == "query/group_by"
         problem(await public.get("/analyses/eu-report", params={"cutoff": "202512"}), 401)
-    so = p["programme_id"]
-    async def eu(cutoff):
-        r = await gw.get("/analyses/eu-report", params={"cutoff": cutoff})
-        return {i["indicator_code"]: i for i in r.json()["items"] if i["specific_objective"] == so}
-
-    h1 = await eu("202506")
-    assert h1["EECO01"]["total"] == 10 and h1["EECO01"]["women"] == 5 and h1["EECO01"]["men"] == 5
-    full = await eu("202512")
-    assert full["EECO01"]["total"] == 16 and full["EECO10+EECO11"]["total"] == 16
-    assert "QWL_INDEX" not in full
     problem(await gw.get("/analyses/eu-report", params={"cutoff": "202503"}), 422)
-    csv = (await gw.get("/analyses/eu-report", params={"cutoff": "202512", "format": "csv"})).text
-    assert "specific_objective" in csv and so in csv
     xlsx = await gw.get("/analyses/eu-report", params={"cutoff": "202512", "format": "xlsx"})
-    assert xlsx.content[:2] == b"PK"
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
 
 
 async def test_every_emitted_event_matches_its_contract(stack):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -268,7 +269,37 @@ async def test_bulk_import_is_all_or_nothing(stack, nats_server, gw):
         err = problem(await impl.post("/reports/import", json={"reports": bad}), 422)
         assert err["errors"][0]["field"] == "body/reports/5/values/0/disaggregations"
         problem(await impl.post("/reports/import", json={"reports": [reports[0], reports[0]]}), 422)
+        # Every kind of bad row is named, and nothing is written for any of them.
+        foreign = await new_project(nats_server.url, gw, org=uid(), funder=uid())
+        last = len(reports) - 1
+
+        def with_last(**change):
+            return {"reports": [*reports[:-1], {**reports[-1], **change}]}
+
+        def with_value(**change):
+            return with_last(values=[reports[-1]["values"][0], {**reports[-1]["values"][1], **change}])
+
+        cases = [
+            (with_value(value="12.5"), 422, f"body/reports/{last}/values/1/value"),
+            (with_value(value=True), 422, f"body/reports/{last}/values/1/value"),
+            (with_value(extra=1), 422, f"body/reports/{last}/values/1/extra"),
+            (with_value(value=1e9), 422, f"body/reports/{last}/values/1/value"),
+            (with_value(indicator_code="NOPE"), 422, f"body/reports/{last}/values/1/indicator_code"),
+            (with_value(indicator_code="EECO01\u0000"), 422,
+             f"body/reports/{last}/values/1/indicator_code"),
+            (with_last(period="2023H2"), 422, f"body/reports/{last}/period"),
+            (with_last(period="2024H3"), 422, f"body/reports/{last}/period"),
+        ]
+        for body, status, field in cases:
+            err = problem(await impl.post("/reports/import", json=body), status)
+            assert field in [e["field"] for e in err["errors"]], (field, err)
+        unknown = problem(await impl.post("/reports/import", json=with_last(project_id=uid())), 404)
+        assert f"reports/{last}" in unknown["detail"]
+        theirs = problem(await impl.post("/reports/import", json=with_last(project_id=foreign["id"])), 403)
+        assert f"reports/{last}" in theirs["detail"] and foreign["id"] in theirs["detail"]
         assert await scalar(db, "SELECT count(*) FROM reported_value") == before
+        assert await scalar(db, "SELECT count(*) FROM report WHERE project_id=:p",
+                            p=projects[0]["id"]) == 0
         r = await impl.post("/reports/import", json={"reports": reports, "submit": True})
         assert r.status_code == 201, r.text
         assert r.json()["created"] == 6 and r.json()["values"] == 12
@@ -276,3 +307,53 @@ async def test_bulk_import_is_all_or_nothing(stack, nats_server, gw):
         listed = (await impl.get("/reports", params={"project_id": projects[0]["id"]})).json()
         assert {x["status"] for x in listed["items"]} == {"submitted"} and listed["total"] == 3
         problem(await impl.post("/reports/import", json={"reports": reports[:1]}), 409)
+
+
+async def test_report_list_pages_by_cursor_without_skips_or_repeats(stack, nats_server, gw):
+    org = uid()
+    projects = [await new_project(nats_server.url, gw, org=org, funder=uid(), start="2023-01-01",
+                                  end="2025-12-31") for _ in range(3)]
+
+    def reports(periods):
+        return {"reports": [{"project_id": p["id"], "period": per, "values": [
+            {"indicator_code": "PROD_TURNOVER_PCT", "value": 1.0}]}
+            for p in projects for per in periods]}
+
+    # Several periods share an end day (2024Q2 / 2024H1, 2024Q4 / 2024H2 / 2024).
+    start = ["2024Q1", "2024Q2", "2024H1", "2024Q4", "2024H2", "2024"]
+    async with client(stack, "implementer", org) as impl:
+        r = await impl.post("/reports/import", json=reports(start))
+        assert r.status_code == 201, r.text
+        initial = set(r.json()["ids"])
+        seen: list[str] = []
+        added_before, added_after = set(), set()
+        cursor, pages = None, 0
+        inserts = iter([["2025Q3"], ["2023Q1"], ["2025H2"], ["2023H2"]])
+        while True:
+            params = {"limit": 4, **({"cursor": cursor} if cursor else {})}
+            page = (await impl.get("/reports", params=params)).json()
+            assert len(page["items"]) <= 4
+            seen += [x["id"] for x in page["items"]]
+            pages += 1
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+            # Between pages, reports that sort before the cursor (newer periods) and after it.
+            periods = next(inserts, None)
+            if periods:
+                r = await impl.post("/reports/import", json=reports(periods))
+                assert r.status_code == 201, r.text
+                (added_after if periods[0].startswith("2023") else added_before).update(r.json()["ids"])
+        assert len(seen) == len(set(seen)), "a report was listed twice"
+        assert initial <= set(seen), "a report was skipped"
+        assert added_after <= set(seen)  # added behind the cursor: reached later
+        assert not (added_before & set(seen))  # added ahead of it: not on later pages
+        assert page["total"] == len(initial) + len(added_before) + len(added_after)
+        assert pages >= 5
+        # The order is newest period end first, then project, period, revision.
+        every = (await impl.get("/reports", params={"limit": 200})).json()
+        keys = [(x["period_end"], x["project_id"], x["period"]) for x in every["items"]]
+        assert keys == sorted(keys, key=lambda k: (-dt.date.fromisoformat(k[0]).toordinal(), k[1], k[2]))
+        err = problem(await impl.get("/reports", params={"cursor": "bm90LWEtY3Vyc29y"}), 422)
+        assert err["errors"][0]["field"] == "query/cursor"
+        problem(await impl.get("/reports", params={"limit": 201}), 422)

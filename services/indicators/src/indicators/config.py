@@ -17,3 +17,5 @@ class Settings(ServiceSettings):
     # Well-being x productivity: what counts as "improved" (stated in every answer).
     wellbeing_min_effect_size: float = 0.2
     productivity_min_change_pct: float = 2.0
+    # Survey rounds close themselves at their close time: how often the closer looks at most.
+    survey_close_poll_seconds: float = 1.0

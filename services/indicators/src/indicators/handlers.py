@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Table, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from indicators.models import (
@@ -30,24 +31,22 @@ _shared_project_upsert = handlers.handlers[c.PROJECT_CREATED]
 
 
 async def _versioned_upsert(session: AsyncSession, table: Table, row_id: str, version: int,
-                            values: dict[str, Any]) -> bool:
-    """Insert, or update when `version` is newer; True when the row changed."""
-    current = await session.scalar(select(table.c.version).where(table.c.id == row_id))
-    if current is None:
-        await session.execute(table.insert().values(id=row_id, version=version, **values))
-        return True
-    if version <= current:
-        return False
-    await session.execute(update(table).where(table.c.id == row_id)
-                          .values(version=version, **values))
-    return True
+                            values: dict[str, Any]) -> None:
+    """Insert, or update when `version` is newer: one statement (INSERT .. ON CONFLICT DO
+    UPDATE .. WHERE older), not a read and then a write."""
+    ins = (postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert)(table)
+    await session.execute(ins.values(id=row_id, version=version, **values).on_conflict_do_update(
+        index_elements=[table.c.id], set_={"version": version, **values},
+        where=table.c.version < version))
 
 
 async def on_project_state(session: AsyncSession, env: dict[str, Any]) -> None:
     await _shared_project_upsert(session, env)
-    s = c.ProjectState.model_validate(env["data"])
-    await _versioned_upsert(session, project_extra, s.id, s.version, {
-        "theme_id": s.theme_id, "programme_id": s.programme_id, "archived": s.archived})
+    # The shared handler has just validated this payload as a ProjectState: read it as is.
+    s = env["data"]
+    await _versioned_upsert(session, project_extra, s["id"], int(s["version"]), {
+        "theme_id": s.get("theme_id"), "programme_id": s.get("programme_id"),
+        "specific_objective": s.get("specific_objective"), "archived": bool(s.get("archived"))})
 
 
 handlers.on(c.PROJECT_CREATED)(on_project_state)

@@ -1,5 +1,9 @@
 """Indicators service: what the projects achieve, measured."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 from fastapi import FastAPI
 
 from indicators.analyses.impact import router as impact_router
@@ -9,6 +13,7 @@ from indicators.config import Settings
 from indicators.handlers import handlers
 from indicators.models import metadata, project_projection
 from indicators.reports.router import router as reports_router
+from indicators.surveys.closer import RoundCloser
 from indicators.surveys.router import router as surveys_router
 from shared.contracts import indicators as contracts
 from shared.contracts import registry as registry_contracts
@@ -31,4 +36,22 @@ spec = ServiceSpec(
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service_app(spec, settings)
+    settings = settings or Settings()
+    app = create_service_app(spec, settings)
+    base_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        # The shared lifespan opens the database and NATS; the round closer rides on it.
+        async with base_lifespan(a) as state:
+            closer = RoundCloser(state["sessionmaker"], state["outbox"],
+                                 settings.privacy_min_respondents,
+                                 settings.survey_close_poll_seconds)
+            await closer.start()
+            try:
+                yield state
+            finally:
+                await closer.stop()
+
+    app.router.lifespan_context = lifespan
+    return app

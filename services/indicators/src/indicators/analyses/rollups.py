@@ -125,6 +125,7 @@ async def rollup_view(
     return {"group_by": keys, "items": items, "total": len(items)}
 
 
+UNKNOWN_OBJECTIVE = "unknown"
 EU_COLUMNS = ["specific_objective", "indicator_code", "name", "women", "men", "non_binary", "total"]
 
 
@@ -135,11 +136,14 @@ async def eu_report(session: SessionDep, identity: Authenticated,
                                                  description="YYYY06 or YYYY12")],
                     format: Fmt = None, lang: Annotated[str, Query(pattern="^(fi|sv|en)$")] = "en"):
     """ESF+ common indicators (EECO/EECR), cumulative approved values up to the cut-off, by
-    specific objective (the project's programme) and gender; composites from their parts."""
+    ESF+ specific objective (e.g. ESO4.7, from the registry's project events) and gender;
+    composites from their parts. Projects whose specific objective is not known are counted
+    under the row `unknown`, never dropped."""
     year, month = int(cutoff[:4]), int(cutoff[4:])
     end = dt.date(year, 6, 30) if month == 6 else dt.date(year, 12, 31)
     t = reported_value
-    q = (select(project_extra.c.programme_id, t.c.indicator_code, t.c.value, t.c.disaggregations)
+    q = (select(project_extra.c.specific_objective, t.c.indicator_code, t.c.value,
+                t.c.disaggregations)
          .join(Report, Report.id == t.c.report_id)
          .join(project_projection, project_projection.c.id == Report.project_id)
          .outerjoin(project_extra, project_extra.c.id == Report.project_id)
@@ -150,7 +154,7 @@ async def eu_report(session: SessionDep, identity: Authenticated,
         q = q.where(cond)
     acc: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for so, code, value, dis in (await session.execute(q)).all():
-        cell = acc[(so or "unspecified", code)]
+        cell = acc[(so or UNKNOWN_OBJECTIVE, code)]
         cell["total"] += value
         for g, n in ((dis or {}).get("gender") or {}).items():
             cell[g] += n

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from indicators.catalogue.router import current_definitions
 from indicators.common import (
@@ -23,6 +24,7 @@ from shared.db import SessionDep
 from shared.errors import Conflict, Unprocessable, problem_responses
 from shared.exports import Column, export_response
 from shared.identity import Authenticated
+from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 
 router = APIRouter(tags=["reports"])
 R = problem_responses(401, 403, 404, 409, 422)
@@ -51,17 +53,17 @@ async def create_report(body: ReportIn, session: SessionDep, identity: Authentic
 async def import_reports(body: ImportIn, request: Request, session: SessionDep,
                          identity: Authenticated) -> dict:
     """All reports are checked; any problem rejects the whole import (nothing is stored)."""
-    keys = [(x.project_id, x.period) for x in body.reports]
+    keys = [(x["project_id"], x["period"]) for x in body["reports"]]
     if len(set(keys)) != len(keys):
         raise Unprocessable("the import names a project and period twice", errors=[
             field_error("body/reports", "duplicate", "one report per project and period")])
-    reports = await service.bulk_create(session, identity, body.reports)
-    if body.submit:
+    reports = await service.bulk_create(session, identity, body["reports"])
+    if body.get("submit"):
         for r in reports:
             await service.submit(session, request.state.outbox, identity, r)
     ids = [r.id for r in reports]
     return {"created": len(ids), "ids": ids,
-            "values": sum(len(x.values) for x in body.reports)}
+            "values": sum(len(x.get("values", ())) for x in body["reports"])}
 
 
 @router.get("/reports", summary="List reports", response_model=None, responses=R)
@@ -71,11 +73,14 @@ async def list_reports(
     period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
     status_: Annotated[str | None, Query(alias="status",
                                          pattern="^(draft|submitted|approved|locked|superseded)$")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Limit = 50,
+    cursor: Cursor = None,
     format: Annotated[str | None, Query(pattern="^(csv|xlsx|json)$")] = None,
 ):
-    """Reports of the projects you may see (newest period first)."""
+    """Reports of the projects you may see, newest period first (then project, period and
+    revision), a page at a time: `next_cursor` gives the next page, `total` counts them all.
+    The cursor holds the last row's sort key, so reports added while paging are neither
+    skipped nor repeated on the pages that follow."""
     q = select(Report).join(project_projection, project_projection.c.id == Report.project_id)
     cond = visible_project_filter(identity)
     if cond is not None:
@@ -86,15 +91,36 @@ async def list_reports(
         q = q.where(Report.period == period)
     if status_:
         q = q.where(Report.status == status_)
-    total = await session.scalar(select(func.count()).select_from(q.subquery()))
-    q = q.order_by(Report.period_end.desc(), Report.project_id, Report.revision.desc())
+    order = (Report.period_end.desc(), Report.project_id, Report.period, Report.revision.desc())
     if format:
         rows = [ReportOut.model_validate(r).model_dump(mode="json")
-                for r in (await session.scalars(q.limit(100000))).all()]
+                for r in (await session.scalars(q.order_by(*order).limit(100000))).all()]
         return export_response(rows, LIST_COLUMNS, format, filename="reports")
-    rows = (await session.scalars(q.limit(limit).offset(offset))).all()
-    return {"items": [ReportOut.model_validate(r).model_dump(mode="json") for r in rows],
-            "total": int(total or 0)}
+    total = await session.scalar(select(func.count()).select_from(q.subquery()))
+    after = decode_cursor(cursor)
+    if after:
+        q = q.where(_after(after))
+    rows = (await session.scalars(q.order_by(*order).limit(limit + 1))).all()
+    nxt = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        nxt = encode_cursor([last.period_end.isoformat(), last.project_id, last.period, last.revision])
+    return {"items": [ReportOut.model_validate(r).model_dump(mode="json") for r in rows[:limit]],
+            "total": int(total or 0), "next_cursor": nxt}
+
+
+def _after(values: list) -> ColumnElement[bool]:
+    """Rows after the cursor's (period_end desc, project_id, period, revision desc)."""
+    try:
+        end, pid, per, rev = dt.date.fromisoformat(values[0]), str(values[1]), str(values[2]), int(values[3])
+    except (ValueError, TypeError, IndexError):
+        raise Unprocessable("invalid cursor", errors=[field_error(
+            "query/cursor", "value_error", "not a cursor this list gave out")]) from None
+    return or_(Report.period_end < end,
+               and_(Report.period_end == end, Report.project_id > pid),
+               and_(Report.period_end == end, Report.project_id == pid, Report.period > per),
+               and_(Report.period_end == end, Report.project_id == pid, Report.period == per,
+                    Report.revision < rev))
 
 
 @router.get("/reports/{report_id}", summary="Read a report with its values", responses=R)
@@ -126,7 +152,7 @@ async def put_values(report_id: str, body: ValuesIn, session: SessionDep,
                      identity: Authenticated) -> ReportOut:
     """Only drafts change; a submitted or approved report is corrected by reopening it."""
     r = await service.get_report(session, report_id)
-    await service.replace_values(session, identity, r, body.values)
+    await service.replace_values(session, identity, r, body["values"])
     return await _out(session, r)
 
 

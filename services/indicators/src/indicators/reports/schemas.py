@@ -3,42 +3,56 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any, NotRequired
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from typing_extensions import TypedDict
 
 from indicators.common import PERIOD_PATTERN
 from shared.types import StrictInput
 
+# Values arrive by the hundred thousand (bulk imports), so their bodies are TypedDicts in
+# pydantic's strict mode: validated entirely in pydantic-core (about 0.5 us a value, against
+# ~19 us for models with StrictInput's per-field Python hook) with the same guarantees: no
+# unknown fields, no lax coercion ("5" is not a number, true is not 1), no NUL in text.
+_STRICT = ConfigDict(extra="forbid", strict=True)
+_NO_NUL = r"^[^\x00]*$"
+Text40 = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=_NO_NUL)]
+CountedId = Annotated[str, StringConstraints(max_length=200, pattern=_NO_NUL)]
 
-class ValueIn(StrictInput):
-    model_config = ConfigDict(extra="forbid")
-    indicator_code: str = Field(min_length=1, max_length=40)
-    value: float = Field(allow_inf_nan=False)
+
+class ValueIn(TypedDict):
+    """One indicator's value, with its breakdowns."""
+
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    indicator_code: Text40
+    value: Annotated[float, Field(allow_inf_nan=False)]
     # e.g. {"gender": {"women": 3, "men": 2, "non_binary": 0}}: each must add up to value.
-    disaggregations: dict[str, dict[str, float]] | None = None
+    disaggregations: NotRequired[dict[str, dict[str, Annotated[float, Field(allow_inf_nan=False)]]] | None]
     # Pseudonymous ids of what was counted (e.g. business IDs), for counting rules.
-    counted_ids: list[str] | None = Field(None, max_length=100000)
+    counted_ids: NotRequired[Annotated[list[CountedId], Field(max_length=100000)] | None]
 
 
-class ReportIn(StrictInput):
-    model_config = ConfigDict(extra="forbid")
-    project_id: str = Field(min_length=1, max_length=36)
-    period: str = Field(pattern=PERIOD_PATTERN)
-    values: list[ValueIn] = Field(default_factory=list, max_length=200000)
+class ReportIn(TypedDict):
+    """A project's values for one period."""
+
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    project_id: Annotated[str, StringConstraints(min_length=1, max_length=36, pattern=_NO_NUL)]
+    period: Annotated[str, StringConstraints(pattern=PERIOD_PATTERN)]
+    values: NotRequired[Annotated[list[ValueIn], Field(max_length=200000)]]
 
 
-class ValuesIn(StrictInput):
-    model_config = ConfigDict(extra="forbid")
-    values: list[ValueIn] = Field(max_length=200000)
+class ValuesIn(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    values: Annotated[list[ValueIn], Field(max_length=200000)]
 
 
-class ImportIn(StrictInput):
+class ImportIn(TypedDict):
     """Many reports at once (regional systems); all or nothing."""
 
-    model_config = ConfigDict(extra="forbid")
-    reports: list[ReportIn] = Field(min_length=1, max_length=10000)
-    submit: bool = False
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    reports: Annotated[list[ReportIn], Field(min_length=1, max_length=10000)]
+    submit: NotRequired[bool]
 
 
 class ReopenIn(StrictInput):

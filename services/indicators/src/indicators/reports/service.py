@@ -28,7 +28,7 @@ from indicators.models import (
     rollup,
 )
 from indicators.reports.schemas import ReportIn, ValueIn
-from indicators.reports.validation import check_values, value_rows
+from indicators.reports.validation import check_values, rules_of, value_rows
 from shared.contracts import indicators as contracts
 from shared.db import new_id, utcnow
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -55,15 +55,15 @@ async def _check_period(project: dict[str, Any], period: str, field: str) -> tup
 
 async def validate_values(session: AsyncSession, values: list[ValueIn], period_end: dt.date,
                           prefix: str = "body/values", cache: dict | None = None) -> None:
-    codes = {v.indicator_code for v in values}
     if cache is None:
-        defs = await current_definitions(session, codes, on=period_end)
+        codes = {v["indicator_code"] for v in values}
+        rules = rules_of(await current_definitions(session, codes, on=period_end))
     else:
         # Bulk imports: the catalogue is read once per period end, not once per report.
-        defs = cache.get(period_end)
-        if defs is None:
-            defs = cache[period_end] = await current_definitions(session, on=period_end)
-    check_values(values, defs, prefix)
+        rules = cache.get(period_end)
+        if rules is None:
+            rules = cache[period_end] = rules_of(await current_definitions(session, on=period_end))
+    check_values(values, rules, prefix)
 
 
 async def load_values(session: AsyncSession, report_ids: list[str]) -> dict[str, list[dict]]:
@@ -88,50 +88,50 @@ async def get_report(session: AsyncSession, report_id: str) -> Report:
 
 
 async def create(session: AsyncSession, identity: Identity, body: ReportIn,
-                 prefix: str = "body", pending: list[dict[str, Any]] | None = None,
-                 cache: dict | None = None) -> Report:
-    """A draft report; its value rows go to `pending` when given (bulk imports insert them
-    all at once), else they are inserted here."""
-    project = await get_project(session, body.project_id)
+                 prefix: str = "body") -> Report:
+    """A draft report with its values."""
+    project_id, period, values = body["project_id"], body["period"], body.get("values", [])
+    project = await get_project(session, project_id)
     require_report(identity, project)
     if project.get("archived"):
         raise Conflict("the project is archived")
-    start, end = await _check_period(project, body.period, f"{prefix}/period")
-    await validate_values(session, body.values, end, f"{prefix}/values", cache)
+    start, end = await _check_period(project, period, f"{prefix}/period")
+    await validate_values(session, values, end, f"{prefix}/values")
     existing = await session.scalar(select(Report.id).where(
-        Report.project_id == body.project_id, Report.period == body.period,
+        Report.project_id == project_id, Report.period == period,
         Report.status.in_(ACTIVE)))
     if existing:
-        raise Conflict(f"a report for {body.period} exists ({existing}); change it, or reopen "
+        raise Conflict(f"a report for {period} exists ({existing}); change it, or reopen "
                        "it to correct it")
-    r = Report(project_id=body.project_id, period=body.period, period_start=start,
+    r = Report(project_id=project_id, period=period, period_start=start,
                period_end=end, revision=1, status="draft", created_by=identity.sub)
     session.add(r)
     await session.flush()
-    if pending is not None:
-        pending.extend(value_rows(r.id, body.values))
-    elif body.values:
-        await session.execute(reported_value.insert(), value_rows(r.id, body.values))
+    if values:
+        await session.execute(reported_value.insert(), value_rows(r.id, values))
     return r
 
 
-async def insert_values(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Many value rows at once: COPY on PostgreSQL (in this transaction), else executemany."""
-    if not rows:
+async def insert_values(session: AsyncSession, pending: list[tuple[str, list[ValueIn]]]) -> None:
+    """Many reports' values at once: COPY on PostgreSQL (in this transaction), else executemany."""
+    if not any(values for _, values in pending):
         return
     conn = await session.connection()
     if conn.dialect.name == "postgresql":
         import orjson
 
+        def js(x: Any) -> str | None:
+            return None if x is None else orjson.dumps(x).decode()
+
         raw = (await conn.get_raw_connection()).driver_connection
         cols = ["report_id", "indicator_code", "value", "disaggregations", "counted_ids"]
-        records = [(r["report_id"], r["indicator_code"], r["value"],
-                    orjson.dumps(r["disaggregations"]).decode() if r["disaggregations"] is not None else None,
-                    orjson.dumps(r["counted_ids"]).decode() if r["counted_ids"] is not None else None)
-                   for r in rows]
+        records = [(rid, v["indicator_code"], v["value"], js(v.get("disaggregations")),
+                    js(v.get("counted_ids")))
+                   for rid, values in pending for v in values]
         await raw.copy_records_to_table("reported_value", records=records, columns=cols)
         return
-    await session.execute(reported_value.insert(), rows)
+    await session.execute(reported_value.insert(),
+                          [row for rid, values in pending for row in value_rows(rid, values)])
 
 
 async def bulk_create(session: AsyncSession, identity: Identity,
@@ -139,7 +139,7 @@ async def bulk_create(session: AsyncSession, identity: Identity,
     """Many drafts in a few statements: projects and existing reports read once, the
     catalogue once per period end, one flush for the reports, one COPY for the values.
     Any problem rejects everything (the caller's transaction rolls back)."""
-    ids = list({b.project_id for b in bodies})
+    ids = list({b["project_id"] for b in bodies})
     rows = (await session.execute(
         select(project_projection, project_extra.c.theme_id, project_extra.c.programme_id,
                project_extra.c.archived)
@@ -149,23 +149,28 @@ async def bulk_create(session: AsyncSession, identity: Identity,
     taken = set((await session.execute(select(Report.project_id, Report.period).where(
         Report.project_id.in_(ids), Report.status.in_(ACTIVE)))).all())
     cache: dict = {}
-    reports, pending = [], []
+    reports: list[Report] = []
+    pending: list[tuple[str, list[ValueIn]]] = []
     for i, body in enumerate(bodies):
-        project = projects.get(body.project_id)
+        project_id, period, values = body["project_id"], body["period"], body.get("values", [])
+        project = projects.get(project_id)
         if project is None:
-            raise NotFound(f"no project {body.project_id} known to indicators (reports/{i})")
-        require_report(identity, project)
+            raise NotFound(f"no project {project_id} known to indicators (reports/{i})")
+        try:
+            require_report(identity, project)
+        except Forbidden as exc:
+            raise Forbidden(f"{exc.detail} (reports/{i}: project {project_id})") from None
         if project.get("archived"):
-            raise Conflict(f"project {body.project_id} is archived (reports/{i})")
-        start, end = await _check_period(project, body.period, f"body/reports/{i}/period")
-        await validate_values(session, body.values, end, f"body/reports/{i}/values", cache)
-        if (body.project_id, body.period) in taken:
-            raise Conflict(f"a report for {body.period} exists for project {body.project_id}")
-        r = Report(id=new_id(), project_id=body.project_id, period=body.period, period_start=start,
+            raise Conflict(f"project {project_id} is archived (reports/{i})")
+        start, end = await _check_period(project, period, f"body/reports/{i}/period")
+        await validate_values(session, values, end, f"body/reports/{i}/values", cache)
+        if (project_id, period) in taken:
+            raise Conflict(f"a report for {period} exists for project {project_id} (reports/{i})")
+        r = Report(id=new_id(), project_id=project_id, period=period, period_start=start,
                    period_end=end, revision=1, status="draft", created_by=identity.sub,
                    created_at=utcnow(), updated_at=utcnow())
         reports.append(r)
-        pending.extend(value_rows(r.id, body.values))
+        pending.append((r.id, values))
     session.add_all(reports)
     await session.flush()
     await insert_values(session, pending)

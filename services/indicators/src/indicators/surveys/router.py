@@ -37,7 +37,7 @@ def _instrument(ins: Instrument, wording: dict | None = None) -> dict[str, Any]:
 
 def _round(r: SurveyRound, n: int | None = None, k: int = 0) -> dict[str, Any]:
     out = {k: getattr(r, k) for k in ("id", "organisation_id", "project_id", "label", "opens_on",
-                                      "closes_on", "status", "closed_at", "units")}
+                                      "closes_on", "closes_at", "status", "closed_at", "units")}
     out["instrument_id"] = r.instrument_id
     if n is not None:
         # Even a response count below k is a figure about fewer than k people.
@@ -106,7 +106,10 @@ async def put_wording(code: str, body: WordingIn, session: SessionDep, identity:
 
 @router.post("/rounds", summary="Open a survey round", status_code=201, responses=R)
 async def create_round(body: RoundIn, session: SessionDep, identity: Authenticated) -> dict:
-    """Per organisation (and optionally project): T0 baseline, T1, T2 follow-ups."""
+    """Per organisation (and optionally project): T0 baseline, T1, T2 follow-ups. The round
+    closes itself at `closes_at` (default: the end of `closes_on`, Helsinki time) with the
+    same `survey_round.closed` event as a manual close; a round created after that instant
+    (entering an earlier survey) is closed by hand."""
     ins = await service.get_instrument(session, body.instrument_code)
     if body.project_id:
         await service.get_project(session, body.project_id)
@@ -120,7 +123,9 @@ async def create_round(body: RoundIn, session: SessionDep, identity: Authenticat
         raise Conflict(f"round {body.label} exists for this organisation and instrument")
     r = SurveyRound(instrument_id=ins.id, organisation_id=body.organisation_id,
                     project_id=body.project_id, label=body.label, opens_on=body.opens_on,
-                    closes_on=body.closes_on, units=body.units, created_by=identity.sub)
+                    closes_on=body.closes_on,
+                    closes_at=body.closes_at or service.end_of_day(body.closes_on),
+                    units=body.units, created_by=identity.sub, created_at=utcnow())
     session.add(r)
     await session.flush()
     return _round(r, 0)
@@ -184,7 +189,8 @@ async def upload_responses(round_id: str, request: Request, session: SessionDep,
 @router.post("/rounds/{round_id}/close", summary="Close a round", responses=R)
 async def close_round(round_id: str, request: Request, session: SessionDep,
                       identity: Authenticated) -> dict:
-    """Emits `survey_round.closed` (results_available is false below the privacy threshold)."""
+    """Emits `survey_round.closed` (results_available is false below the privacy threshold);
+    409 when the round is closed already (by hand or at its close time)."""
     r, _ = await service.get_round(session, round_id)
     r = await service.close(session, request.state.outbox, identity, r, _k(request))
     return _round(r)

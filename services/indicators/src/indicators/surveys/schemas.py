@@ -8,8 +8,9 @@ from typing import Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from indicators.catalogue.schemas import Band
+from indicators.surveys.service import end_of_day, start_of_day
 from shared.contracts.registry import LocalizedText
-from shared.types import StrictInput
+from shared.types import IsoDateTime, StrictInput
 
 
 class ItemIn(StrictInput):
@@ -67,12 +68,20 @@ class RoundIn(StrictInput):
     label: str = Field(pattern=r"^T\d{1,2}$", description="T0 baseline, T1, T2 follow-ups")
     opens_on: dt.date
     closes_on: dt.date
+    closes_at: IsoDateTime | None = Field(
+        None, description="When the round closes itself, with its UTC offset; within closes_on "
+        "(Europe/Helsinki). Default: the end of closes_on.")
     units: list[str] = Field(default_factory=list, max_length=500)
 
     @model_validator(mode="after")
     def _dates(self) -> RoundIn:
         if self.closes_on < self.opens_on:
             raise ValueError("closes_on is before opens_on")
+        if self.closes_at is not None:
+            if self.closes_at.tzinfo is None:
+                raise ValueError("closes_at needs a UTC offset (e.g. 2026-06-30T16:00:00+03:00)")
+            if not start_of_day(self.closes_on) < self.closes_at <= end_of_day(self.closes_on):
+                raise ValueError("closes_at must fall on closes_on (Europe/Helsinki)")
         return self
 
 

@@ -7,9 +7,10 @@ import csv
 import datetime as dt
 import io
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from indicators.common import field_error, get_project, is_funder_of, is_implementer_of
@@ -22,6 +23,16 @@ from shared.events.outbox import Outbox
 from shared.identity import Identity
 
 UNSPECIFIED = "(unspecified)"
+HELSINKI = ZoneInfo("Europe/Helsinki")
+
+
+def end_of_day(day: dt.date) -> dt.datetime:
+    """The instant a Helsinki calendar day ends (midnight starting the next), in UTC."""
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), HELSINKI).astimezone(dt.UTC)
+
+
+def start_of_day(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), HELSINKI).astimezone(dt.UTC)
 
 
 async def get_instrument(session: AsyncSession, code: str) -> Instrument:
@@ -67,12 +78,14 @@ async def require_results(session: AsyncSession, identity: Identity, r: SurveyRo
 
 
 def check_open(r: SurveyRound, identity: Identity) -> None:
-    """Open rounds take responses between their dates; after the close date only national
-    roles may still enter late (e.g. paper) responses, until the round is closed."""
-    today = dt.date.today()
-    if r.status != "open" or (today > r.closes_on and not identity.is_national):
+    """Open rounds take responses between their opening day and their close time; after it
+    only national roles may still enter late (e.g. paper) responses, until the round is
+    closed (a round that was open at its close time closes itself then)."""
+    now = utcnow()
+    closes_at = r.closes_at or end_of_day(r.closes_on)
+    if r.status != "open" or (now >= closes_at and not identity.is_national):
         raise Conflict("the survey round is closed")
-    if today < r.opens_on:
+    if now < start_of_day(r.opens_on):
         raise Conflict(f"the survey round opens on {r.opens_on}")
 
 
@@ -178,22 +191,57 @@ def answers_from_csv(ins: Instrument, body: bytes) -> tuple[np.ndarray, list]:
     return arr, units
 
 
-async def close(session: AsyncSession, outbox: Outbox, identity: Identity, r: SurveyRound,
-                k: int) -> SurveyRound:
-    await require_manage(session, identity, r.organisation_id, r.project_id)
-    if r.status == "closed":
-        raise Conflict("the round is already closed")
+async def _claim_close(session: AsyncSession, r: SurveyRound, closed_at: dt.datetime) -> bool:
+    """Compare-and-set open -> closed: of several closers (a person, replicas' closers) only
+    the one whose UPDATE hits the row closes the round and emits the event."""
+    won = await session.execute(
+        update(SurveyRound).where(SurveyRound.id == r.id, SurveyRound.status == "open")
+        .values(status="closed", closed_at=closed_at).execution_options(synchronize_session=False))
+    if won.rowcount != 1:
+        return False
+    r.status, r.closed_at = "closed", closed_at
+    return True
+
+
+async def _record_closed(session: AsyncSession, outbox: Outbox, r: SurveyRound, k: int) -> None:
     ins = await session.get(Instrument, r.instrument_id)
     n = await session.scalar(select(func.count()).select_from(survey_response)
                              .where(survey_response.c.round_id == r.id))
-    r.status, r.closed_at = "closed", utcnow()
-    await session.flush()
     await outbox.record(session, contracts.SURVEY_ROUND_CLOSED, r.id, {
         "id": r.id, "project_id": r.project_id, "organisation_id": r.organisation_id,
         "instrument": ins.code, "label": r.label,
         "closed_at": r.closed_at.isoformat().replace("+00:00", "Z"),
         "results_available": int(n or 0) >= k})
+
+
+async def close(session: AsyncSession, outbox: Outbox, identity: Identity, r: SurveyRound,
+                k: int) -> SurveyRound:
+    await require_manage(session, identity, r.organisation_id, r.project_id)
+    if r.status == "closed" or not await _claim_close(session, r, utcnow()):
+        raise Conflict("the round is already closed")
+    await _record_closed(session, outbox, r, k)
     return r
+
+
+async def close_due(session: AsyncSession, outbox: Outbox, k: int, limit: int = 100) -> list[str]:
+    """Close the open rounds whose close time has come (each at its close time), with the
+    same event as a manual close. Rounds created after their close time are left to a person."""
+    now = utcnow()
+    due = (await session.scalars(select(SurveyRound).where(
+        SurveyRound.status == "open", SurveyRound.closes_at <= now,
+        SurveyRound.closes_at > SurveyRound.created_at)
+        .order_by(SurveyRound.closes_at).limit(limit))).all()
+    closed = []
+    for r in due:
+        if await _claim_close(session, r, r.closes_at):
+            await _record_closed(session, outbox, r, k)
+            closed.append(r.id)
+    return closed
+
+
+async def next_close(session: AsyncSession) -> dt.datetime | None:
+    return await session.scalar(select(func.min(SurveyRound.closes_at)).where(
+        SurveyRound.status == "open", SurveyRound.closes_at > SurveyRound.created_at))
 
 
 async def load_scores(session: AsyncSession, round_id: str, dim_codes: list[str]):
