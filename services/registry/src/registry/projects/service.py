@@ -56,7 +56,8 @@ def etag_matches(header: str | None, tag: str) -> bool:
     return "*" in candidates or tag in candidates
 
 
-def event_state(p: Project, partner_ids: list[str] | None = None) -> dict[str, Any]:
+def event_state(p: Project, partner_ids: list[str] | None = None,
+                specific_objective: str | None = None) -> dict[str, Any]:
     """The public state carried by project.created / project.updated (ProjectState)."""
     return {
         "id": p.id, "version": p.version, "code": p.code, "name": p.name, "status": p.status,
@@ -65,6 +66,7 @@ def event_state(p: Project, partner_ids: list[str] | None = None) -> dict[str, A
         "organisation_id": p.organisation_id, "funder_id": p.funder_id,
         "region_codes": list(p.region_codes or []),
         "theme_id": p.theme_id, "programme_id": p.programme_id, "call_id": p.call_id,
+        "specific_objective": specific_objective,
         "partner_ids": sorted(partner_ids or []),
         "target_groups": list(p.target_groups or []), "sub_themes": list(p.sub_themes or []),
         "budget_total": str(p.budget_total) if p.budget_total is not None else None,
@@ -72,24 +74,40 @@ def event_state(p: Project, partner_ids: list[str] | None = None) -> dict[str, A
     }
 
 
+async def specific_objective(session: AsyncSession, theme_id: str | None) -> str | None:
+    """The ESF+ specific objective of a project's theme (the theme is usually in the session)."""
+    if not theme_id:
+        return None
+    theme = await session.get(Theme, theme_id)
+    return theme.specific_objective if theme is not None else None
+
+
 def _field_error(field: str, message: str, type_: str = "value_error") -> Unprocessable:
     return Unprocessable(message, errors=[{"field": field, "type": type_, "message": message}])
 
 
-async def check_references(session: AsyncSession, data: dict[str, Any]) -> None:
-    """Referenced themes, programmes, calls and partner organisations must exist."""
+async def check_references(session: AsyncSession, data: dict[str, Any],
+                           identity: Identity | None = None) -> None:
+    """Referenced themes, programmes, calls and organisations (lead, funder, partners) must exist.
+
+    The caller's own organisation (from its token) is vouched for by the identity provider and
+    may be used before the registry holds a record of it."""
     for key, model in (("theme_id", Theme), ("programme_id", Programme), ("call_id", Call)):
         if data.get(key) and await session.get(model, data[key]) is None:
             raise _field_error(f"body/{key}", f"no {model.__tablename__} {data[key]}", "unknown_id")
-    partners = data.get("partners") or []
-    if partners:
-        ids = [p["organisation_id"] for p in partners]
-        found = set((await session.scalars(select(Organisation.id)
-                                           .where(Organisation.id.in_(ids)))).all())
-        for i, oid in enumerate(ids):
-            if oid not in found:
-                raise _field_error(f"body/partners/{i}/organisation_id", f"no organisation {oid}",
-                                   "unknown_id")
+    own = identity.org if identity is not None else None
+    wanted = [(f"body/{key}", data[key]) for key in ("organisation_id", "funder_id")
+              if data.get(key) and not (key == "organisation_id" and data[key] == own)]
+    wanted += [(f"body/partners/{i}/organisation_id", p["organisation_id"])
+               for i, p in enumerate(data.get("partners") or [])]
+    if not wanted:
+        return
+    found = set((await session.scalars(select(Organisation.id).where(
+        Organisation.id.in_({oid for _, oid in wanted})))).all())
+    errors = [{"field": f, "type": "unknown_id", "message": f"no organisation {oid}"}
+              for f, oid in wanted if oid not in found]
+    if errors:
+        raise Unprocessable(errors[0]["message"], errors=errors)
 
 
 class ProjectService:
@@ -243,7 +261,7 @@ class ProjectService:
         if await session.scalar(select(Project.id).where(Project.code == data.code)):
             raise Conflict(f"a project with code {data.code} exists")
         raw = data.model_dump(mode="python", exclude_none=True)
-        await check_references(session, raw)
+        await check_references(session, raw, identity)
         fields = {k: v for k, v in raw.items() if k in SCALARS and k != "funder_id"}
         for key in ("region_codes", "case_numbers", "target_groups", "sub_themes"):
             fields.setdefault(key, [])
@@ -268,7 +286,8 @@ class ProjectService:
             kids["funders"] = [{"organisation_id": data.funder_id, "valid_from": data.funder_since
                                 or project.start_date or dt.date.today(), "valid_to": None}]
         project.__dict__["_kids"] = kids  # the response reuses them
-        state = event_state(project, [x["organisation_id"] for x in kids["partners"]])
+        state = event_state(project, [x["organisation_id"] for x in kids["partners"]],
+                            await specific_objective(session, project.theme_id))
         await audit.record(session, entity_type="project", entity_id=project.id, action="create",
                            version=1, actor=identity.sub, before=None,
                            after=self.snapshot(project, kids), feed_state=state,
@@ -315,7 +334,7 @@ class ProjectService:
             if changes["organisation_id"] in partner_ids:
                 raise _field_error("body/organisation_id", "this organisation is already a partner; "
                                    "remove it from partners first", "partner_is_lead")
-        await check_references(session, changes)
+        await check_references(session, changes, identity)
         before_kids = await self.children(session, project.id)
         before = self.snapshot(project, before_kids)
         old_status = project.status
@@ -344,7 +363,8 @@ class ProjectService:
         project.version += 1
         project.updated_at = utcnow()
         await session.flush()
-        state = event_state(project, [x["organisation_id"] for x in kids["partners"]])
+        state = event_state(project, [x["organisation_id"] for x in kids["partners"]],
+                            await specific_objective(session, project.theme_id))
         await audit.record(session, entity_type="project", entity_id=project.id, action="update",
                            version=project.version, actor=identity.sub, before=before, after=after,
                            feed_state=state, published=project.published,
