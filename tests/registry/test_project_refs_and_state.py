@@ -139,3 +139,106 @@ async def test_unknown_lead_funder_or_partner_is_refused_and_nothing_is_written(
         {"code": f"REF-{tag}-b", "name": {"fi": "x"}, "funder_id": ghost}])
     assert r.status_code == 422 and r.json()["written"] is False
     assert await _codes(stack, f"REF-{tag}") == [f"REF-{tag}-ok"]
+
+
+async def test_read_response_is_exactly_the_project_read_schema(gw, client_for):
+    """The read path builds its JSON directly; it must equal ProjectRead's own validation and
+    JSON dump of the same body, for a caller who sees personal data and for one who does not."""
+    from registry.projects.schemas import ProjectRead
+
+    lead, funder, partner = await new_org(gw), await new_org(gw), await new_org(gw)
+    body = {"code": code(), "name": {"fi": "Täysi", "en": "Full"}, "organisation_id": lead["id"],
+            "funder_id": funder["id"], "start_date": "2024-01-01", "end_date": "2026-12-31",
+            "region_codes": ["06"], "target_groups": ["companies"], "sub_themes": ["wellbeing"],
+            "goals": {"fi": "Tavoite"}, "case_numbers": ["1/2024"], "set_up_date": "2023-12-01",
+            "partners": [{"organisation_id": partner["id"], "role": "expert"}],
+            "budget": [{"source": "state", "amount": "100"}, {"source": "esf_plus", "amount": "0.5"}],
+            "contact_persons": [{"name": "Liisa", "email": "l@x.fi"}],
+            "steering_group": [{"name": "Matti", "title": "pj"}],
+            "evaluations": [{"kind": "final", "date": "2026-12-01", "link": "https://x.fi/a"}],
+            "published": True}
+    created = await gw.post("/projects", json=body)
+    assert created.status_code == 201, created.text
+    pid = created.json()["id"]
+    public = client_for()
+    for client, private in ((gw, True), (public, False)):
+        got = (await client.get(f"/projects/{pid}")).json()
+        want = ProjectRead.model_validate(got).model_dump(mode="json")
+        if not private:
+            want.pop("contact_persons")
+            want.pop("steering_group")
+        assert got == want
+        assert list(got) == list(want)  # the same keys in the same order
+        assert ("contact_persons" in got) is private
+    got = created.json()
+    assert got["budget"] == [{"source": "esf_plus", "amount": "0.50"},
+                             {"source": "state", "amount": "100.00"}]
+    assert got["budget_total"] == "100.50" and got["name"] == {"fi": "Täysi", "sv": None, "en": "Full"}
+    assert got["created_at"].endswith("Z")
+    assert got == (await gw.get(f"/projects/{pid}")).json()
+
+
+async def test_workplaces_in_the_change_feed_in_commit_order(gw, client_for):
+    async def end_of_feed(client) -> int:
+        last = 0
+        while True:
+            page = (await client.get("/changes", params={"since": last, "limit": 5000})).json()
+            if not page["items"]:
+                return last
+            last = page["next_since"]
+
+    lead, company = await new_org(gw), await new_org(gw, size_class="small")
+    last = await end_of_feed(gw)
+    p = (await gw.post("/projects", json={"code": code(), "name": {"fi": "tp"},
+                                          "organisation_id": lead["id"]})).json()
+    w = (await gw.post(f"/projects/{p['id']}/workplaces",
+                       json={"organisation_id": company["id"], "joined_on": "2025-02-01"})).json()
+    await gw.patch(f"/projects/{p['id']}", json={"name": {"fi": "tp 2"}})
+    r = await gw.post(f"/projects/{p['id']}/workplaces/{w['id']}/leave", json={"left_on": "2025-09-30"})
+    assert r.status_code == 200, r.text
+    feed = (await gw.get("/changes", params={"since": last})).json()["items"]
+    mine = [(c["entity_type"], c["action"], c["entity_id"]) for c in feed
+            if c["entity_id"] in (p["id"], w["id"])]
+    assert mine == [("project", "create", p["id"]), ("workplace", "create", w["id"]),
+                    ("project", "update", p["id"]), ("workplace", "update", w["id"])]
+    states = [c["state"] for c in feed if c["entity_id"] == w["id"]]
+    assert states[0] == {"id": w["id"], "project_id": p["id"], "organisation_id": company["id"],
+                         "joined_on": "2025-02-01", "left_on": None}
+    assert states[1]["left_on"] == "2025-09-30"
+    # Visible to the project's implementer, not to another organisation's.
+    own = (await client_for("implementer", lead["id"]).get("/changes", params={"since": last})).json()
+    assert w["id"] in {c["entity_id"] for c in own["items"]}
+    other = (await client_for("implementer", "org-x").get("/changes", params={"since": last})).json()
+    assert w["id"] not in {c["entity_id"] for c in other["items"]}
+
+
+async def test_programme_theme_and_call_events(gw, stack):
+    prog = (await gw.post("/programmes", json={"code": code("P"), "name": {"fi": "Ohjelma"},
+                                               "period_start": "2021-01-01"})).json()
+    theme = (await gw.post("/themes", json={"code": code("T"), "name": {"fi": "Teema"},
+                                            "programme_id": prog["id"], "budget": "1000.00",
+                                            "specific_objective": "ESO4.7"})).json()
+    call = (await gw.post("/calls", json={"code": code("C"), "name": {"fi": "Haku"},
+                                          "theme_id": theme["id"], "open_date": "2024-01-01"})).json()
+    for _ in range(2):
+        r = await gw.patch(f"/themes/{theme['id']}", json={"specific_objective": "ESO4.1"})
+        assert r.status_code == 200, r.text
+    assert (await gw.post(f"/calls/{call['id']}/archive")).status_code == 200
+    engine = create_async_engine(stack.db_urls["registry"])
+    try:
+        async with engine.connect() as conn:
+            envs = [loads(e) for (e,) in await conn.execute(text("SELECT envelope FROM outbox ORDER BY seq"))]
+    finally:
+        await engine.dispose()
+    ids = {prog["id"], theme["id"], call["id"]}
+    mine = [e for e in envs if e["subject"] in ids]
+    for e in mine:
+        contracts.EVENTS[e["type"]].model_validate(e["data"])
+    assert [e["type"].split(".")[-3:-1] for e in mine] == [
+        ["programme", "created"], ["theme", "created"], ["call", "created"], ["theme", "updated"],
+        ["call", "updated"]]  # the unchanged second patch emits nothing
+    t_upd = mine[3]["data"]
+    assert (t_upd["specific_objective"], t_upd["version"], t_upd["changed_fields"]) == ("ESO4.1", 2,
+                                                                                      ["specific_objective"])
+    assert mine[1]["data"]["budget"] == "1000.00" and mine[1]["data"]["programme_id"] == prog["id"]
+    assert mine[4]["data"]["archived"] is True and mine[4]["data"]["changed_fields"] == ["archived"]

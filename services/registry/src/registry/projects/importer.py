@@ -16,7 +16,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import ORJSONResponse
 from pydantic import ValidationError
-from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy import String, bindparam, delete, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import audit, search
@@ -82,6 +83,15 @@ def csv_rows(text: str) -> list[dict[str, Any]]:
     return out
 
 
+def _in(session: AsyncSession, column, values: list[str]):
+    """`column IN values`; on PostgreSQL `IN (SELECT unnest(array))`: one parameter planned as a
+    join, so even a cached generic plan probes the index (a list of a thousand parameters, or
+    `= ANY(param)`, became a linear search of the list for every row of a sequential scan)."""
+    if session.bind.dialect.name == "postgresql":
+        return column.in_(select(func.unnest(bindparam(None, list(values), type_=ARRAY(String)))))
+    return column.in_(values)
+
+
 def _reject(report: list, i: int, code: Any, errors: list[dict[str, str]]) -> None:
     report.append({"row": i, "code": code, "result": "rejected", "errors": errors})
 
@@ -91,7 +101,7 @@ async def _existing_ids(session: AsyncSession, model, ids: set[str]) -> set[str]
     ids_l = list(ids)
     for i in range(0, len(ids_l), CHUNK):
         found |= set((await session.scalars(select(model.id).where(
-            model.id.in_(ids_l[i:i + CHUNK])))).all())
+            _in(session, model.id, ids_l[i:i + CHUNK])))).all())
     return found
 
 
@@ -183,7 +193,8 @@ async def run_import(session: AsyncSession, outbox, identity: Identity, rows: li
     codes = [v[1].code for v in valid]
     existing: dict[str, Any] = {}
     for c in range(0, len(codes), CHUNK):
-        for r in (await session.execute(select(T).where(T.c.code.in_(codes[c:c + CHUNK])))).mappings():
+        found = await session.execute(select(T).where(_in(session, T.c.code, codes[c:c + CHUNK])))
+        for r in found.mappings():
             existing[r["code"]] = dict(r)
     refs = {}
     for key, model in (("programme_id", Programme), ("call_id", Call)):
@@ -361,7 +372,7 @@ async def _objectives(session: AsyncSession, ids: set[str]) -> dict[str, str | N
     ids_l = list(ids)
     for i in range(0, len(ids_l), CHUNK):
         out.update((await session.execute(select(Theme.id, Theme.specific_objective).where(
-            Theme.id.in_(ids_l[i:i + CHUNK])))).all())
+            _in(session, Theme.id, ids_l[i:i + CHUNK])))).all())
     return out
 
 
@@ -370,7 +381,7 @@ async def _partners(session: AsyncSession, project_ids: list[str]) -> dict[str, 
     for c in range(0, len(project_ids), CHUNK):
         for pid, oid in (await session.execute(select(
                 ProjectPartner.project_id, ProjectPartner.organisation_id)
-                .where(ProjectPartner.project_id.in_(project_ids[c:c + CHUNK])))).all():
+                .where(_in(session, ProjectPartner.project_id, project_ids[c:c + CHUNK])))).all():
             out.setdefault(pid, []).append(oid)
     return out
 
@@ -402,11 +413,12 @@ async def _chunked_insert(session: AsyncSession, table, rows: list[dict]) -> Non
 
 async def _chunked_delete(session: AsyncSession, column, ids: list[str], *extra) -> None:
     for c in range(0, len(ids), CHUNK):
-        await session.execute(delete(column.table).where(column.in_(ids[c:c + CHUNK]), *extra))
+        await session.execute(delete(column.table).where(_in(session, column, ids[c:c + CHUNK]), *extra))
 
 
 async def _write(session: AsyncSession, new_rows, upd_rows, touched, children) -> None:
     cols = [c.name for c in T.columns]
+    new_ids = {r["id"] for r in new_rows}  # nothing of theirs to delete or close
     await _chunked_insert(session, T, [{c: r.get(c) for c in cols} for r in new_rows])
     if upd_rows:
         upd_cols = [c for c in cols if c not in ("id", "code", "created_at", "created_by")]
@@ -423,7 +435,8 @@ async def _write(session: AsyncSession, new_rows, upd_rows, touched, children) -
         if not items:
             continue
         cond = [model.kind == extra["kind"]] if extra and "kind" in extra else []
-        await _chunked_delete(session, model.project_id, [pid for pid, _ in items], *cond)
+        await _chunked_delete(session, model.project_id,
+                              [pid for pid, _ in items if pid not in new_ids], *cond)
         rows = []
         for pid, values in items:
             for v in values:
@@ -435,19 +448,17 @@ async def _write(session: AsyncSession, new_rows, upd_rows, touched, children) -
     funders = children.get("funder", [])
     if funders:
         ft = ProjectFunder.__table__
-        by_since: dict[dt.date, list[str]] = {}
-        for pid, (_fid, since) in funders:
-            by_since.setdefault(since, []).append(pid)
-        for since, ids in by_since.items():
-            for c in range(0, len(ids), CHUNK):
-                await session.execute(update(ft).where(ft.c.project_id.in_(ids[c:c + CHUNK]),
-                                                       ft.c.valid_to.is_(None))
-                                      .values(valid_to=since - dt.timedelta(days=1)))
+        closing = [{"_pid": pid, "_to": since - dt.timedelta(days=1)}
+                   for pid, (_fid, since) in funders if pid not in new_ids]
+        if closing:  # the open funder period of an existing project ends the day before
+            await session.execute(update(ft).where(ft.c.project_id == bindparam("_pid"),
+                                                   ft.c.valid_to.is_(None))
+                                  .values(valid_to=bindparam("_to")), closing)
         await _chunked_insert(session, ft, [
             {"id": new_id(), "project_id": pid, "organisation_id": fid, "valid_from": since}
             for pid, (fid, since) in funders if fid])
-    ids = [rec["id"] for rec, _ in touched]
-    await _chunked_delete(session, ProjectTag.project_id, ids)
+    await _chunked_delete(session, ProjectTag.project_id,
+                          [rec["id"] for rec, _ in touched if rec["id"] not in new_ids])
     partner_known = {rec["id"]: p for rec, p in touched}
     existing_partners = await _partners(session, [pid for pid, p in partner_known.items()
                                                   if p is None])
