@@ -6,13 +6,14 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Date, String, cast, delete, func, insert, literal, null, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import access, audit, search
 from registry.models import (
     Call,
+    Money,
     Organisation,
     Programme,
     Project,
@@ -130,35 +131,50 @@ class ProjectService:
 
     async def children(self, session: AsyncSession, project_id: str,
                        persons: bool = True) -> dict[str, Any]:
-        """The child lists, as plain rows (Core selects: no ORM identity-map work per row)."""
+        """The child lists in one round trip: a UNION ALL of the child tables in a common shape
+        (kind, position in that list's own order, text columns, one money, two dates)."""
         pid = project_id
-        run = session.execute
         pt, bt, ft = ProjectPartner.__table__, ProjectBudget.__table__, ProjectFunder.__table__
         et, st = ProjectEvaluation.__table__, ProjectPerson.__table__
-        partners = (await run(select(pt.c.organisation_id, pt.c.role).where(pt.c.project_id == pid)
-                              .order_by(pt.c.organisation_id))).all()
-        budget = (await run(select(bt.c.source, bt.c.amount).where(bt.c.project_id == pid)
-                            .order_by(bt.c.source))).all()
-        funders = (await run(select(ft.c.organisation_id, ft.c.valid_from, ft.c.valid_to)
-                             .where(ft.c.project_id == pid).order_by(ft.c.valid_from))).all()
-        evaluations = (await run(select(et.c.id, et.c.kind, et.c.date, et.c.evaluator, et.c.findings,
-                                        et.c.link).where(et.c.project_id == pid)
-                                 .order_by(et.c.date))).all()
-        people = (await run(select(st.c.id, st.c.kind, st.c.name, st.c.email, st.c.phone,
-                                   st.c.organisation, st.c.title).where(st.c.project_id == pid)
-                            .order_by(st.c.name))).all() if persons else []
-        person = lambda x: {"id": x.id, "name": x.name, "email": x.email, "phone": x.phone,  # noqa: E731
-                            "organisation": x.organisation, "title": x.title}
-        return {
-            "partners": [{"organisation_id": x[0], "role": x[1]} for x in partners],
-            "budget": [{"source": x[0], "amount": x[1]} for x in budget],
-            "funders": [{"organisation_id": x[0], "valid_from": x[1], "valid_to": x[2]}
-                        for x in funders],
-            "evaluations": [{"id": x.id, "kind": x.kind, "date": x.date, "evaluator": x.evaluator,
-                             "findings": x.findings, "link": x.link} for x in evaluations],
-            "contact_persons": [person(x) for x in people if x.kind == "contact"],
-            "steering_group": [person(x) for x in people if x.kind == "steering_group"],
-        }
+        # Typed NULLs: PostgreSQL resolves a bare NULL in the first branch as text.
+        n_, d_, s_ = cast(null(), Money), cast(null(), Date), cast(null(), String)
+
+        def part(kind: str, table, order, texts=(), money=n_, d1=d_, d2=d_):
+            texts = [*texts, *[s_] * (7 - len(texts))]
+            return select(literal(kind).label("kind"), func.row_number().over(order_by=order)
+                          .label("pos"), *[t.label(f"s{i}") for i, t in enumerate(texts)],
+                          money.label("n"), d1.label("d1"), d2.label("d2")) \
+                .where(table.c.project_id == pid)
+
+        parts = [part("budget", bt, bt.c.source, [bt.c.source], money=bt.c.amount),
+                 part("partner", pt, pt.c.organisation_id, [pt.c.organisation_id, pt.c.role]),
+                 part("funder", ft, ft.c.valid_from, [ft.c.organisation_id], d1=ft.c.valid_from,
+                      d2=ft.c.valid_to),
+                 part("evaluation", et, et.c.date, [et.c.id, et.c.kind, et.c.evaluator,
+                                                    et.c.findings, et.c.link], d1=et.c.date)]
+        if persons:
+            parts.append(part("person", st, st.c.name, [st.c.id, st.c.kind, st.c.name, st.c.email,
+                                                        st.c.phone, st.c.organisation, st.c.title]))
+        u = union_all(*parts).subquery()
+        rows = (await session.execute(select(u).order_by(u.c.kind, u.c.pos))).all()
+        out: dict[str, Any] = {"partners": [], "budget": [], "funders": [], "evaluations": [],
+                               "contact_persons": [], "steering_group": []}
+        for r in rows:
+            if r.kind == "partner":
+                out["partners"].append({"organisation_id": r.s0, "role": r.s1})
+            elif r.kind == "budget":
+                out["budget"].append({"source": r.s0, "amount": r.n})
+            elif r.kind == "funder":
+                out["funders"].append({"organisation_id": r.s0, "valid_from": r.d1,
+                                       "valid_to": r.d2})
+            elif r.kind == "evaluation":
+                out["evaluations"].append({"id": r.s0, "kind": r.s1, "date": r.d1,
+                                           "evaluator": r.s2, "findings": r.s3, "link": r.s4})
+            elif r.kind == "person":
+                key = "contact_persons" if r.s1 == "contact" else "steering_group"
+                out[key].append({"id": r.s0, "name": r.s2, "email": r.s3, "phone": r.s4,
+                                 "organisation": r.s5, "title": r.s6})
+        return out
 
     def to_read(self, p: Project, kids: dict[str, Any], private: bool) -> dict[str, Any]:
         out = {c: getattr(p, c) for c in (*SCALARS, "id", "version", "created_at", "updated_at",
