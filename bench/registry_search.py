@@ -1,21 +1,36 @@
 """Filtered full-text search with facets over N projects (default 100,000): p50/p95 per database.
 
-`python -m bench.registry_search [--projects 100000] [--db sqlite,postgres] [--queries 200]`
+`python -m bench.registry_search [--projects 100000] [--db sqlite,postgres] [--queries 300]
+ [--rounds 3] [--keep]`
 
-Loads the deterministic demo generator's projects into a fresh database through the registry's
-own bulk-import code (in-process), then times the list query path the endpoint uses
-(registry.projects.query.run: filters + full-text search + total + facets) in-process, so the
-figure is the database and query cost without HTTP or the gateway.
+Loads the deterministic demo generator's projects (with 2,000 organisations as leads, partners
+and 10 funders, one theme) into a fresh database through the registry's own bulk-import code
+(in-process; COPY on PostgreSQL), then times the list query path the endpoint uses
+(registry.projects.query.run: filters + full-text search + total + facets, limit 20, anonymous
+caller) in-process, so the figure is the database and query cost without HTTP or the gateway.
+Each round is `--queries` queries in a random mix; the table gives each round's p50/p95 and the
+other load of its window. `--keep` keeps the databases (named by size) for the next run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import random
 import time
+from pathlib import Path
 
-from bench.common import PgDatabases, machine_info, percentile, pg_available, table, workdir
+from bench.common import (
+    PG_BASE,
+    LoadMeter,
+    _pg_exec,
+    machine_info,
+    median,
+    percentile,
+    pg_available,
+    table,
+)
 
 QUERIES = [
     ({"q": "työhyvinvointi"}, "fts fi"),
@@ -24,36 +39,73 @@ QUERIES = [
     ({"q": "välbefinnande"}, "fts sv"),
     ({"region": ["06"], "status": ["active"]}, "filters only"),
     ({"q": "tuottavuus", "budget_min": 300000, "active_from": "2024-01-01"}, "fts + budget + term"),
+    ({"q": "tampere", "target_group": ["companies"]}, "fts place + target group"),
 ]
+ORGS, FUNDERS = 2000, 10
+
+
+async def _count(url: str) -> int:
+    from sqlalchemy import text
+
+    from shared.db import create_engine
+
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return int(await conn.scalar(text("SELECT count(*) FROM project")))
+    finally:
+        await engine.dispose()
 
 
 async def _load(url: str, n: int) -> float:
-    from registry.demo import SEED_ACTOR, demo_projects
+    from sqlalchemy import insert, text
+
+    from registry.demo import SEED_ACTOR, demo_organisations, demo_projects
     from registry.main import spec
+    from registry.models import Organisation, Theme
     from registry.projects.importer import run_import
     from shared.db import create_engine, make_sessionmaker
 
     engine = create_engine(url)
     maker = make_sessionmaker(engine)
     outbox = spec.outbox()
-    rows = demo_projects(n, seed=7)
+    orgs = demo_organisations(ORGS, seed=7)
+    for o in orgs[:FUNDERS]:
+        o.update(kind="funding_authority", size_class=None, sector="public")
+    async with maker() as s:
+        await s.execute(insert(Organisation), [{**o, "version": 1} for o in orgs])
+        await s.execute(insert(Theme), [{"id": "theme-bench", "code": "BENCH", "version": 1,
+                                         "name": {"fi": "Teema"}, "specific_objective": "ESO4.7"}])
+        await s.commit()
+    ids = [o["id"] for o in orgs]
+    rows = demo_projects(n, seed=7, org_ids=ids[FUNDERS:], funder_ids=ids[:FUNDERS],
+                         theme_id="theme-bench")
     t0 = time.perf_counter()
     for c in range(0, n, 10_000):
         async with maker() as s:
-            await run_import(s, outbox, SEED_ACTOR, rows[c:c + 10_000], "best_effort")
+            status, res = await run_import(s, outbox, SEED_ACTOR, rows[c:c + 10_000], "best_effort")
+            assert res["summary"]["rejected"] == 0, res["summary"]
+            await s.execute(text("DELETE FROM outbox"))  # not measured here; keeps the DB small
             await s.commit()
     elapsed = time.perf_counter() - t0
     async with engine.connect() as conn:
-        if url.startswith("postgresql"):
-            from sqlalchemy import text
-
-            await conn.execute(text("ANALYZE"))
-            await conn.commit()
+        await conn.execute(text("ANALYZE"))
+        await conn.commit()
     await engine.dispose()
     return elapsed
 
 
-async def _measure(url: str, queries: int) -> dict[str, list[float]]:
+def _query(params: dict):
+    from registry.projects import query as pquery
+
+    pq = pquery.ProjectQuery(**{k: v for k, v in params.items() if k != "active_from"},
+                             sort="-rank" if "q" in params else "code")
+    if "active_from" in params:
+        pq.active_from = dt.date.fromisoformat(params["active_from"])
+    return pq
+
+
+async def _measure(url: str, queries: int, seed: int) -> dict[str, list[float]]:
     from registry.projects import query as pquery
     from shared.db import create_engine, make_sessionmaker
     from shared.identity import Identity
@@ -61,19 +113,14 @@ async def _measure(url: str, queries: int) -> dict[str, list[float]]:
     engine = create_engine(url)
     maker = make_sessionmaker(engine)
     public = Identity(sub="anonymous")
-    rnd = random.Random(1)
+    rnd = random.Random(seed)
     times: dict[str, list[float]] = {label: [] for _, label in QUERIES}
     for i in range(queries + 20):
         params, label = QUERIES[rnd.randrange(len(QUERIES))]
-        pq = pquery.ProjectQuery(**{k: v for k, v in params.items() if k != "active_from"},
-                                 sort="-rank" if "q" in params else "code")
-        if "active_from" in params:
-            import datetime as dt
-
-            pq.active_from = dt.date.fromisoformat(params["active_from"])
         async with maker() as s:
             t0 = time.perf_counter()
-            await pquery.run(s, public, pq, limit=20, cursor=None, with_facets=True, lang="fi")
+            await pquery.run(s, public, _query(params), limit=20, cursor=None, with_facets=True,
+                             lang="fi")
             dt_ms = (time.perf_counter() - t0) * 1000
         if i >= 20:  # warm-up
             times[label].append(dt_ms)
@@ -85,7 +132,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.registry_search")
     parser.add_argument("--projects", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--db", default="sqlite,postgres")
+    parser.add_argument("--keep", action="store_true", help="keep (and reuse) the loaded databases")
     args = parser.parse_args(argv)
     from registry.cli import MIGRATIONS
     from shared.logging import configure_logging
@@ -93,35 +142,73 @@ def main(argv: list[str] | None = None) -> None:
 
     configure_logging("bench", "ERROR", json=False)
     info = machine_info()
-    print(f"registry_search: {args.projects} projects, {args.queries} queries; "
+    print(f"registry_search: {args.projects} projects, {args.rounds} x {args.queries} queries; "
           f"{info['nproc']} vCPU {info['cpu_model']}, Python {info['python']}, {info['started']}")
-    rows = []
+    rows, summary = [], []
+    out = Path(__file__).parent / "out"
+    out.mkdir(exist_ok=True)
     for db in [d.strip() for d in args.db.split(",") if d.strip()]:
-        pg = None
-        with workdir("regsearch") as tmp:
-            if db == "postgres":
-                if not pg_available():
-                    continue
-                pg = PgDatabases(["registry"])
-                url = pg.urls["registry"]
-            else:
-                url = f"sqlite+aiosqlite:///{tmp / 'registry.db'}"
-            try:
-                upgrade(MIGRATIONS, url)
+        name = f"teke_bench_regsearch_{args.projects}"
+        if db == "postgres":
+            if not pg_available():
+                continue
+            asyncio.run(_pg_exec(f'CREATE DATABASE "{name}"')) if not _pg_has(name) else None
+            url = PG_BASE.replace("postgresql://", "postgresql+asyncpg://") + "/" + name
+        else:
+            path = out / f"{name}.db"
+            if not args.keep:
+                path.unlink(missing_ok=True)
+            url = f"sqlite+aiosqlite:///{path}"
+        try:
+            upgrade(MIGRATIONS, url)
+            have = asyncio.run(_count(url))
+            if have == 0:
                 load_s = asyncio.run(_load(url, args.projects))
-                times = asyncio.run(_measure(url, args.queries))
-            finally:
-                if pg:
-                    pg.drop()
-        every = sorted(t for ts in times.values() for t in ts)
-        print(f"  {db}: loaded in {load_s:.1f} s ({args.projects / load_s:.0f} projects/s in-process)")
-        for label, ts in times.items():
-            ts.sort()
-            rows.append([db, label, str(len(ts)), f"{percentile(ts, 50):.1f}",
-                         f"{percentile(ts, 95):.1f}"])
-        rows.append([db, "**all**", str(len(every)), f"{percentile(every, 50):.1f}",
-                     f"**{percentile(every, 95):.1f}**"])
-    print(table(["db", "query (limit 20, total + facets)", "n", "p50 ms", "p95 ms"], rows))
+                print(f"  {db}: loaded in {load_s:.1f} s "
+                      f"({args.projects / load_s:.0f} projects/s in-process)")
+            elif have != args.projects:
+                raise SystemExit(f"{url} holds {have} projects, not {args.projects}")
+            p50s, p95s, loads = [], [], []
+            for r in range(args.rounds):
+                meter = LoadMeter()
+                times = asyncio.run(_measure(url, args.queries, seed=r + 1))
+                load = meter.read()
+                every = sorted(t for ts in times.values() for t in ts)
+                p50s.append(percentile(every, 50))
+                p95s.append(percentile(every, 95))
+                loads.append(load["foreign"])
+                for label, ts in times.items():
+                    ts.sort()
+                    rows.append([db, str(r + 1), label, str(len(ts)), f"{percentile(ts, 50):.1f}",
+                                 f"{percentile(ts, 95):.1f}"])
+                rows.append([db, str(r + 1), "**all**", str(len(every)), f"{p50s[-1]:.1f}",
+                             f"**{p95s[-1]:.1f}**"])
+            summary.append([db, str(args.projects), f"{median(p50s):.1f} [{min(p50s):.1f}–{max(p50s):.1f}]",
+                            f"{median(p95s):.1f} [{min(p95s):.1f}–{max(p95s):.1f}]",
+                            " / ".join(f"{x:.0f}" for x in loads)])
+        finally:
+            if not args.keep:
+                if db == "postgres":
+                    asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                else:
+                    Path(url.split("///", 1)[1]).unlink(missing_ok=True)
+    print(table(["db", "round", "query (limit 20, total + facets)", "n", "p50 ms", "p95 ms"], rows))
+    print()
+    print(table(["db", "projects", f"p50 ms, median [min–max] of {args.rounds} rounds",
+                 "p95 ms, median [min–max]", "other load % per round"], summary))
+
+
+def _pg_has(name: str) -> bool:
+    import asyncpg
+
+    async def check() -> bool:
+        conn = await asyncpg.connect(PG_BASE + "/postgres", timeout=10)
+        try:
+            return bool(await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
+        finally:
+            await conn.close()
+
+    return asyncio.run(check())
 
 
 if __name__ == "__main__":

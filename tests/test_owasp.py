@@ -21,8 +21,10 @@ async def client(stack):
 
 # API1 Broken object level authorisation: another organisation's project, by id.
 async def test_api1_object_level_authorisation(stack, gw, client):
+    # The lead implementer must be a registered organisation.
+    org_a = (await gw.post("/organisations", json={"name": {"fi": "A"}, "kind": "company"})).json()["id"]
     p = (await gw.post("/projects", json={"code": _code(), "name": {"fi": "a"},
-                                          "organisation_id": "org-owasp-a"})).json()
+                                          "organisation_id": org_a})).json()
     stranger = stack.dev_token("implementer", org="org-owasp-b", sub="owasp-b")
     r = await client.patch(f"/projects/{p['id']}", json={"name": {"fi": "taken"}},
                            headers={"Authorization": f"Bearer {stranger}"})

@@ -79,16 +79,18 @@ async def test_update_end_before_existing_start_is_refused(gw):
 
 
 async def test_implementer_cannot_change_another_organisations_project(stack, gw):
+    # The lead implementer must be a registered organisation.
+    org_a = (await gw.post("/organisations", json={"name": {"fi": "A"}, "kind": "company"})).json()["id"]
     p = (await gw.post("/projects", json={"code": _code(), "name": {"fi": "a"},
-                                          "organisation_id": "org-a"})).json()
-    mine = stack.dev_token("implementer", org="org-a", sub="impl-a")
+                                          "organisation_id": org_a})).json()
+    mine = stack.dev_token("implementer", org=org_a, sub="impl-a")
     theirs = stack.dev_token("implementer", org="org-b", sub="impl-b")
     async with httpx.AsyncClient(base_url=stack.gateway_url + "/api/v1") as client:
         r = await client.patch(f"/projects/{p['id']}", json={"name": {"fi": "hijack"}},
                                headers={"Authorization": f"Bearer {theirs}"})
         _problem(r, 403)
         r = await client.post("/projects", json={"code": _code(), "name": {"fi": "x"},
-                                                 "organisation_id": "org-a"},
+                                                 "organisation_id": org_a},
                               headers={"Authorization": f"Bearer {theirs}"})
         _problem(r, 403)
         r = await client.patch(f"/projects/{p['id']}", json={"name": {"fi": "ok"}},

@@ -103,9 +103,20 @@ async def test_filters_search_facets_and_cursor(gw, client_for):
     regions = {f["value"]: (f["count"], f["label"]) for f in r["facets"]["region"]}
     assert regions == {"06": (6, "Birkaland"), "17": (4, "Norra Österbotten")}
     assert {f["value"]: f["count"] for f in r["facets"]["status"]} == {"active": 6, "planned": 4}
+    # Kohesio-style facets: each facet's counts apply every filter but its own.
     r = (await gw.get("/projects", params={**base, "region": "06", "status": "active",
                                            "facets": "true"})).json()
-    assert r["total"] == 4 and {f["value"] for f in r["facets"]["region"]} == {"06"}
+    assert r["total"] == 4 and len(r["items"]) == 4
+    counts = {k: {f["value"]: f["count"] for f in v} for k, v in r["facets"].items()}
+    assert counts["region"] == {"06": 4, "17": 2}  # status=active applied, region=06 not
+    assert counts["status"] == {"active": 4, "planned": 2}  # region=06 applied, status not
+    assert counts["sub_theme"] == {"age_management": 4}  # both applied
+    assert counts["theme"] == {theme["id"]: 4}
+    r = (await gw.get("/projects", params={**base, "region": ["06", "17"], "q": "ikäjohtaminen",
+                                           "facets": "true"})).json()
+    counts = {k: {f["value"]: f["count"] for f in v} for k, v in r["facets"].items()}
+    assert r["total"] == 5 and counts["region"] == {"06": 3, "17": 2}
+    assert counts["status"] == {"active": 3, "planned": 2}
     r = (await gw.get("/projects", params={**base, "budget_min": "3000", "budget_max": "5000"})).json()
     assert sorted(p["budget_total"] for p in r["items"]) == ["3000.00", "4000.00", "5000.00"]
     r = (await gw.get("/projects", params={**base, "active_from": "2026-01-01",

@@ -17,6 +17,7 @@ from registry import access, audit
 from registry.models import Call, Organisation, Programme, Theme
 from registry.projects.service import etag, etag_matches
 from registry.validators import check_codes
+from shared.contracts import registry as contracts
 from shared.contracts.registry import LocalizedText
 from shared.db import SessionDep, new_id, utcnow
 from shared.errors import Conflict, PreconditionFailed, Unprocessable, problem_responses
@@ -97,6 +98,12 @@ REFS = {"programme_id": Programme, "theme_id": Theme, "intermediate_body_id": Or
 LISTS = ("ministries", "priorities", "sub_themes", "target_groups")
 
 
+EVENT_TYPES = {"programme": (contracts.PROGRAMME_CREATED, contracts.PROGRAMME_UPDATED),
+               "theme": (contracts.THEME_CREATED, contracts.THEME_UPDATED),
+               "call": (contracts.CALL_CREATED, contracts.CALL_UPDATED)}
+PRIVATE = ("priorities", "created_at", "updated_at")  # kept out of event payloads (size)
+
+
 def make_router(kind: str, model: type, schema: type[BaseModel], prefix: str) -> APIRouter:
     router = APIRouter(prefix=prefix, tags=[prefix.strip("/")])
     columns = list(schema.model_fields)
@@ -106,6 +113,17 @@ def make_router(kind: str, model: type, schema: type[BaseModel], prefix: str) ->
         d.update(id=obj.id, version=obj.version, archived=obj.archived,
                  created_at=obj.created_at, updated_at=obj.updated_at)
         return audit.jsonable(d)
+
+    created_type, updated_type = EVENT_TYPES[kind]
+
+    async def emit(request: Request, session, obj, before: dict | None) -> None:
+        state = {k: v for k, v in out(obj).items() if k not in PRIVATE}
+        if before is None:
+            await request.state.outbox.record(session, created_type, obj.id, state)
+        else:
+            changed = [k for k in state if k != "version" and state[k] != before.get(k)]
+            await request.state.outbox.record(session, updated_type, obj.id,
+                                              {**state, "changed_fields": changed})
 
     async def load(session, obj_id: str):
         obj = await session.get(model, obj_id)
@@ -138,7 +156,8 @@ def make_router(kind: str, model: type, schema: type[BaseModel], prefix: str) ->
 
     @router.post("", summary=f"Create a {kind}", status_code=201,
                  responses=problem_responses(401, 403, 409, 422))
-    async def create(session: SessionDep, identity: Authenticated, body: schema) -> ORJSONResponse:  # type: ignore[valid-type]
+    async def create(request: Request, session: SessionDep, identity: Authenticated,
+                     body: schema) -> ORJSONResponse:  # type: ignore[valid-type]
         """Coordinators and admins only."""
         access.require_national(identity, f"add a {kind}")
         data = body.model_dump(mode="python", exclude_none=True)
@@ -159,6 +178,7 @@ def make_router(kind: str, model: type, schema: type[BaseModel], prefix: str) ->
         await audit.record(session, entity_type=kind, entity_id=obj.id, action="create",
                            version=1, actor=identity.sub, before=None, after=out(obj),
                            feed_state=out(obj), published=True)
+        await emit(request, session, obj, None)
         return ORJSONResponse(out(obj), status_code=201, headers={"ETag": etag(obj)})
 
     @router.get("/{obj_id}", summary=f"Read a {kind}", responses=problem_responses(404))
@@ -172,7 +192,8 @@ def make_router(kind: str, model: type, schema: type[BaseModel], prefix: str) ->
 
     @router.patch("/{obj_id}", summary=f"Change a {kind}",
                   responses=problem_responses(401, 403, 404, 412, 422))
-    async def patch(obj_id: str, session: SessionDep, identity: Authenticated, body: schema,  # type: ignore[valid-type]
+    async def patch(obj_id: str, request: Request, session: SessionDep, identity: Authenticated,
+                    body: schema,  # type: ignore[valid-type]
                     if_match: Annotated[str | None, Header()] = None) -> ORJSONResponse:
         """Coordinators and admins only; If-Match guards against lost updates."""
         access.require_national(identity, f"change a {kind}")
@@ -201,15 +222,18 @@ def make_router(kind: str, model: type, schema: type[BaseModel], prefix: str) ->
             await audit.record(session, entity_type=kind, entity_id=obj.id, action="update",
                                version=obj.version, actor=identity.sub, before=before, after=after,
                                feed_state=after, published=True)
+            await emit(request, session, obj, before)
         return ORJSONResponse(after, headers={"ETag": etag(obj)})
 
     @router.post("/{obj_id}/archive", summary=f"Archive a {kind}",
                  responses=problem_responses(401, 403, 404))
-    async def archive(obj_id: str, session: SessionDep, identity: Authenticated) -> ORJSONResponse:
+    async def archive(obj_id: str, request: Request, session: SessionDep,
+                      identity: Authenticated) -> ORJSONResponse:
         """Hidden from lists, history kept."""
         access.require_national(identity, f"archive a {kind}")
         obj = await load(session, obj_id)
         if not obj.archived:
+            before = out(obj)
             obj.archived = True
             obj.version += 1
             obj.updated_at = utcnow()
@@ -217,6 +241,7 @@ def make_router(kind: str, model: type, schema: type[BaseModel], prefix: str) ->
             await audit.record(session, entity_type=kind, entity_id=obj.id, action="archive",
                                version=obj.version, actor=identity.sub, before={"archived": False},
                                after={"archived": True}, feed_state=out(obj), published=True)
+            await emit(request, session, obj, before)
         return ORJSONResponse(out(obj), headers={"ETag": etag(obj)})
 
     return router

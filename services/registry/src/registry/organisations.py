@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import access, audit
 from registry.models import Organisation, Project, ProjectFunder, ProjectPartner
-from registry.projects.service import etag, etag_matches, event_state
+from registry.projects.service import etag, etag_matches, event_state, specific_objective
 from registry.validators import check_business_id, check_region
 from shared.contracts import registry as contracts
 from shared.contracts.registry import LocalizedText
@@ -227,7 +227,7 @@ async def _move_funded_projects(session: AsyncSession, outbox: Outbox, identity:
         await session.flush()
         partner_ids = list(await session.scalars(select(ProjectPartner.organisation_id).where(
             ProjectPartner.project_id == p.id)))
-        st = event_state(p, partner_ids)
+        st = event_state(p, partner_ids, await specific_objective(session, p.theme_id))
         await audit.record(session, entity_type="project", entity_id=p.id, action="update",
                            version=p.version, actor=identity.sub, before={"funder_id": old.id},
                            after={"funder_id": new.id}, feed_state=st, published=p.published,

@@ -78,8 +78,11 @@ async def join(project_id: str, request: Request, session: SessionDep, identity:
                          joined_on=body.joined_on)
     session.add(w)
     await session.flush()
+    # In the change feed too (commit order with the rest), readable as the project's private
+    # parts are: by its implementer, its funder and national roles.
     await audit.record(session, entity_type="workplace", entity_id=w.id, action="create",
-                       version=1, actor=identity.sub, before=None, after=out(w), feed=False)
+                       version=1, actor=identity.sub, before=None, after=out(w), feed_state=out(w),
+                       published=False, organisation_id=p.organisation_id, funder_id=p.funder_id)
     await request.state.outbox.record(session, contracts.WORKPLACE_JOINED, w.id, {
         "id": w.id, "project_id": p.id, "organisation_id": org.id,
         "joined_on": w.joined_on.isoformat(), "size_class": org.size_class,
@@ -106,7 +109,8 @@ async def leave(project_id: str, workplace_id: str, request: Request, session: S
     await session.flush()
     await audit.record(session, entity_type="workplace", entity_id=w.id, action="update",
                        version=2, actor=identity.sub, before={"left_on": None},
-                       after={"left_on": w.left_on}, feed=False)
+                       after={"left_on": w.left_on}, feed_state=out(w), published=False,
+                       organisation_id=p.organisation_id, funder_id=p.funder_id)
     await request.state.outbox.record(session, contracts.WORKPLACE_LEFT, w.id, {
         "id": w.id, "project_id": p.id, "organisation_id": w.organisation_id,
         "left_on": w.left_on.isoformat()})

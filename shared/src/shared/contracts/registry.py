@@ -31,6 +31,13 @@ PRACTICE_PUBLISHED = "fi.teke.registry.practice.published.v1"
 PRACTICE_MATURITY_CHANGED = "fi.teke.registry.practice.maturity_changed.v1"
 ADOPTION_RECORDED = "fi.teke.registry.adoption.recorded.v1"
 
+PROGRAMME_CREATED = "fi.teke.registry.programme.created.v1"
+PROGRAMME_UPDATED = "fi.teke.registry.programme.updated.v1"
+THEME_CREATED = "fi.teke.registry.theme.created.v1"
+THEME_UPDATED = "fi.teke.registry.theme.updated.v1"
+CALL_CREATED = "fi.teke.registry.call.created.v1"
+CALL_UPDATED = "fi.teke.registry.call.updated.v1"
+
 ProjectStatus = Literal["planned", "active", "ended", "cancelled"]
 OrganisationSize = Literal["micro", "small", "medium", "large"]
 Maturity = Literal["idea", "piloted", "evaluated", "adopted_nationally"]
@@ -202,6 +209,87 @@ class AdoptionRecordedV1(BaseModel):
         False, description="True when the adopter took part in a project the practice came from.")
 
 
+class ProgrammeState(BaseModel):
+    """An ESF+ programme (e.g. 2021-2027): its public facts (archiving is an update)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    version: int = Field(ge=1)
+    code: str
+    name: LocalizedText
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
+    archived: bool = False
+
+
+class ProgrammeCreatedV1(ProgrammeState):
+    """A programme was added."""
+
+
+class ProgrammeUpdatedV1(ProgrammeState):
+    """A programme's record changed (or it was archived); the payload is its new state."""
+
+    changed_fields: list[str] = Field(default_factory=list)
+
+
+class ThemeState(BaseModel):
+    """A national theme: programme, ESF+ specific objective, budget frame and code lists."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    version: int = Field(ge=1)
+    code: str
+    name: LocalizedText
+    programme_id: str | None = None
+    specific_objective: str | None = Field(None, description="ESF+ specific objective code.")
+    budget: str | None = Field(None, description="EUR as an exact decimal string.")
+    ministries: list[str] = Field(default_factory=list)
+    intermediate_body_id: str | None = None
+    sub_themes: list[str] = Field(default_factory=list)
+    target_groups: list[str] = Field(default_factory=list)
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
+    archived: bool = False
+
+
+class ThemeCreatedV1(ThemeState):
+    """A theme was added."""
+
+
+class ThemeUpdatedV1(ThemeState):
+    """A theme's record changed (or it was archived); the payload is its new state.
+
+    Its projects' specific objective follows the theme: their next project events carry it."""
+
+    changed_fields: list[str] = Field(default_factory=list)
+
+
+class CallState(BaseModel):
+    """A call for proposals (hankehaku)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    version: int = Field(ge=1)
+    code: str
+    name: LocalizedText
+    theme_id: str | None = None
+    funder_id: str | None = None
+    open_date: dt.date | None = None
+    close_date: dt.date | None = None
+    budget: str | None = Field(None, description="EUR as an exact decimal string.")
+    archived: bool = False
+
+
+class CallCreatedV1(CallState):
+    """A call for proposals was added."""
+
+
+class CallUpdatedV1(CallState):
+    """A call's record changed (or it was archived); the payload is its new state."""
+
+    changed_fields: list[str] = Field(default_factory=list)
+
+
 EVENTS: dict[str, type[BaseModel]] = {
     PROJECT_CREATED: ProjectCreatedV1,
     PROJECT_UPDATED: ProjectUpdatedV1,
@@ -215,4 +303,10 @@ EVENTS: dict[str, type[BaseModel]] = {
     PRACTICE_PUBLISHED: PracticePublishedV1,
     PRACTICE_MATURITY_CHANGED: PracticeMaturityChangedV1,
     ADOPTION_RECORDED: AdoptionRecordedV1,
+    PROGRAMME_CREATED: ProgrammeCreatedV1,
+    PROGRAMME_UPDATED: ProgrammeUpdatedV1,
+    THEME_CREATED: ThemeCreatedV1,
+    THEME_UPDATED: ThemeUpdatedV1,
+    CALL_CREATED: CallCreatedV1,
+    CALL_UPDATED: CallUpdatedV1,
 }

@@ -16,7 +16,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import ORJSONResponse
 from pydantic import ValidationError
-from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy import String, bindparam, delete, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import audit, search
@@ -82,6 +83,15 @@ def csv_rows(text: str) -> list[dict[str, Any]]:
     return out
 
 
+def _in(session: AsyncSession, column, values: list[str]):
+    """`column IN values`; on PostgreSQL `IN (SELECT unnest(array))`: one parameter planned as a
+    join, so even a cached generic plan probes the index (a list of a thousand parameters, or
+    `= ANY(param)`, became a linear search of the list for every row of a sequential scan)."""
+    if session.bind.dialect.name == "postgresql":
+        return column.in_(select(func.unnest(bindparam(None, list(values), type_=ARRAY(String)))))
+    return column.in_(values)
+
+
 def _reject(report: list, i: int, code: Any, errors: list[dict[str, str]]) -> None:
     report.append({"row": i, "code": code, "result": "rejected", "errors": errors})
 
@@ -91,7 +101,7 @@ async def _existing_ids(session: AsyncSession, model, ids: set[str]) -> set[str]
     ids_l = list(ids)
     for i in range(0, len(ids_l), CHUNK):
         found |= set((await session.scalars(select(model.id).where(
-            model.id.in_(ids_l[i:i + CHUNK])))).all())
+            _in(session, model.id, ids_l[i:i + CHUNK])))).all())
     return found
 
 
@@ -183,14 +193,23 @@ async def run_import(session: AsyncSession, outbox, identity: Identity, rows: li
     codes = [v[1].code for v in valid]
     existing: dict[str, Any] = {}
     for c in range(0, len(codes), CHUNK):
-        for r in (await session.execute(select(T).where(T.c.code.in_(codes[c:c + CHUNK])))).mappings():
+        found = await session.execute(select(T).where(_in(session, T.c.code, codes[c:c + CHUNK])))
+        for r in found.mappings():
             existing[r["code"]] = dict(r)
     refs = {}
-    for key, model in (("theme_id", Theme), ("programme_id", Programme), ("call_id", Call)):
+    for key, model in (("programme_id", Programme), ("call_id", Call)):
         refs[key] = await _existing_ids(session, model, {getattr(v[1], key) for v in valid
                                                          if getattr(v[1], key)})
-    orgs = await _existing_ids(session, Organisation, {p.organisation_id for v in valid
-                                                       for p in (v[1].partners or [])})
+    # Themes with their ESF+ specific objective (events carry it), also for kept theme ids.
+    objectives = await _objectives(session, {v[1].theme_id for v in valid if v[1].theme_id}
+                                   | {r["theme_id"] for r in existing.values() if r["theme_id"]})
+    refs["theme_id"] = set(objectives)
+    orgs = await _existing_ids(session, Organisation, {
+        oid for v in valid for oid in (v[1].organisation_id, v[1].funder_id,
+                                       *(p.organisation_id for p in v[1].partners or [])) if oid})
+    # Partners of projects whose partners the rows leave as they are (their event state).
+    kept_partners = await _partners(session, [existing[v[1].code]["id"] for v in valid
+                                              if v[1].code in existing and "partners" not in v[2]])
     now = utcnow()
     today = dt.date.today()
     new_rows, upd_rows, touched = [], [], []
@@ -244,7 +263,8 @@ async def run_import(session: AsyncSession, outbox, identity: Identity, rows: li
             if "partners" in given else None
         (new_rows if old is None else upd_rows).append(rec)
         touched.append((rec, partner_ids))
-        state = _state(rec, partner_ids or [])
+        state = _state(rec, partner_ids if partner_ids is not None else kept_partners.get(pid, []),
+                       objectives.get(rec.get("theme_id")))
         changed = [c for c in SCALARS if old is not None and rec.get(c) != old.get(c)]
         if old is None:
             events.append((contracts.PROJECT_CREATED, pid, state))
@@ -305,6 +325,13 @@ def _row_errors(identity: Identity, item: ProjectCreate, old: dict | None, refs:
         if owner != identity.org or (item.organisation_id and item.organisation_id != identity.org):
             errors.append({"field": "organisation_id", "type": "forbidden",
                            "message": "you may import only your own organisation's projects"})
+    # The caller's own organisation is vouched for by its token (see service.check_references).
+    if item.organisation_id and item.organisation_id not in orgs \
+            and item.organisation_id != identity.org:
+        errors.append({"field": "organisation_id", "type": "unknown_id",
+                       "message": "no such organisation"})
+    if item.funder_id and item.funder_id not in orgs:
+        errors.append({"field": "funder_id", "type": "unknown_id", "message": "no such organisation"})
     for key, found in refs.items():
         value = getattr(item, key)
         if value and value not in found:
@@ -339,7 +366,28 @@ def _json_scalars(rec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _state(rec: dict[str, Any], partner_ids: list[str]) -> dict[str, Any]:
+async def _objectives(session: AsyncSession, ids: set[str]) -> dict[str, str | None]:
+    """Theme id -> its ESF+ specific objective, for the themes that exist."""
+    out: dict[str, str | None] = {}
+    ids_l = list(ids)
+    for i in range(0, len(ids_l), CHUNK):
+        out.update((await session.execute(select(Theme.id, Theme.specific_objective).where(
+            _in(session, Theme.id, ids_l[i:i + CHUNK])))).all())
+    return out
+
+
+async def _partners(session: AsyncSession, project_ids: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for c in range(0, len(project_ids), CHUNK):
+        for pid, oid in (await session.execute(select(
+                ProjectPartner.project_id, ProjectPartner.organisation_id)
+                .where(_in(session, ProjectPartner.project_id, project_ids[c:c + CHUNK])))).all():
+            out.setdefault(pid, []).append(oid)
+    return out
+
+
+def _state(rec: dict[str, Any], partner_ids: list[str],
+           specific_objective: str | None = None) -> dict[str, Any]:
     start, end = rec.get("start_date"), rec.get("end_date")
     return {
         "id": rec["id"], "version": rec["version"], "code": rec["code"], "name": rec["name"],
@@ -348,7 +396,8 @@ def _state(rec: dict[str, Any], partner_ids: list[str]) -> dict[str, Any]:
         "organisation_id": rec.get("organisation_id"), "funder_id": rec.get("funder_id"),
         "region_codes": rec.get("region_codes") or [], "theme_id": rec.get("theme_id"),
         "programme_id": rec.get("programme_id"), "call_id": rec.get("call_id"),
-        "partner_ids": sorted(partner_ids), "target_groups": rec.get("target_groups") or [],
+        "specific_objective": specific_objective, "partner_ids": sorted(partner_ids),
+        "target_groups": rec.get("target_groups") or [],
         "sub_themes": rec.get("sub_themes") or [],
         "budget_total": str(rec["budget_total"]) if rec.get("budget_total") is not None else None,
         "published": bool(rec.get("published")), "archived": bool(rec.get("archived"))}
@@ -364,11 +413,12 @@ async def _chunked_insert(session: AsyncSession, table, rows: list[dict]) -> Non
 
 async def _chunked_delete(session: AsyncSession, column, ids: list[str], *extra) -> None:
     for c in range(0, len(ids), CHUNK):
-        await session.execute(delete(column.table).where(column.in_(ids[c:c + CHUNK]), *extra))
+        await session.execute(delete(column.table).where(_in(session, column, ids[c:c + CHUNK]), *extra))
 
 
 async def _write(session: AsyncSession, new_rows, upd_rows, touched, children) -> None:
     cols = [c.name for c in T.columns]
+    new_ids = {r["id"] for r in new_rows}  # nothing of theirs to delete or close
     await _chunked_insert(session, T, [{c: r.get(c) for c in cols} for r in new_rows])
     if upd_rows:
         upd_cols = [c for c in cols if c not in ("id", "code", "created_at", "created_by")]
@@ -385,7 +435,8 @@ async def _write(session: AsyncSession, new_rows, upd_rows, touched, children) -
         if not items:
             continue
         cond = [model.kind == extra["kind"]] if extra and "kind" in extra else []
-        await _chunked_delete(session, model.project_id, [pid for pid, _ in items], *cond)
+        await _chunked_delete(session, model.project_id,
+                              [pid for pid, _ in items if pid not in new_ids], *cond)
         rows = []
         for pid, values in items:
             for v in values:
@@ -397,27 +448,20 @@ async def _write(session: AsyncSession, new_rows, upd_rows, touched, children) -
     funders = children.get("funder", [])
     if funders:
         ft = ProjectFunder.__table__
-        by_since: dict[dt.date, list[str]] = {}
-        for pid, (_fid, since) in funders:
-            by_since.setdefault(since, []).append(pid)
-        for since, ids in by_since.items():
-            for c in range(0, len(ids), CHUNK):
-                await session.execute(update(ft).where(ft.c.project_id.in_(ids[c:c + CHUNK]),
-                                                       ft.c.valid_to.is_(None))
-                                      .values(valid_to=since - dt.timedelta(days=1)))
+        closing = [{"_pid": pid, "_to": since - dt.timedelta(days=1)}
+                   for pid, (_fid, since) in funders if pid not in new_ids]
+        if closing:  # the open funder period of an existing project ends the day before
+            await session.execute(update(ft).where(ft.c.project_id == bindparam("_pid"),
+                                                   ft.c.valid_to.is_(None))
+                                  .values(valid_to=bindparam("_to")), closing)
         await _chunked_insert(session, ft, [
             {"id": new_id(), "project_id": pid, "organisation_id": fid, "valid_from": since}
             for pid, (fid, since) in funders if fid])
-    ids = [rec["id"] for rec, _ in touched]
-    await _chunked_delete(session, ProjectTag.project_id, ids)
+    await _chunked_delete(session, ProjectTag.project_id,
+                          [rec["id"] for rec, _ in touched if rec["id"] not in new_ids])
     partner_known = {rec["id"]: p for rec, p in touched}
-    missing = [pid for pid, p in partner_known.items() if p is None]
-    existing_partners: dict[str, list[str]] = {}
-    for c in range(0, len(missing), CHUNK):
-        for pid, oid in (await session.execute(select(
-                ProjectPartner.project_id, ProjectPartner.organisation_id)
-                .where(ProjectPartner.project_id.in_(missing[c:c + CHUNK])))).all():
-            existing_partners.setdefault(pid, []).append(oid)
+    existing_partners = await _partners(session, [pid for pid, p in partner_known.items()
+                                                  if p is None])
     tags = []
     for rec, partners in touched:
         for kind, attr in TAG_KINDS.items():

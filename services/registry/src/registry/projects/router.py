@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import ORJSONResponse
-from pydantic import StringConstraints, TypeAdapter
+from pydantic import StringConstraints
 from sqlalchemy import select
 
 from registry import access, reference
@@ -31,7 +31,6 @@ from shared.types import Code, IsoDate
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 Lang = Literal["fi", "sv", "en"]
-_read = TypeAdapter(ProjectRead)
 
 
 def project_query(
@@ -149,13 +148,13 @@ async def create_project(request: Request, session: SessionDep, identity: Authen
 
 async def _project_response(session, identity, p, code: int = 200,
                             headers: dict[str, str] | None = None) -> Response:
-    kids = p.__dict__.pop("_kids", None) or await project_service.children(session, p.id)
+    kids = p.__dict__.pop("_kids", None)
+    if kids is None:
+        # Personal data is loaded only for those who may see it (funders decide that first).
+        private = access.project_private(identity, p) or identity.has_role("funder")
+        kids = await project_service.children(session, p.id, persons=private)
     private = access.project_private(identity, p, {f["organisation_id"] for f in kids["funders"]})
-    body = project_service.to_read(p, kids, private)
-    data = _read.dump_python(_read.validate_python(body), mode="json")
-    if not private:
-        data.pop("contact_persons", None)
-        data.pop("steering_group", None)
+    data = project_service.to_json(p, kids, private)
     return ORJSONResponse(data, status_code=code, headers={"ETag": etag(p), **(headers or {})})
 
 
