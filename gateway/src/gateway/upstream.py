@@ -34,6 +34,9 @@ class Disconnected(UpstreamError):
 
 
 _HIGH_WATER = 256 * 1024  # stop reading from the upstream while this much waits for the client
+# uvicorn closes a keep-alive connection after 5 s idle; one idle longer than this is not
+# reused, so a write never races the upstream's close (that would be a 503 for a POST).
+_MAX_IDLE = 4.0
 
 
 class _Conn(asyncio.Protocol):
@@ -43,6 +46,7 @@ class _Conn(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.reused = False
+        self.idle_since = 0.0
         self._reset()
 
     def _reset(self) -> None:
@@ -206,9 +210,13 @@ class Pool:
         await self._slots.acquire()
         conn = None
         try:
+            now = asyncio.get_running_loop().time()
             while self._idle:
                 candidate = self._idle.pop()
-                if not candidate.closed:
+                if now - candidate.idle_since > _MAX_IDLE:
+                    candidate.closed = True
+                    candidate.transport.close()
+                elif not candidate.closed:
                     conn = candidate
                     conn.reused = True
                     conn._reset()
@@ -236,6 +244,7 @@ class Pool:
     def release(self, conn: _Conn) -> None:
         """Back to the pool if the exchange finished cleanly, else closed."""
         if conn.keep_alive:
+            conn.idle_since = asyncio.get_running_loop().time()
             self._idle.append(conn)
         else:
             conn.closed = True
