@@ -213,7 +213,9 @@ async def _drive_outbox(db_url: str, nats_url: str, rate: float, seconds: float,
     outbox = Outbox(outbox_table, "/teke/registry")
     nats_conn = NatsConnection(nats_url, "bench-producer", max_pending=2000)
     nats_conn.on_connect(lambda: ensure_stream(nats_conn.js, STREAM.name, list(STREAM.subjects)))
-    relay = Relay(maker, outbox_table, nats_conn)
+    # As in a service (shared.service.Runtime): the relay has a connection of its own.
+    relay_engine = create_engine(db_url, pool_size=1)
+    relay = Relay(make_sessionmaker(relay_engine), outbox_table, nats_conn)
     n = int(rate * seconds)
     rows: list = [None] * n
     late = 0
@@ -263,6 +265,7 @@ async def _drive_outbox(db_url: str, nats_url: str, rate: float, seconds: float,
         await relay.stop()
         await nats_conn.close()
         await engine.dispose()
+        await relay_engine.dispose()
     return {"rows": rows, "late_starts": late, "max_in_flight": max_in_flight,
             "offered_rate": n / (t_last - t0) if t_last > t0 else float("nan")}
 

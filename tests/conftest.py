@@ -55,6 +55,8 @@ def make_stack(tmp: Path, nats_url: str, oidc: FakeOIDC | None = None,
     env["GATEWAY_RATE_LIMIT_IDENTITY_BURST"] = "100000"
     env["GATEWAY_RATE_LIMIT_PER_ADDRESS"] = "100000"
     env["GATEWAY_RATE_LIMIT_ADDRESS_BURST"] = "100000"
+    env["GATEWAY_EXPORT_LIMIT_COUNT"] = "100000"
+    env["GATEWAY_SIGNUP_LIMIT_COUNT"] = "100000"
     env.update(extra_env or {})
     stack = Stack(tmp, nats_url=nats_url, db_urls=urls, extra_env=env, environment="test")
     stack.migrate()

@@ -3,10 +3,16 @@ to the test) for each item that applies. Items other suites already prove are na
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 import uuid
 
 import httpx
 import pytest
+
+from deploy.embedded import ROOT, free_port
+from tests.conftest import scalar
 
 
 def _code() -> str:
@@ -107,6 +113,82 @@ async def test_api6_read_key_cannot_drive_write_flows(gw, client):
     r = await client.post("/projects", json={"code": _code(), "name": {"fi": "x"}},
                           headers={"X-API-Key": key})
     assert r.status_code == 403
+
+
+@pytest.fixture(scope="module")
+def quota_gateway(stack):
+    """A second gateway on the same services with small quotas for the sensitive flows."""
+    port = free_port()
+    env = stack.env("gateway")
+    env.update({"GATEWAY_EXPORT_LIMIT_COUNT": "2", "GATEWAY_EXPORT_LIMIT_WINDOW_SECONDS": "60",
+                "GATEWAY_SIGNUP_LIMIT_COUNT": "2", "GATEWAY_SIGNUP_LIMIT_WINDOW_SECONDS": "600"})
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "gateway.main:create_app",
+                             "--factory", "--host", "127.0.0.1", "--port", str(port),
+                             "--log-level", "warning"],
+                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/healthz").status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    yield url + "/api/v1"
+    proc.terminate()
+    proc.wait(10)
+
+
+def _assert_quota_problem(r: httpx.Response, flow: str) -> None:
+    assert r.status_code == 429, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert int(r.headers["retry-after"]) >= 1
+    body = r.json()
+    assert body["status"] == 429 and flow in body["detail"]
+    assert body["request_id"] == r.headers["x-request-id"]
+
+
+# API6: bulk export has its own quota per identity, whatever the export route.
+async def test_api6_export_quota_per_identity(stack, quota_gateway):
+    def bearer(sub: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {stack.dev_token('admin', sub=sub)}"}
+
+    me, other = bearer(f"exporter-{uuid.uuid4().hex[:6]}"), bearer(f"other-{uuid.uuid4().hex[:6]}")
+    async with httpx.AsyncClient(base_url=quota_gateway, timeout=15) as c:
+        first = await c.get("/projects/export", params={"format": "csv"}, headers=me)
+        assert first.status_code == 200 and first.headers["content-type"].startswith("text/csv")
+        assert (await c.get("/projects/export", params={"format": "json"},
+                            headers=me)).status_code == 200
+        _assert_quota_problem(await c.get("/projects/export", params={"format": "csv"},
+                                          headers=me), "export")
+        # A file asked for with format= on another service counts against the same quota,
+        # and is refused before it reaches that service.
+        _assert_quota_problem(await c.get("/reports/anything", params={"format": "xlsx"},
+                                          headers=me), "export")
+        # Ordinary reads by the same identity, and exports by anyone else, go on.
+        r = await c.get("/projects", params={"limit": 1}, headers=me)
+        assert r.status_code == 200 and "items" in r.json()
+        r = await c.get("/projects/export", params={"format": "csv"}, headers=other)
+        assert r.status_code == 200 and r.text.splitlines()[0]
+
+
+# API6: public sign-ups are bounded per client address; refused ones change nothing.
+async def test_api6_signup_quota_per_address(stack, quota_gateway):
+    tag = uuid.uuid4().hex[:8]
+    emails = [f"quota-{i}-{tag}@example.fi" for i in range(3)]
+    async with httpx.AsyncClient(base_url=quota_gateway, timeout=15) as anon:
+        for email in emails[:2]:
+            r = await anon.post("/subscriptions", json={"email": email, "consent": True})
+            assert r.status_code == 202, r.text
+        r = await anon.post("/subscriptions", json={"email": emails[2], "consent": True})
+        _assert_quota_problem(r, "sign-up")
+        # Other public flows from the same address are not affected.
+        r = await anon.get("/subscriptions/confirm", params={"token": "no-such-token"})
+        assert r.status_code in (404, 422)
+    db = stack.db_urls["comms"]
+    for email, expected in zip(emails, (1, 1, 0), strict=True):
+        assert await scalar(db, "SELECT count(*) FROM subscriber WHERE email = :e",
+                            e=email) == expected
 
 
 # API7 Server-side request forgery: the gateway calls only its configured upstreams; a client

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections import OrderedDict
 from typing import Any
 
 import httpx
@@ -32,12 +33,42 @@ def new_api_key() -> tuple[str, str]:
     return f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}", prefix
 
 
+class _Lru:
+    """Verified credentials -> (good until, identity); least recently used dropped past `size`
+    so a flood of distinct tokens cannot grow memory or evict the busy ones wholesale."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, tuple[float, Identity]] = OrderedDict()
+
+    def get(self, key: str, now: float) -> Identity | None:
+        hit = self._items.get(key)
+        if hit is None:
+            return None
+        if hit[0] <= now:
+            del self._items[key]
+            return None
+        self._items.move_to_end(key)
+        return hit[1]
+
+    def put(self, key: str, until: float, identity: Identity) -> None:
+        self._items[key] = (until, identity)
+        self._items.move_to_end(key)
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
 class Authenticator:
     def __init__(self, settings: Settings, maker: async_sessionmaker[AsyncSession]) -> None:
         self.settings = settings
         self.maker = maker
-        self._jwt_cache: dict[str, tuple[float, Identity]] = {}
-        self._key_cache: dict[str, tuple[float, Identity]] = {}
+        # A token is good until its exp; a key for api_key_cache_seconds (revocations made on
+        # another replica are seen within that) or until it expires.
+        self._jwt_cache = _Lru(50_000)
+        self._key_cache = _Lru(10_000)
         self._jwks: dict[str, Any] = {}
         self._jwks_fetched = 0.0
         # A PEM public key configured directly (no JWKS): PyJWT takes the PEM as it is.
@@ -59,10 +90,9 @@ class Authenticator:
     # --- people -------------------------------------------------------------------------
 
     async def _jwt(self, token: str) -> Identity:
-        now = time.time()
-        hit = self._jwt_cache.get(token)
-        if hit is not None and hit[0] > now:
-            return hit[1]
+        hit = self._jwt_cache.get(token, time.time())
+        if hit is not None:
+            return hit
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -91,9 +121,7 @@ class Authenticator:
             sub=str(claims["sub"]), kind="user", roles=tuple(r for r in roles if r in ROLES),
             org=claims.get(s.oidc_org_claim), name=claims.get("name"),
         )
-        if len(self._jwt_cache) > 50_000:
-            self._jwt_cache.clear()
-        self._jwt_cache[token] = (float(claims["exp"]), identity)
+        self._jwt_cache.put(token, float(claims["exp"]), identity)
         return identity
 
     async def _public_key(self, kid: str | None) -> Any:
@@ -124,9 +152,9 @@ class Authenticator:
 
     async def _api_key(self, key: str) -> Identity:
         now = time.time()
-        hit = self._key_cache.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
+        hit = self._key_cache.get(key, now)
+        if hit is not None:
+            return hit
         # teke_<12 hex prefix>_<secret>; the secret may itself contain "_".
         prefix, sep, secret = key[len(KEY_PREFIX):].partition("_")
         if not key.startswith(KEY_PREFIX) or not sep or not secret or len(prefix) != 12:
@@ -144,9 +172,7 @@ class Authenticator:
         expires = now + self.settings.api_key_cache_seconds
         if row.expires_at is not None:
             expires = min(expires, row.expires_at.timestamp())
-        if len(self._key_cache) > 10_000:
-            self._key_cache.clear()
-        self._key_cache[key] = (expires, identity)
+        self._key_cache.put(key, expires, identity)
         return identity
 
     def forget_api_keys(self) -> None:

@@ -38,6 +38,15 @@ class Settings(BaseSettings):
     rate_limit_per_address: float = 100.0
     rate_limit_address_burst: float = 200.0
 
+    # OWASP API6, sensitive business flows: bulk export (paths ending in /export, or a
+    # `format=` asking for a file) per identity, and public sign-ups (POST /subscriptions) per
+    # client address, each N requests per window on top of the general limits.
+    export_limit_count: float = 10.0
+    export_limit_window_seconds: float = 60.0
+    export_formats: list[str] = ["csv", "xlsx", "json"]
+    signup_limit_count: float = 5.0
+    signup_limit_window_seconds: float = 600.0
+
     cors_origins: list[str] = []
     gzip_minimum_bytes: int = 1024
 

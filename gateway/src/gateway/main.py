@@ -8,8 +8,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import GZipMiddleware
 
 from gateway.apikeys import router as apikeys_router
 from gateway.asyncapi import asyncapi_document
@@ -23,9 +21,7 @@ from shared.errors import Unauthorized, install_error_handlers
 from shared.identity import InternalTokenSigner
 from shared.jsonutil import JSONResponse
 from shared.logging import configure_logging, get_logger
-from shared.metrics import MetricsMiddleware, metrics_response
-from shared.middleware import NulGuardMiddleware, RequestIdMiddleware
-from shared.tracing import TraceMiddleware
+from shared.metrics import metrics_response
 
 log = get_logger(__name__)
 _ASYNCAPI = asyncapi_document()
@@ -93,20 +89,11 @@ def create_app(settings: Settings | None = None):
         """Subjects, CloudEvents envelopes and payload schemas of every event, for subscribers."""
         return JSONResponse(_ASYNCAPI)
 
+    # The forwarder is the outermost app: it forwards routed /api/v1 paths itself and hands
+    # everything else to the FastAPI app inside the usual middlewares (and CORS, gzip).
     forwarder = ForwardingApp(api, settings)
     api.state.forwarder = forwarder
-    app = forwarder
-    if settings.gzip_minimum_bytes > 0:
-        app = GZipMiddleware(app, minimum_size=settings.gzip_minimum_bytes)
-    if settings.cors_origins:
-        app = CORSMiddleware(
-            app, allow_origins=settings.cors_origins, allow_credentials=False,
-            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match",
-                           "Idempotency-Key", "X-API-Key", "X-Request-ID", "traceparent"],
-            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"], max_age=600)
-    return RequestIdMiddleware(TraceMiddleware(MetricsMiddleware(NulGuardMiddleware(app),
-                                                                 service="gateway")))
+    return forwarder
 
 
 async def _upstream_ready(upstreams: Upstreams, name: str) -> dict[str, Any]:

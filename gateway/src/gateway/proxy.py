@@ -1,46 +1,51 @@
-"""The forwarding path: raw ASGI in front of the FastAPI app, one aiohttp session per upstream.
+"""The forwarding path: raw ASGI in front of the FastAPI app, one keep-alive pool per upstream.
 
 This path is hot, so it does only what forwarding needs: authenticate (cached), check the
-key's scope, sign the internal identity (cached), and stream bytes through. It never parses
-or re-validates bodies. aiohttp was chosen over httpx by measurement (bench/RESULTS.md).
+key's scope and the flow quotas, sign the internal identity (cached), and stream bytes
+through. It never parses or re-validates bodies, and it is one flat handler rather than a
+stack of middlewares (each wrapper cost CPU on every request: bench/RESULTS.md, gateway_cost).
+Upstream calls go through gateway.upstream, a small HTTP/1.1 client chosen over aiohttp (and
+aiohttp over httpx) by measurement (bench/RESULTS.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import gzip
 import hashlib
+import time
+import uuid
+import zlib
 
 import aiohttp
-from yarl import URL
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from gateway.auth import Authenticator
 from gateway.config import Settings
 from gateway.protection import CircuitBreaker, TokenBuckets, retry_after
 from gateway.routes import API_PREFIX, match
+from gateway.upstream import ConnectFailed, Disconnected, Pool, UpstreamError
 from shared.errors import AppError, Forbidden, problem_response
 from shared.identity import InternalTokenSigner
 from shared.logging import get_logger
-from shared.metrics import RATE_LIMITED, UPSTREAM_ERRORS
-from shared.middleware import is_bulk_path
+from shared.metrics import LATENCY, RATE_LIMITED, REQUESTS, UPSTREAM_ERRORS, MetricsMiddleware
+from shared.middleware import NulGuardMiddleware, RequestIdMiddleware, is_bulk_path
+from shared.tracing import TraceMiddleware, child_of
 
 log = get_logger(__name__)
 
-# Request headers never passed upstream: hop-by-hop ones, credentials the gateway consumed,
-# and any identity a client tries to assert itself.
-_DROP_REQUEST = frozenset({
-    b"host", b"connection", b"keep-alive", b"proxy-authorization", b"te", b"trailer",
-    b"transfer-encoding", b"upgrade", b"authorization", b"x-api-key", b"x-teke-identity",
-    b"content-length", b"expect",
-})
 _DROP_RESPONSE = frozenset({
-    "connection", "keep-alive", "transfer-encoding", "trailer", "upgrade", "server", "date",
-    "content-length",
+    b"connection", b"keep-alive", b"transfer-encoding", b"trailer", b"upgrade", b"server",
+    b"date", b"content-length", b"x-request-id",  # (the gateway sets its own)
 })
 _READ_WHOLE_UNDER = 1 << 20
 
 
 class Upstreams:
-    """One long-lived aiohttp session per upstream with explicit pool limits and timeouts."""
+    """Per upstream: a keep-alive pool for forwarding (gateway.upstream) and an aiohttp
+    session for the gateway's own calls (readiness), with explicit limits and timeouts."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -48,6 +53,7 @@ class Upstreams:
                      "indicators": settings.indicators_url.rstrip("/"),
                      "comms": settings.comms_url.rstrip("/")}
         self.sessions: dict[str, aiohttp.ClientSession] = {}
+        self.pools: dict[str, Pool] = {}
         self.breakers = {name: CircuitBreaker(name, settings.circuit_failure_threshold,
                                               settings.circuit_cooldown_seconds)
                          for name in self.urls}
@@ -56,7 +62,9 @@ class Upstreams:
         timeout = aiohttp.ClientTimeout(
             total=self.settings.upstream_timeout_seconds,
             sock_connect=self.settings.upstream_connect_timeout_seconds)
-        for name in self.urls:
+        for name, url in self.urls.items():
+            self.pools[name] = Pool(url, self.settings.upstream_pool_size,
+                                    self.settings.upstream_connect_timeout_seconds)
             connector = aiohttp.TCPConnector(limit=self.settings.upstream_pool_size,
                                              keepalive_timeout=30, ttl_dns_cache=300)
             self.sessions[name] = aiohttp.ClientSession(
@@ -65,15 +73,24 @@ class Upstreams:
             )
 
     async def close(self) -> None:
+        for pool in self.pools.values():
+            pool.close()
         for session in self.sessions.values():
             await session.close()
 
 
 class ForwardingApp:
-    """ASGI app: /api/v1/<routed prefix> is forwarded; everything else goes to `fallback`."""
+    """The gateway's outermost ASGI app.
 
-    def __init__(self, fallback, settings: Settings) -> None:
-        self.fallback = fallback
+    /api/v1/<routed prefix> is forwarded by one flat handler that does, in a single pass over
+    the request headers, what four middlewares did before (request id, trace context, metrics,
+    NUL guard) plus gzip; everything else (docs, keys, views, ops) goes to `fallback`, the
+    FastAPI app inside the usual middleware stack. Cross-origin browser requests (an Origin
+    header while CORS is configured) take `dressed`: the same forwarding inside the CORS and
+    shared middlewares, so preflights and CORS headers stay Starlette's.
+    """
+
+    def __init__(self, api, settings: Settings) -> None:
         self.settings = settings
         self.upstreams: Upstreams | None = None
         self.auth: Authenticator | None = None
@@ -82,139 +99,337 @@ class ForwardingApp:
                                             settings.rate_limit_identity_burst)
         self.address_limits = TokenBuckets(settings.rate_limit_per_address,
                                            settings.rate_limit_address_burst)
+        # OWASP API6: bulk export and public sign-up have their own, tighter quotas.
+        self.export_limits = TokenBuckets(
+            settings.export_limit_count / settings.export_limit_window_seconds,
+            settings.export_limit_count)
+        self.signup_limits = TokenBuckets(
+            settings.signup_limit_count / settings.signup_limit_window_seconds,
+            settings.signup_limit_count)
+        self._export_formats = frozenset(settings.export_formats)
+        self._gzip_min = settings.gzip_minimum_bytes
+        self._metrics: dict[tuple, tuple] = {}
+        inner = api
+        if settings.gzip_minimum_bytes > 0:
+            inner = GZipMiddleware(inner, minimum_size=settings.gzip_minimum_bytes)
+        cors = None
+        if settings.cors_origins:
+            cors = functools.partial(
+                CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match",
+                               "Idempotency-Key", "X-API-Key", "X-Request-ID", "traceparent"],
+                expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"], max_age=600)
+            inner = cors(inner)
+        self.fallback = _dress(inner)
+        self.dressed = _dress(cors(self._dressed_core)) if cors else None
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX + "/"):
+        path = scope["path"] if scope["type"] == "http" else ""
+        if not path.startswith(_PREFIX_SLASH):
             return await self.fallback(scope, receive, send)
-        sub_path = scope["path"][len(API_PREFIX):]
+        sub_path = path[_PREFIX_LEN:]
         route = match(sub_path)
         if route is None:
             return await self.fallback(scope, receive, send)
-        scope["route_label"] = API_PREFIX + route.prefix
+        if self.dressed is not None and any(k == b"origin" for k, _ in scope["headers"]):
+            scope["route_label"] = API_PREFIX + route.prefix
+            return await self.dressed(scope, receive, send)
+        started = time.perf_counter()
+        query = scope["query_string"]
+        req = _parse(scope["headers"])
+        if not req.request_id or len(req.request_id) > 200:
+            req.request_id = uuid.uuid4().hex
+        req.out.append((b"x-request-id", req.request_id.encode("latin-1")))
+        req.out.append((b"traceparent", child_of(req.traceparent).encode()))
+        status = 500
         try:
-            await self._forward(scope, receive, send, route, sub_path)
-        except AppError as exc:
-            await problem_response(exc.status, detail=exc.detail, slug=exc.slug, title=exc.title,
-                                   instance=scope["path"], headers=exc.headers,
-                                   request_id=_request_id(scope))(scope, receive, send)
+            if "\x00" in path or b"\x00" in query or b"%00" in query.lower():
+                status = 422
+                await self._problem(scope, receive, send, req, 422,
+                                    "NUL characters are not allowed in the path or query",
+                                    instance=path.replace("\x00", ""))
+            else:
+                status = await self._guarded(scope, receive, send, route, sub_path, req)
+        finally:
+            self._observe(scope["method"], API_PREFIX + route.prefix, status,
+                          time.perf_counter() - started)
 
-    async def _forward(self, scope, receive, send, route, sub_path: str) -> None:
+    async def _dressed_core(self, scope, receive, send):
+        """Forwarding under the shared middlewares (they set the request id and traceparent)."""
+        sub_path = scope["path"][_PREFIX_LEN:]
+        req = _parse(scope["headers"])
+        req.out.append((b"x-request-id", req.request_id.encode("latin-1")))
+        if req.traceparent:
+            req.out.append((b"traceparent", req.traceparent.encode("latin-1")))
+        await self._guarded(scope, receive, send, match(sub_path), sub_path, req)
+
+    async def _guarded(self, scope, receive, send, route, sub_path: str, req: _Request) -> int:
+        try:
+            return await self._forward(scope, receive, send, route, sub_path, req)
+        except AppError as exc:
+            return await self._problem(scope, receive, send, req, exc.status, exc.detail,
+                                       slug=exc.slug, title=exc.title, headers=exc.headers)
+
+    async def _forward(self, scope, receive, send, route, sub_path: str, req: _Request) -> int:
         client = scope.get("client")
         address = client[0] if client else "unknown"
         wait = self.address_limits.take(address)
         if wait:
             RATE_LIMITED.labels("address").inc()
-            return await self._too_many(scope, receive, send, wait)
-        authorization = api_key = None
-        out_headers: list[tuple[str, str]] = []
-        for k, v in scope["headers"]:
-            if k == b"authorization":
-                authorization = v.decode("latin-1")
-            elif k == b"x-api-key":
-                api_key = v.decode("latin-1")
-            if k not in _DROP_REQUEST:
-                out_headers.append((k.decode("latin-1"), v.decode("latin-1")))
-        identity = await self.auth.identify(authorization, api_key)
+            return await self._too_many(scope, receive, send, req, wait)
+        identity = await self.auth.identify(req.authorization, req.api_key)
         if not identity.is_anonymous:
             wait = self.identity_limits.take(identity.sub)
             if wait:
                 RATE_LIMITED.labels(identity.kind).inc()
-                return await self._too_many(scope, receive, send, wait)
+                return await self._too_many(scope, receive, send, req, wait)
         method = scope["method"]
         if identity.kind == "apikey":
             needed = route.scope_for(method)
             if needed not in identity.scopes:
                 raise Forbidden(f"this API key lacks the scope {needed!r}")
-        out_headers.append(("x-teke-identity", self.signer.sign(identity)))
-        out_headers.append(("x-forwarded-for", address))
+        quota = self._flow_quota(method, sub_path, scope["query_string"], identity, address)
+        if quota is not None:
+            flow, wait = quota
+            return await self._too_many(scope, receive, send, req, wait,
+                                        detail=f"too many {flow} requests; this flow has its "
+                                               "own quota")
+        req.out.append((b"x-teke-identity", self.signer.sign(identity).encode()))
+        req.out.append((b"x-forwarded-for", address.encode("latin-1")))
 
         limit = (self.settings.max_bulk_body_bytes if is_bulk_path(sub_path)
                  else self.settings.max_body_bytes)
-        body = await _read_body(receive, limit, scope)
+        body = await _read_body(receive, limit, req.content_length)
         if body is None:
-            return await problem_response(413, detail=f"request body over {limit} bytes",
-                                          instance=scope["path"],
-                                          request_id=_request_id(scope))(scope, receive, send)
+            return await self._problem(scope, receive, send, req, 413,
+                                       f"request body over {limit} bytes")
         breaker = self.upstreams.breakers[route.upstream]
         wait = breaker.allow()
         if wait:
             UPSTREAM_ERRORS.labels(route.upstream, "circuit_open").inc()
-            return await problem_response(
-                503, detail=f"the {route.upstream} service is failing; not trying for now",
-                instance=scope["path"], request_id=_request_id(scope),
-                headers={"Retry-After": retry_after(wait)})(scope, receive, send)
+            return await self._problem(
+                scope, receive, send, req, 503,
+                f"the {route.upstream} service is failing; not trying for now",
+                headers={"Retry-After": retry_after(wait)})
         # Forward the path as the client encoded it: decoding first would turn an encoded
         # "?" or "#" inside an id into a query or a fragment.
-        raw_path = (scope.get("raw_path") or scope["path"].encode())[len(API_PREFIX):]
-        url = self.upstreams.urls[route.upstream] + raw_path.decode("latin-1")
+        target = (scope.get("raw_path") or scope["path"].encode())[_PREFIX_LEN:]
         if scope["query_string"]:
-            url += "?" + scope["query_string"].decode("latin-1")
-        url = URL(url, encoded=True)
+            target += b"?" + scope["query_string"]
         retries = self.settings.upstream_read_retries if method in ("GET", "HEAD") else 0
-        progress = {"started": False}
+        progress = [False]
         for attempt in range(retries + 1):
             try:
-                await self._exchange(send, progress, route.upstream, method, url, out_headers, body)
+                async with asyncio.timeout(self.settings.upstream_timeout_seconds):
+                    status = await self._exchange(send, progress, route.upstream, method,
+                                                  target, req, body)
                 breaker.success()
-                return
-            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                return status
+            except Disconnected as exc:
                 # A pooled keep-alive connection closed under us: safe to retry reads only.
-                if (progress["started"] or attempt >= retries
-                        or isinstance(exc, aiohttp.ClientConnectorError)):
+                if progress[0] or attempt >= retries:
                     return await self._upstream_failed(scope, receive, send, route, exc,
-                                                       progress["started"])
-            except (TimeoutError, aiohttp.ClientError) as exc:
+                                                       progress[0], req)
+            except (TimeoutError, UpstreamError) as exc:
                 return await self._upstream_failed(scope, receive, send, route, exc,
-                                                   progress["started"])
+                                                   progress[0], req)
+        return 500  # not reached: the last attempt returns
 
-    async def _exchange(self, send, progress: dict, upstream: str, method: str, url: URL,
-                        headers, body) -> None:
+    def _flow_quota(self, method: str, sub_path: str, query: bytes, identity,
+                    address: str) -> tuple[str, float] | None:
+        """(flow, seconds to wait) when a sensitive flow's quota is spent, else None.
+
+        Exports (paths ending in /export, or a `format=` asking for a file) are counted per
+        identity (per address when anonymous); public sign-ups per address."""
+        if method == "GET" and (sub_path.endswith("/export") or (
+                b"format=" in query and self._asks_export(query))):
+            key = f"addr:{address}" if identity.is_anonymous else identity.sub
+            wait = self.export_limits.take(key)
+            if wait:
+                RATE_LIMITED.labels("export").inc()
+                return ("export", wait)
+        elif method == "POST" and sub_path == "/subscriptions":
+            wait = self.signup_limits.take(address)
+            if wait:
+                RATE_LIMITED.labels("signup").inc()
+                return ("sign-up", wait)
+        return None
+
+    def _asks_export(self, query: bytes) -> bool:
+        for part in query.split(b"&"):
+            name, _, value = part.partition(b"=")
+            if name == b"format" and value.decode("latin-1").lower() in self._export_formats:
+                return True
+        return False
+
+    async def _exchange(self, send, progress: list, upstream: str, method: str,
+                        target: bytes, req: _Request, body: bytes) -> int:
         """One upstream call, streamed back to the client; marks `progress` once bytes go out."""
-        session = self.upstreams.sessions[upstream]
-        if_none_match = next((v for k, v in headers if k == "if-none-match"), None)
-        async with session.request(method, url, headers=headers, data=body or None,
-                                   allow_redirects=False) as resp:
-            out = [(k.lower().encode("latin-1"), v.encode("latin-1"))
-                   for k, v in resp.headers.items() if k.lower() not in _DROP_RESPONSE]
-            length = resp.content_length
-            if length is not None and length <= _READ_WHOLE_UNDER:
-                data = await resp.read()
-                status = resp.status
+        pool = self.upstreams.pools[upstream]
+        conn = await pool.exchange(method, target, req.out, body)
+        try:
+            status = conn.status
+            out = []
+            length = None
+            for k, v in conn.headers:
+                if k not in _DROP_RESPONSE:
+                    out.append((k, v))
+                elif k == b"content-length" and v.isdigit():
+                    length = int(v)
+            out.append((b"x-request-id", req.request_id.encode("latin-1")))
+            compress = self._gzip_min > 0 and req.gzip and status != 206 and _compressible(out)
+            if conn.complete or (length is not None and length <= _READ_WHOLE_UNDER):
+                data = await conn.read_all()
                 if method == "GET" and status == 200:
-                    status, data = _conditional(out, data, if_none_match)
+                    status, data = _conditional(out, data, req.if_none_match)
+                if compress and len(data) >= self._gzip_min:
+                    data = await _gzip(data)
+                    out.append((b"content-encoding", b"gzip"))
+                    _vary(out)
                 out.append((b"content-length", str(len(data)).encode()))
-                progress["started"] = True
+                progress[0] = True
                 await send({"type": "http.response.start", "status": status, "headers": out})
                 await send({"type": "http.response.body", "body": data})
-                return
-            progress["started"] = True
-            await send({"type": "http.response.start", "status": resp.status, "headers": out})
-            async for chunk in resp.content.iter_chunked(65536):
+                return status
+            compressor = None
+            if compress:
+                compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+                out.append((b"content-encoding", b"gzip"))
+                _vary(out)
+            progress[0] = True
+            await send({"type": "http.response.start", "status": status, "headers": out})
+            while chunk := await conn.read_some():
+                if compressor is not None:
+                    chunk = compressor.compress(chunk) + compressor.flush(zlib.Z_SYNC_FLUSH)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
+            await send({"type": "http.response.body",
+                        "body": compressor.flush() if compressor is not None else b""})
+            return status
+        finally:
+            pool.release(conn)
 
     async def _upstream_failed(self, scope, receive, send, route, exc: Exception,
-                               started: bool) -> None:
+                               started: bool, req: _Request) -> int:
         self.upstreams.breakers[route.upstream].failure()
         name = route.upstream
-        if isinstance(exc, (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError)):
+        if isinstance(exc, (ConnectFailed, Disconnected)):
             kind, status, detail = "unavailable", 503, f"the {name} service is unavailable"
-        elif isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        elif isinstance(exc, TimeoutError):
             kind, status, detail = "timeout", 504, f"the {name} service did not answer in time"
         else:
             kind, status, detail = "error", 502, f"the {name} service failed"
         UPSTREAM_ERRORS.labels(name, kind).inc()
-        log.warning("gateway.upstream_failed", upstream=name, kind=kind, error=repr(exc))
+        # The fast path binds no log context (it costs on every request): name it here.
+        log.warning("gateway.upstream_failed", upstream=name, kind=kind, error=repr(exc),
+                    request_id=req.request_id)
         if started:
-            return  # the response is under way: all that can be done is to cut it short
+            return status  # the response is under way: all that can be done is to cut it short
         headers = {"Retry-After": "5"} if status == 503 else None
-        await problem_response(status, detail=detail, instance=scope["path"], headers=headers,
-                               request_id=_request_id(scope))(scope, receive, send)
+        return await self._problem(scope, receive, send, req, status, detail, headers=headers)
 
-    async def _too_many(self, scope, receive, send, wait: float) -> None:
-        await problem_response(429, detail="too many requests; slow down",
-                               instance=scope["path"], request_id=_request_id(scope),
-                               headers={"Retry-After": retry_after(wait)})(scope, receive, send)
+    async def _too_many(self, scope, receive, send, req: _Request, wait: float,
+                        detail: str = "too many requests; slow down") -> int:
+        return await self._problem(scope, receive, send, req, 429, detail,
+                                   headers={"Retry-After": retry_after(wait)})
+
+    async def _problem(self, scope, receive, send, req: _Request, status: int, detail: str,
+                       instance: str | None = None, headers: dict | None = None, **kw) -> int:
+        headers = {**(headers or {}), "X-Request-ID": req.request_id}
+        await problem_response(status, detail=detail, instance=instance or scope["path"],
+                               request_id=req.request_id, headers=headers,
+                               **kw)(scope, receive, send)
+        return status
+
+    def _observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        children = self._metrics.get(key)
+        if children is None:
+            children = (REQUESTS.labels("gateway", method, route, str(status)),
+                        LATENCY.labels("gateway", method, route))
+            if len(self._metrics) < 5000:
+                self._metrics[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+
+class _Request:
+    """What the forwarding path needs from the request headers, read in one pass."""
+
+    __slots__ = ("out", "authorization", "api_key", "request_id", "traceparent",
+                 "if_none_match", "content_length", "gzip")
+
+    def __init__(self) -> None:
+        self.out: list[tuple[bytes, bytes]] = []
+        self.authorization = self.api_key = self.request_id = self.traceparent = None
+        self.if_none_match = self.content_length = None
+        self.gzip = False
+
+
+def _parse(headers) -> _Request:
+    req = _Request()
+    out = req.out
+    for k, v in headers:
+        action = _SPECIAL.get(k)
+        if action is None:
+            out.append((k, v))
+        elif action == "gzip":
+            req.gzip = req.gzip or b"gzip" in v.lower()
+            out.append((k, v))
+        elif action == "if_none_match":
+            req.if_none_match = v.decode("latin-1")
+            out.append((k, v))
+        elif action != "drop":
+            setattr(req, action, v.decode("latin-1"))
+    return req
+
+
+# Request headers the handler reads; "drop" ones (hop-by-hop, credentials the gateway
+# consumed, an identity a client tries to assert itself) never go upstream. The request id
+# and traceparent are re-added by the handler.
+_SPECIAL: dict[bytes, str] = {
+    **dict.fromkeys((b"host", b"connection", b"keep-alive", b"proxy-authorization", b"te",
+                     b"trailer", b"transfer-encoding", b"upgrade", b"x-teke-identity",
+                     b"expect"), "drop"),
+    b"authorization": "authorization", b"x-api-key": "api_key",
+    b"x-request-id": "request_id", b"traceparent": "traceparent",
+    b"content-length": "content_length", b"accept-encoding": "gzip",
+    b"if-none-match": "if_none_match",
+}
+_PREFIX_SLASH = API_PREFIX + "/"
+_PREFIX_LEN = len(API_PREFIX)
+_NO_GZIP = frozenset(DEFAULT_EXCLUDED_CONTENT_TYPES)
+
+
+def _dress(app):
+    return RequestIdMiddleware(TraceMiddleware(MetricsMiddleware(NulGuardMiddleware(app),
+                                                                 service="gateway")))
+
+
+def _compressible(headers: list) -> bool:
+    media = ""
+    for k, v in headers:
+        if k == b"content-encoding":
+            return False
+        if k == b"content-type":
+            media = v.decode("latin-1").partition(";")[0].strip().lower()
+    return media not in _NO_GZIP and media.partition("/")[0] + "/*" not in _NO_GZIP
+
+
+async def _gzip(data: bytes) -> bytes:
+    # Same level as Starlette's GZipMiddleware; big bodies off the event loop, as there.
+    if len(data) >= 128 * 1024:
+        return await asyncio.to_thread(gzip.compress, data, 9)
+    return gzip.compress(data, 9)
+
+
+def _vary(headers: list) -> None:
+    for i, (k, v) in enumerate(headers):
+        if k == b"vary":
+            if b"accept-encoding" not in v.lower():
+                headers[i] = (k, v + b", Accept-Encoding")
+            return
+    headers.append((b"vary", b"Accept-Encoding"))
 
 
 def _conditional(headers: list, data: bytes, if_none_match: str | None) -> tuple[int, bytes]:
@@ -232,10 +447,9 @@ def _conditional(headers: list, data: bytes, if_none_match: str | None) -> tuple
     return 200, data
 
 
-async def _read_body(receive, limit: int, scope) -> bytes | None:
-    for k, v in scope["headers"]:
-        if k == b"content-length" and v.isdigit() and int(v) > limit:
-            return None
+async def _read_body(receive, limit: int, declared: str | None) -> bytes | None:
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
     chunks = []
     size = 0
     while True:
@@ -250,10 +464,3 @@ async def _read_body(receive, limit: int, scope) -> bytes | None:
         if not message.get("more_body"):
             break
     return b"".join(chunks)
-
-
-def _request_id(scope) -> str | None:
-    for k, v in scope["headers"]:
-        if k == b"x-request-id":
-            return v.decode("latin-1")
-    return None

@@ -86,11 +86,17 @@ class Runtime:
         self.nats = NatsConnection(settings.nats_url, f"teke-{spec.name}",
                                    max_pending=settings.outbox_max_in_flight)
         self.relay: Relay | None = None
+        self.relay_engine = None
         self.consumers: list[Consumer] = []
         self.applier: EventApplier | None = None
         if spec.produces is not None:
+            # The relay has a connection of its own: on the shared pool it queued behind every
+            # waiting request, and under a burst held events back for seconds (bench/RESULTS.md,
+            # event_lag 2026-12-02).
+            self.relay_engine = create_engine(settings.database_url, pool_size=1)
             self.relay = Relay(
-                self.maker, spec.outbox_table, self.nats, batch_size=settings.outbox_batch_size,
+                make_sessionmaker(self.relay_engine), spec.outbox_table, self.nats,
+                batch_size=settings.outbox_batch_size,
                 poll_seconds=settings.outbox_poll_seconds,
                 retention_seconds=settings.outbox_retention_seconds,
             )
@@ -123,6 +129,8 @@ class Runtime:
         if self.relay:
             await self.relay.stop()
         await self.nats.close()
+        if self.relay_engine is not None:
+            await self.relay_engine.dispose()
         await self.engine.dispose()
 
     async def update_gauges(self) -> None:

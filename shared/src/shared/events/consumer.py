@@ -84,6 +84,34 @@ class EventApplier:
             await session.commit()
         return True
 
+    async def apply_many(self, envs: list[dict[str, Any]]) -> int:
+        """Apply a backlog in one transaction (one commit, not one per event); returns how
+        many were applied. Any failure rolls all of it back: the caller then applies them one
+        by one, so retries and dead letters stay per event."""
+        wanted = [e for e in envs if e.get("type", "") in self.registry.handlers]
+        if not wanted:
+            return 0
+        applied = 0
+        async with self.maker() as session:
+            seen = set((await session.scalars(select(self.inbox.c.event_id).where(
+                self.inbox.c.event_id.in_([e["id"] for e in wanted])))).all())
+            for env in wanted:
+                if env["id"] in seen:
+                    continue
+                seen.add(env["id"])  # the same event twice in one batch
+                await session.execute(insert(self.inbox).values(
+                    event_id=env["id"], type=env["type"], processed_at=utcnow()))
+                trace_token = bind(child_of(env.get("traceparent")))
+                try:
+                    with structlog.contextvars.bound_contextvars(event_id=env["id"],
+                                                                 event_type=env["type"]):
+                        await self.registry.handlers[env["type"]](session, env)
+                finally:
+                    TRACEPARENT.reset(trace_token)
+                applied += 1
+            await session.commit()
+        return applied
+
     async def record_dead(self, env: dict[str, Any], subject: str, error: str,
                           attempts: int) -> None:
         async with self.maker() as session:
@@ -180,8 +208,7 @@ class Consumer:
                 except (NatsTimeout, TimeoutError):
                     self._waiting = 0
                     continue
-                for msg in msgs:
-                    await self._handle(msg)
+                await self._handle_batch(msgs)
                 last = msgs[-1].metadata if msgs else None
                 self._waiting = int(last.num_pending) if last is not None else 0
             except asyncio.CancelledError:
@@ -189,6 +216,26 @@ class Consumer:
             except Exception as exc:
                 log.warning("consumer.fetch_failed", durable=self.durable, error=repr(exc))
                 await asyncio.sleep(0.5)
+
+    async def _handle_batch(self, msgs) -> None:
+        """A backlog is applied in one transaction and acked after its commit; a single
+        message, or a batch that fails, goes one by one (retries, dead letters)."""
+        if len(msgs) > 1:
+            try:
+                envs = [loads(m.data) for m in msgs]
+                applied = await self.applier.apply_many(envs)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.info("consumer.batch_fallback", size=len(msgs), error=repr(exc))
+            else:
+                self.applied_total += applied
+                for msg in msgs:
+                    with contextlib.suppress(Exception):
+                        await msg.ack()  # a lost ack: the inbox turns the redelivery away
+                return
+        for msg in msgs:
+            await self._handle(msg)
 
     async def _handle(self, msg) -> None:
         try:
