@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import JSON, Column, Date, Integer, MetaData, String, Table, delete, select, update
+from sqlalchemy import JSON, Column, Date, Integer, MetaData, String, Table, case, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts import registry as contracts
-from shared.db import SessionDep, UTCDateTime, utcnow
+from shared.db import SessionDep, UTCDateTime, dialect_insert, utcnow
 from shared.errors import NotFound, problem_responses
 from shared.events.consumer import HandlerRegistry
 
@@ -41,23 +41,32 @@ def make_project_projection(metadata: MetaData) -> Table:
 def register_project_handlers(handlers: HandlerRegistry, table: Table) -> None:
     """Upsert the projection from project.created / project.updated (newest version wins)."""
 
+    # Every applied event is counted; only a newer version changes the state. One statement
+    # (INSERT .. ON CONFLICT DO UPDATE with CASE), built once per dialect.
+    state_columns = ("version", "code", "name", "status", "start_date", "end_date",
+                     "organisation_id", "funder_id", "region_codes", "updated_at")
+    statements: dict[str, Any] = {}
+
+    def statement(session: AsyncSession):
+        dialect = session.bind.dialect.name
+        if dialect not in statements:
+            ins = dialect_insert(session, table)
+            newer = ins.excluded.version > table.c.version
+            set_ = {c: case((newer, ins.excluded[c]), else_=table.c[c]) for c in state_columns}
+            set_["applied_count"] = table.c.applied_count + 1
+            statements[dialect] = ins.on_conflict_do_update(index_elements=[table.c.id], set_=set_)
+        return statements[dialect]
+
     async def upsert(session: AsyncSession, env: dict[str, Any]) -> None:
         state = contracts.ProjectState.model_validate(env["data"])
-        values = {
+        await session.execute(statement(session), {
+            "id": state.id, "applied_count": 1,
             "version": state.version, "code": state.code,
             "name": state.name.model_dump(exclude_none=True), "status": state.status,
             "start_date": state.start_date, "end_date": state.end_date,
             "organisation_id": state.organisation_id, "funder_id": state.funder_id,
             "region_codes": state.region_codes, "updated_at": utcnow(),
-        }
-        current = await session.scalar(select(table.c.version).where(table.c.id == state.id))
-        if current is None:
-            await session.execute(table.insert().values(id=state.id, applied_count=1, **values))
-            return
-        # Every applied event is counted; only a newer version changes the state.
-        newer = values if state.version > current else {}
-        await session.execute(update(table).where(table.c.id == state.id)
-                              .values(applied_count=table.c.applied_count + 1, **newer))
+        })
 
     handlers.on(contracts.PROJECT_CREATED)(upsert)
     handlers.on(contracts.PROJECT_UPDATED)(upsert)

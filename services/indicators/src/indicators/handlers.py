@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Table, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from indicators.models import (
@@ -21,7 +20,7 @@ from indicators.models import (
     project_projection,
 )
 from shared.contracts import registry as c
-from shared.db import utcnow
+from shared.db import dialect_insert, utcnow
 from shared.events.consumer import HandlerRegistry
 from shared.projections import register_project_handlers
 
@@ -30,14 +29,23 @@ register_project_handlers(handlers, project_projection)
 _shared_project_upsert = handlers.handlers[c.PROJECT_CREATED]
 
 
+_upserts: dict[tuple, Any] = {}
+
+
 async def _versioned_upsert(session: AsyncSession, table: Table, row_id: str, version: int,
                             values: dict[str, Any]) -> None:
     """Insert, or update when `version` is newer: one statement (INSERT .. ON CONFLICT DO
-    UPDATE .. WHERE older), not a read and then a write."""
-    ins = (postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert)(table)
-    await session.execute(ins.values(id=row_id, version=version, **values).on_conflict_do_update(
-        index_elements=[table.c.id], set_={"version": version, **values},
-        where=table.c.version < version))
+    UPDATE .. WHERE older), not a read and then a write. Built once per table, dialect and
+    column set; only the parameters change per event."""
+    key = (table.name, session.bind.dialect.name, tuple(values))
+    stmt = _upserts.get(key)
+    if stmt is None:
+        ins = dialect_insert(session, table)
+        stmt = ins.on_conflict_do_update(
+            index_elements=[table.c.id], set_={c: ins.excluded[c] for c in ("version", *values)},
+            where=table.c.version < ins.excluded.version)
+        _upserts[key] = stmt
+    await session.execute(stmt, {"id": row_id, "version": version, **values})
 
 
 async def on_project_state(session: AsyncSession, env: dict[str, Any]) -> None:

@@ -20,7 +20,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.db import new_id, utcnow
+from shared.db import dialect_insert, new_id, utcnow
 from shared.events.nats_conn import NatsConnection, ensure_stream
 from shared.jsonutil import loads
 from shared.logging import get_logger
@@ -66,6 +66,21 @@ class EventApplier:
         self.inbox = inbox
         self.dead_letter = dead_letter
         self.registry = registry
+        self._inbox_insert: dict[str, Any] = {}
+
+    async def _record(self, session: AsyncSession, env: dict[str, Any]) -> bool:
+        """Write the event id into the inbox; False if it is there already. One statement
+        (INSERT .. ON CONFLICT DO NOTHING): a concurrent replica applying the same event waits
+        on the key and then finds it, rather than failing."""
+        dialect = session.bind.dialect.name
+        stmt = self._inbox_insert.get(dialect)
+        if stmt is None:  # built once per dialect; only the parameters change per event
+            stmt = dialect_insert(session, self.inbox).on_conflict_do_nothing(
+                index_elements=[self.inbox.c.event_id])
+            self._inbox_insert[dialect] = stmt
+        result = await session.execute(
+            stmt, {"event_id": env["id"], "type": env["type"], "processed_at": utcnow()})
+        return result.rowcount == 1
 
     async def apply(self, env: dict[str, Any]) -> bool:
         """Apply `env`; False if it had been applied before (or no handler wants it)."""
@@ -73,13 +88,9 @@ class EventApplier:
         if handler is None:
             return False
         async with self.maker() as session:
-            seen = await session.scalar(
-                select(self.inbox.c.event_id).where(self.inbox.c.event_id == env["id"]))
-            if seen is not None:
+            if not await self._record(session, env):
                 await session.rollback()
                 return False
-            await session.execute(insert(self.inbox).values(
-                event_id=env["id"], type=env["type"], processed_at=utcnow()))
             await handler(session, env)
             await session.commit()
         return True
@@ -93,14 +104,10 @@ class EventApplier:
             return 0
         applied = 0
         async with self.maker() as session:
-            seen = set((await session.scalars(select(self.inbox.c.event_id).where(
-                self.inbox.c.event_id.in_([e["id"] for e in wanted])))).all())
             for env in wanted:
-                if env["id"] in seen:
+                # The inbox row also turns away the same event twice in one batch.
+                if not await self._record(session, env):
                     continue
-                seen.add(env["id"])  # the same event twice in one batch
-                await session.execute(insert(self.inbox).values(
-                    event_id=env["id"], type=env["type"], processed_at=utcnow()))
                 trace_token = bind(child_of(env.get("traceparent")))
                 try:
                     with structlog.contextvars.bound_contextvars(event_id=env["id"],
