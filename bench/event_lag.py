@@ -206,16 +206,15 @@ async def _drive_outbox(db_url: str, nats_url: str, rate: float, seconds: float,
     from shared.contracts.registry import PROJECT_CREATED, STREAM
     from shared.db import create_engine, make_sessionmaker
     from shared.events.nats_conn import NatsConnection, ensure_stream
-    from shared.events.outbox import Outbox, Relay
+    from shared.events.outbox import Outbox, make_relay
 
     engine = create_engine(db_url)
     maker = make_sessionmaker(engine)
     outbox = Outbox(outbox_table, "/teke/registry")
     nats_conn = NatsConnection(nats_url, "bench-producer", max_pending=2000)
     nats_conn.on_connect(lambda: ensure_stream(nats_conn.js, STREAM.name, list(STREAM.subjects)))
-    # As in a service (shared.service.Runtime): the relay has a connection of its own.
-    relay_engine = create_engine(db_url, pool_size=1)
-    relay = Relay(make_sessionmaker(relay_engine), outbox_table, nats_conn)
+    # Wired as in a service (shared.service.Runtime).
+    relay, relay_engine = make_relay(db_url, maker, outbox_table, nats_conn)
     n = int(rate * seconds)
     rows: list = [None] * n
     late = 0

@@ -77,8 +77,11 @@ def make_base(metadata: MetaData) -> type[DeclarativeBase]:
     return Base
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """Engine with SQLite set up for concurrent use: WAL, foreign keys, busy timeout."""
+def create_engine(url: str, *, pool_size: int = 10, sqlite_reader: bool = False) -> AsyncEngine:
+    """Engine with SQLite set up for concurrent use: WAL, foreign keys, busy timeout.
+
+    `sqlite_reader`: a read-only SQLite connection whose transactions take no lock (for work
+    that must not queue behind the writers, such as the outbox relay's reads)."""
     if url.startswith("sqlite"):
         # One connection per process: SQLite has one writer anyway, and with several pooled
         # connections clashing transactions sleep in SQLite's busy handler (1-100 ms steps);
@@ -95,13 +98,15 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            if sqlite_reader:
+                cur.execute("PRAGMA query_only=ON")
             cur.close()
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin_immediate(conn):
             # BEGIN IMMEDIATE takes the write lock up front, so two writers queue on
             # busy_timeout instead of failing with "database is locked" on upgrade.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN" if sqlite_reader else "BEGIN IMMEDIATE")
 
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)

@@ -21,7 +21,7 @@ from shared.db import create_engine, make_sessionmaker
 from shared.errors import NotFound, install_error_handlers, problem_responses
 from shared.events.consumer import Consumer, EventApplier, HandlerRegistry, StreamSpec
 from shared.events.nats_conn import NatsConnection, ensure_stream
-from shared.events.outbox import Outbox, Relay
+from shared.events.outbox import Outbox, Relay, make_relay
 from shared.events.tables import make_event_tables
 from shared.identity import IdentityMiddleware, InternalTokenVerifier, require_roles
 from shared.jsonutil import JSONResponse
@@ -90,12 +90,8 @@ class Runtime:
         self.consumers: list[Consumer] = []
         self.applier: EventApplier | None = None
         if spec.produces is not None:
-            # The relay has a connection of its own: on the shared pool it queued behind every
-            # waiting request, and under a burst held events back for seconds (bench/RESULTS.md,
-            # event_lag 2026-12-02).
-            self.relay_engine = create_engine(settings.database_url, pool_size=1)
-            self.relay = Relay(
-                make_sessionmaker(self.relay_engine), spec.outbox_table, self.nats,
+            self.relay, self.relay_engine = make_relay(
+                settings.database_url, self.maker, spec.outbox_table, self.nats,
                 batch_size=settings.outbox_batch_size,
                 poll_seconds=settings.outbox_poll_seconds,
                 retention_seconds=settings.outbox_retention_seconds,

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Table, delete, event, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from shared.db import utcnow
+from shared.db import create_engine, make_sessionmaker, utcnow
 from shared.events.envelope import make_envelope, type_to_subject
 from shared.events.nats_conn import NatsConnection
 from shared.jsonutil import dumps
@@ -88,9 +88,15 @@ class Relay:
     """Publishes unpublished outbox rows to JetStream; one task per service process."""
 
     def __init__(self, maker: async_sessionmaker[AsyncSession], table: Table, nats: NatsConnection,
-                 *, batch_size: int = 500, poll_seconds: float = 1.0,
+                 *, read_maker: async_sessionmaker[AsyncSession] | None = None,
+                 batch_size: int = 500, poll_seconds: float = 1.0,
                  retention_seconds: float = 600.0, publish_timeout: float = 5.0) -> None:
         self.maker = maker
+        # SQLite: unpublished rows are read on a connection of their own that takes no lock
+        # (WAL readers never wait), and marked published through `maker`, the service's one
+        # writing connection, where writes queue fairly instead of sleeping in SQLite's busy
+        # handler. PostgreSQL reads and marks in one transaction (FOR UPDATE SKIP LOCKED).
+        self.read_maker = read_maker or maker
         self.table = table
         self.nats = nats
         self.batch_size = batch_size
@@ -158,26 +164,36 @@ class Relay:
         if self._is_pg:
             # Several replicas may relay the same table: each claims rows no other holds.
             query = query.with_for_update(skip_locked=True)
-        async with self.maker() as session:
-            rows = (await session.execute(query)).all()
+            async with self.maker() as session:
+                rows = (await session.execute(query)).all()
+                if not rows:
+                    return 0
+                acked, failed = await self._publish_and_mark(session, rows)
+        else:
+            async with self.read_maker() as reader:
+                rows = (await reader.execute(query)).all()
+                await reader.rollback()
             if not rows:
                 return 0
-            if not self._is_pg:
-                await session.commit()  # do not hold SQLite's write lock while publishing
-            acked = await self._publish(rows)
-            if acked:
-                await session.execute(update(t).where(t.c.seq.in_(acked))
-                                      .values(published_at=utcnow()))
-            acked_set = set(acked)
-            failed = [r.seq for r in rows if r.seq not in acked_set]
-            if failed:
-                await session.execute(update(t).where(t.c.seq.in_(failed))
-                                      .values(attempts=t.c.attempts + 1))
-            await session.commit()
+            async with self.maker() as session:
+                acked, failed = await self._publish_and_mark(session, rows)
         self.published_total += len(acked)
         if failed:
             raise RuntimeError(f"{len(failed)} of {len(rows)} events not acknowledged")
         return len(acked)
+
+    async def _publish_and_mark(self, session: AsyncSession, rows) -> tuple[list[int], list[int]]:
+        t = self.table
+        acked = await self._publish(rows)
+        if acked:
+            await session.execute(update(t).where(t.c.seq.in_(acked)).values(published_at=utcnow()))
+        acked_set = set(acked)
+        failed = [r.seq for r in rows if r.seq not in acked_set]
+        if failed:
+            await session.execute(update(t).where(t.c.seq.in_(failed))
+                                  .values(attempts=t.c.attempts + 1))
+        await session.commit()
+        return acked, failed
 
     async def _publish(self, rows) -> list[int]:
         js = self.nats.js
@@ -226,3 +242,18 @@ class Relay:
             await session.commit()
         self.wake()
         return result.rowcount or 0
+
+
+def make_relay(database_url: str, maker: async_sessionmaker[AsyncSession], table: Table,
+               nats: NatsConnection, **options: Any) -> tuple[Relay, AsyncEngine]:
+    """A service's relay and the engine it alone uses (dispose it after the relay stops).
+
+    The relay does not share the request pool: there it queued behind every waiting request
+    and under a burst held events back for seconds (bench/RESULTS.md, event_lag). On SQLite
+    its own connection only reads (no lock) and marks through the service's writer, `maker`;
+    on PostgreSQL it reads and marks on its own connection."""
+    if database_url.startswith("sqlite"):
+        engine = create_engine(database_url, pool_size=1, sqlite_reader=True)
+        return Relay(maker, table, nats, read_maker=make_sessionmaker(engine), **options), engine
+    engine = create_engine(database_url, pool_size=1)
+    return Relay(make_sessionmaker(engine), table, nats, **options), engine
