@@ -29,13 +29,16 @@ from shared.errors import Unprocessable
 from shared.identity import Identity
 from shared.pagination import decode_cursor, encode_cursor
 
-SORTS = {"code": Project.code, "start_date": Project.start_date, "end_date": Project.end_date,
-         "budget_total": Project.budget_total, "updated_at": Project.updated_at}
-COLUMN_FACETS = {"status": Project.status, "theme": Project.theme_id,
-                 "programme": Project.programme_id, "funder": Project.funder_id,
-                 "implementer": Project.organisation_id, "call": Project.call_id}
+# Attribute names, the same on Project and on the PostgreSQL search table (search.SEARCH.c).
+SORTS = ("code", "start_date", "end_date", "budget_total", "updated_at")
+COLUMN_FACETS = {"status": "status", "theme": "theme_id", "programme": "programme_id",
+                 "funder": "funder_id", "implementer": "organisation_id", "call": "call_id"}
 TAG_FACETS = {"region": "region", "target_group": "target_group", "sub_theme": "sub_theme",
               "partner": "partner"}
+# Multi-valued facets: arrays on the search table (PostgreSQL), JSON arrays on the project row
+# (SQLite; partners there come from project_partner).
+ARRAY_FACETS = {"region": "region_codes", "target_group": "target_groups", "sub_theme": "sub_themes",
+                "partner": "partner_ids"}
 FACETS = (*COLUMN_FACETS, *TAG_FACETS)
 REFERENCE_OF = {"status": "statuses", "region": "regions", "target_group": "target_groups",
                 "sub_theme": "sub_themes"}
@@ -69,35 +72,47 @@ def _tag_in(kind: str, values: list[str]) -> ColumnElement[bool]:
                           .where(ProjectTag.kind == kind, ProjectTag.value.in_(values)))
 
 
+def source(session: AsyncSession):
+    """Where list queries read: PostgreSQL's narrow search table (a few MB to scan instead of
+    the ~100 MB project heap), SQLite's project table."""
+    return search.SEARCH.c if _pg(session) else Project
+
+
+def _pg(session: AsyncSession) -> bool:
+    return session.bind.dialect.name == "postgresql"
+
+
 def conditions(session: AsyncSession, identity: Identity, pq: ProjectQuery,
                skip: str | None = None) -> tuple[list[ColumnElement[bool]], ColumnElement | None]:
     """WHERE conditions for the query, and the rank expression when searching.
 
     `skip` leaves out one facet's own filter (its counts, Kohesio-style, show the other values)."""
-    conds: list[ColumnElement[bool]] = [access.project_filter(identity)]
+    t = source(session)
+    conds: list[ColumnElement[bool]] = [access.project_filter(identity, t)]
     if not (pq.include_archived and identity.is_national):
-        conds.append(Project.archived.is_(False))
+        conds.append(t.archived.is_(False))
     for name, col in COLUMN_FACETS.items():
         values = getattr(pq, name)
         if values and name != skip:
-            conds.append(col.in_(values))
+            conds.append(getattr(t, col).in_(values))
     for name, kind in TAG_FACETS.items():
         values = getattr(pq, name)
         if values and name != skip:
-            conds.append(_tag_in(kind, values))
+            conds.append(getattr(t, ARRAY_FACETS[name]).overlap(values) if _pg(session)
+                         else _tag_in(kind, values))
     if pq.active_from:  # term overlaps [active_from, active_to]
-        conds.append(or_(Project.end_date.is_(None), Project.end_date >= pq.active_from))
+        conds.append(or_(t.end_date.is_(None), t.end_date >= pq.active_from))
     if pq.active_to:
-        conds.append(or_(Project.start_date.is_(None), Project.start_date <= pq.active_to))
+        conds.append(or_(t.start_date.is_(None), t.start_date <= pq.active_to))
     if pq.budget_min is not None:
-        conds.append(Project.budget_total >= pq.budget_min)
+        conds.append(t.budget_total >= pq.budget_min)
     if pq.budget_max is not None:
-        conds.append(Project.budget_total <= pq.budget_max)
+        conds.append(t.budget_total <= pq.budget_max)
     if pq.published is not None:
-        conds.append(Project.published.is_(pq.published))
+        conds.append(t.published.is_(pq.published))
     rank = None
     if pq.q and pq.q.strip():
-        if session.bind.dialect.name == "postgresql":
+        if _pg(session):
             match, rank = search.pg_match_and_rank(pq.q.strip(), pq.lang)
             conds.append(match)
         else:
@@ -119,7 +134,8 @@ async def run(session: AsyncSession, identity: Identity, pq: ProjectQuery, *, li
               cursor: str | None, with_facets: bool, lang: str = "fi"
               ) -> tuple[list[tuple[Project, float | None]], int, str | None, dict | None]:
     conds, rank = conditions(session, identity, pq)
-    if session.bind.dialect.name == "postgresql":
+    t = source(session)
+    if _pg(session):
         # The facet statement's estimated cost passes jit_above_cost; compiling it cost more
         # (~120 ms at 100k projects) than running it.
         await session.execute(text("SET LOCAL jit = off"))
@@ -132,11 +148,12 @@ async def run(session: AsyncSession, identity: Identity, pq: ProjectQuery, *, li
         raise Unprocessable("unknown sort", errors=[{
             "field": "query/sort", "type": "value_error",
             "message": f"one of {sorted([*SORTS, 'rank'])}, optionally prefixed by -"}])
-    base = select(Project)
+    # The page is chosen on the narrow source (ids, sort keys, rank); only its rows are loaded.
+    base = select(t.id, t.code, t.updated_at)
     if rank is not None and not isinstance(rank, ColumnElement):
         # SQLite: join the FTS5 hits once; bm25 is lower for better matches.
         hits = rank
-        base = base.join(hits, hits.c.pid == Project.id)
+        base = base.join(hits, hits.c.pid == t.id)
         rank = -hits.c.score
     base = base.where(*conds)
     facets, total = None, None
@@ -144,55 +161,59 @@ async def run(session: AsyncSession, identity: Identity, pq: ProjectQuery, *, li
         facets, total = await facet_counts(session, identity, pq, conds, lang)
     else:
         total = int(await session.scalar(select(func.count()).select_from(
-            select(Project.id).where(*conds).subquery())) or 0)
+            select(t.id).where(*conds).subquery())) or 0)
     values = decode_cursor(cursor)
-    q: Select = base.add_columns(rank.label("rank") if rank is not None else literal(None))
+    q: Select = base.add_columns((rank if rank is not None else literal(None)).label("rank"))
     if key in ("code", "updated_at"):
         # Keyset on a unique-enough non-null key (+ id as tie-breaker).
-        col = SORTS[key]
+        col = getattr(t, key)
         if values:
             last = values[0] if key == "code" else dt.datetime.fromisoformat(values[0])
-            q = q.where((col < last) | ((col == last) & (Project.id < values[1]))) if desc else \
-                q.where((col > last) | ((col == last) & (Project.id > values[1])))
-        q = q.order_by(col.desc() if desc else col, Project.id.desc() if desc else Project.id)
+            q = q.where((col < last) | ((col == last) & (t.id < values[1]))) if desc else \
+                q.where((col > last) | ((col == last) & (t.id > values[1])))
+        q = q.order_by(col.desc() if desc else col, t.id.desc() if desc else t.id)
         offset = 0
     else:
         # Nullable keys and relevance: the cursor carries the position in the ordered result.
         offset = int(values[0]) if values else 0
-        order = rank.desc() if key == "rank" else (SORTS[key].desc() if desc else SORTS[key])
-        q = q.order_by(order, Project.code).offset(offset)
-    rows = [(r[0], r[1]) for r in (await session.execute(q.limit(limit + 1))).all()]
+        sort_col = getattr(t, key) if key != "rank" else None
+        order = rank.desc() if key == "rank" else (sort_col.desc() if desc else sort_col)
+        q = q.order_by(order, t.code).offset(offset)
+    page = (await session.execute(q.limit(limit + 1))).all()
     next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1][0]
+    if len(page) > limit:
+        page = page[:limit]
+        last = page[-1]
         if key in ("code", "updated_at"):
-            next_cursor = encode_cursor([getattr(last, key) if key == "code"
+            next_cursor = encode_cursor([last.code if key == "code"
                                          else last.updated_at.isoformat(), last.id])
         else:
             next_cursor = encode_cursor([offset + limit])
+    loaded = {p.id: p for p in (await session.scalars(
+        select(Project).where(Project.id.in_([r.id for r in page])))).all()} if page else {}
+    rows = [(loaded[r.id], r.rank) for r in page]
     return rows, total, next_cursor, facets
 
 
-# Multi-valued facets counted from the project's own JSON arrays (no join with project_tag,
-# which at 100k projects cost a scan of half a million tag rows); partners from their table.
-ARRAY_FACETS = {"region": "region_codes", "target_group": "target_groups", "sub_theme": "sub_themes"}
-
-
 def _elements(session: AsyncSession, column):
-    """The text elements of a JSON array column, as a table-valued function."""
-    if session.bind.dialect.name == "postgresql":
-        return func.json_array_elements_text(column).table_valued("value")
+    """The elements of an array column (PostgreSQL text[], SQLite JSON), table-valued.
+
+    Multi-valued facets are counted from the row's own arrays: a join with project_tag cost a
+    scan of half a million tag rows at 100k projects."""
+    if _pg(session):
+        return func.unnest(column).table_valued("value").render_derived()
     return func.json_each(column).table_valued("value")
 
 
 def _facet_parts(session: AsyncSession, conds: list, names: list[str], name: str,
                  with_total: bool) -> list[Select]:
     """Count statements for the facets `names` over the projects matching `conds`."""
+    t = source(session)
     cols = [n for n in names if n in COLUMN_FACETS]
-    arrays = [n for n in names if n in ARRAY_FACETS]
-    matched = select(Project.id, *[COLUMN_FACETS[n].label(n) for n in cols],
-                     *[getattr(Project, ARRAY_FACETS[n]).label(n) for n in arrays]) \
+    # SQLite has no partner array on the project row: partners are joined from their table.
+    arrays = [n for n in names if n in ARRAY_FACETS and (n != "partner" or _pg(session))]
+    matched = select(t.id, *[getattr(t, COLUMN_FACETS[n]).label(n) for n in cols],
+                     *[getattr(t, ARRAY_FACETS[n]).label(n) for n in arrays]) \
         .where(*conds).cte(name)
     parts = [select(literal("_total").label("facet"), null().label("value"),
                     func.count().label("n")).select_from(matched)] if with_total else []
@@ -203,7 +224,7 @@ def _facet_parts(session: AsyncSession, conds: list, names: list[str], name: str
         parts.append(select(literal(n).label("facet"), elem.c.value.label("value"),
                             func.count().label("n")).select_from(matched).join(elem, true())
                      .group_by(elem.c.value))
-    if "partner" in names:
+    if "partner" in names and not _pg(session):
         pp = ProjectPartner.__table__
         parts.append(select(literal("partner").label("facet"), pp.c.organisation_id.label("value"),
                             func.count().label("n"))
