@@ -183,8 +183,11 @@ async def run(session: AsyncSession, identity: Identity, pq: ProjectQuery, *, li
         page = [(r.id, r.rank) for r in (await session.execute(
             _page(src.c, key, desc, cursor, offset, limit))).all()]
     next_cursor = None
-    loaded = {p.id: p for p in (await session.scalars(
-        select(Project).where(Project.id.in_([r[0] for r in page])))).all()} if page else {}
+    loaded: dict[str, Project] = {}
+    ids = [r[0] for r in page]
+    for i in range(0, len(ids), 10_000):  # exports take up to 100,000 rows; bind-parameter cap
+        loaded.update((p.id, p) for p in (await session.scalars(
+            select(Project).where(Project.id.in_(ids[i:i + 10_000])))).all())
     if len(page) > limit:
         page = page[:limit]
         last = loaded[page[-1][0]]
