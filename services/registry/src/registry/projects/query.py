@@ -169,7 +169,7 @@ async def run(session: AsyncSession, identity: Identity, pq: ProjectQuery, *, li
         # so the ~15,000 matching rows of a topic word are read (and ranked) once.
         facets, total, page = await facet_counts(
             session, identity, pq, conds, lang, rank=rank,
-            page=lambda m: _page(m.c, key, desc, cursor, offset, limit))
+            page=lambda m: _page(m.c, key, desc, cursor, offset, limit, with_pos=True))
     else:
         if with_facets:
             facets, total, _ = await facet_counts(session, identity, pq, conds, lang)
@@ -200,9 +200,10 @@ async def run(session: AsyncSession, identity: Identity, pq: ProjectQuery, *, li
     return rows, total, next_cursor, facets
 
 
-def _page(c, key: str, desc: bool, cursor: str | None, offset: int, limit: int) -> Select:
+def _page(c, key: str, desc: bool, cursor: str | None, offset: int, limit: int,
+          with_pos: bool = False) -> Select:
     """The page's ids and ranks, in order (`c`: columns id, code, updated_at, the sort keys and
-    rank), with its position as `pos`."""
+    rank), with its position as `pos` if asked."""
     values = decode_cursor(cursor)
     if key in ("code", "updated_at"):
         # Keyset on a unique-enough non-null key (+ id as tie-breaker).
@@ -217,8 +218,10 @@ def _page(c, key: str, desc: bool, cursor: str | None, offset: int, limit: int) 
         # Nullable keys and relevance: the cursor carries the position in the ordered result.
         order = [c.rank.desc() if key == "rank" else (c[key].desc() if desc else c[key]), c.code]
         q = select(c.id, c.rank)
-    return q.add_columns(func.row_number().over(order_by=order).label("pos")) \
-        .order_by(*order).offset(offset).limit(limit + 1)
+    if with_pos:  # in the facet statement, whose parts come back unordered
+        q = q.add_columns(func.row_number().over(order_by=order).label("pos"))
+    # Without the window, ORDER BY .. LIMIT can stop early (an index on code, a top-N sort).
+    return q.order_by(*order).offset(offset).limit(limit + 1)
 
 
 def _elements(session: AsyncSession, column):
