@@ -1,7 +1,7 @@
 """Filtered full-text search with facets over N projects (default 100,000): p50/p95 per database.
 
 `python -m bench.registry_search [--projects 100000] [--db sqlite,postgres] [--queries 300]
- [--rounds 3] [--keep]`
+ [--rounds 3] [--keep] [--db-name NAME]`
 
 Loads the deterministic demo generator's projects (with 2,000 organisations as leads, partners
 and 10 funders, one theme) into a fresh database through the registry's own bulk-import code
@@ -135,6 +135,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--db", default="sqlite,postgres")
     parser.add_argument("--keep", action="store_true", help="keep (and reuse) the loaded databases")
+    parser.add_argument("--db-name", help="database name (default teke_bench_regsearch_N); "
+                        "e.g. a copy kept at an older schema, for a paired run of older code")
     args = parser.parse_args(argv)
     from registry.cli import MIGRATIONS
     from shared.logging import configure_logging
@@ -148,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(__file__).parent / "out"
     out.mkdir(exist_ok=True)
     for db in [d.strip() for d in args.db.split(",") if d.strip()]:
-        name = f"teke_bench_regsearch_{args.projects}"
+        name = args.db_name or f"teke_bench_regsearch_{args.projects}"
         if db == "postgres":
             if not pg_available():
                 continue

@@ -258,3 +258,42 @@ async def test_reference_endpoints_are_public(client_for):
                for a in auth)
     assert len((await anon.get("/reference/sub_themes")).json()["items"]) >= 10
     problem(await anon.get("/reference/nonsense"), 404)
+
+
+async def test_list_follows_every_write_partners_text_visibility(gw, client_for):
+    """The list reads a search table on PostgreSQL, kept by triggers: every kind of write
+    (create, partner change, text change, unpublish, archive, import) shows at once."""
+    a, b = await new_org(gw), await new_org(gw)
+    tag = uuid.uuid4().hex[:8]
+    p = (await gw.post("/projects", json={
+        "code": code("SYNC"), "name": {"fi": f"Kumppanuus{tag}"}, "published": True,
+        "partners": [{"organisation_id": a["id"], "role": "co_implementer"}]})).json()
+    public = client_for()
+
+    async def ids(**params) -> list[str]:
+        r = await public.get("/projects", params={"facets": "true", **params})
+        assert r.status_code == 200, r.text
+        return [x["id"] for x in r.json()["items"]]
+
+    assert await ids(partner=a["id"]) == [p["id"]]
+    r = (await public.get("/projects", params={"q": f"kumppanuus{tag}", "facets": "true"})).json()
+    assert [x["id"] for x in r["items"]] == [p["id"]] and r["total"] == 1
+    assert r["facets"]["partner"] == [{"value": a["id"], "count": 1, "label": a["name"]["fi"]}]
+    await gw.patch(f"/projects/{p['id']}", json={
+        "partners": [{"organisation_id": b["id"], "role": "co_implementer"}],
+        "name": {"fi": f"Yhteistyö{tag}"}})
+    assert await ids(partner=a["id"]) == [] and await ids(partner=b["id"]) == [p["id"]]
+    assert await ids(q=f"kumppanuus{tag}") == [] and await ids(q=f"yhteistyö{tag}") == [p["id"]]
+    await gw.patch(f"/projects/{p['id']}", json={"published": False})
+    assert await ids(partner=b["id"]) == []  # public: published only
+    assert [x["id"] for x in (await gw.get("/projects", params={"partner": b["id"]})).json()[
+        "items"]] == [p["id"]]  # a coordinator still sees it
+    await gw.post(f"/projects/{p['id']}/archive")
+    assert (await gw.get("/projects", params={"partner": b["id"]})).json()["items"] == []
+    rows = [{"code": f"SYNC-{tag}-{i}", "name": {"fi": f"Tuotu{tag}"}, "published": True,
+             "partners": [{"organisation_id": a["id"], "role": "co_implementer"}]}
+            for i in range(3)]
+    assert (await gw.post("/projects/import", json=rows)).json()["summary"]["created"] == 3
+    r = (await public.get("/projects", params={"q": f"tuotu{tag}", "partner": a["id"],
+                                               "facets": "true"})).json()
+    assert r["total"] == 3 and sorted(x["code"] for x in r["items"]) == [x["code"] for x in rows]

@@ -44,17 +44,18 @@ def may_edit_project(identity: Identity, p: Project) -> bool:
     return bool(identity.has_role("funder") and identity.org and identity.org == p.funder_id)
 
 
-def project_filter(identity: Identity) -> ColumnElement[bool]:
-    """SQL condition: the projects this caller may list."""
+def project_filter(identity: Identity, t=Project) -> ColumnElement[bool]:
+    """SQL condition: the projects this caller may list (`t`: Project, or the search table's
+    columns, which carry the same names)."""
     if identity.is_national:
         return true()
-    conds = [Project.published.is_(True) & Project.archived.is_(False)]
+    conds = [t.published.is_(True) & t.archived.is_(False)]
     if identity.org and identity.has_role("implementer"):
-        conds.append(Project.organisation_id == identity.org)
+        conds.append(t.organisation_id == identity.org)
     if identity.org and identity.has_role("funder"):
-        conds.append(Project.funder_id == identity.org)
-        conds.append(Project.id.in_(select(ProjectFunder.project_id)
-                                    .where(ProjectFunder.organisation_id == identity.org)))
+        conds.append(t.funder_id == identity.org)
+        conds.append(t.id.in_(select(ProjectFunder.project_id)
+                              .where(ProjectFunder.organisation_id == identity.org)))
     return or_(*conds) if conds else false()
 
 

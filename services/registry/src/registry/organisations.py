@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import ORJSONResponse
 from pydantic import ConfigDict, Field, field_validator
-from sqlalchemy import func, or_, select
+from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry import access, audit
+from registry import access, audit, exports
 from registry.models import Organisation, Project, ProjectFunder, ProjectPartner
 from registry.projects.service import etag, etag_matches, event_state, specific_objective
 from registry.validators import check_business_id, check_region
@@ -20,6 +20,7 @@ from shared.contracts.registry import LocalizedText
 from shared.db import SessionDep, new_id, utcnow
 from shared.errors import Conflict, Forbidden, PreconditionFailed, Unprocessable, problem_responses
 from shared.events.outbox import Outbox
+from shared.exports import EXPORT_RESPONSES, export_response
 from shared.identity import Authenticated, Identity
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from shared.types import StrictInput
@@ -94,12 +95,7 @@ async def create_org(session: AsyncSession, outbox: Outbox, identity: Identity,
     return o
 
 
-@router.get("", summary="List organisations")
-async def list_organisations(session: SessionDep, limit: Limit = 50, cursor: Cursor = None,
-                             kind: Kind | None = None, region: str | None = None,
-                             business_id: str | None = None,
-                             q: Annotated[str | None, Field(max_length=100)] = None) -> ORJSONResponse:
-    """Filter by kind, region, business ID or a name fragment; in id order."""
+def _query(kind: str | None, region: str | None, business_id: str | None, q: str | None):
     query = select(Organisation).where(Organisation.archived.is_(False))
     if kind:
         query = query.where(Organisation.kind == kind)
@@ -108,9 +104,17 @@ async def list_organisations(session: SessionDep, limit: Limit = 50, cursor: Cur
     if business_id:
         query = query.where(Organisation.business_id == business_id)
     if q:
-        from sqlalchemy import String, cast
-
         query = query.where(cast(Organisation.name, String).ilike(f"%{q}%"))
+    return query
+
+
+@router.get("", summary="List organisations")
+async def list_organisations(session: SessionDep, limit: Limit = 50, cursor: Cursor = None,
+                             kind: Kind | None = None, region: str | None = None,
+                             business_id: str | None = None,
+                             q: Annotated[str | None, Field(max_length=100)] = None) -> ORJSONResponse:
+    """Filter by kind, region, business ID or a name fragment; in id order."""
+    query = _query(kind, region, business_id, q)
     total = await session.scalar(select(func.count()).select_from(query.subquery()))
     after = decode_cursor(cursor)
     if after:
@@ -119,6 +123,22 @@ async def list_organisations(session: SessionDep, limit: Limit = 50, cursor: Cur
     nxt = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
     return ORJSONResponse({"items": [out(o) for o in rows[:limit]], "total": total,
                            "next_cursor": nxt})
+
+
+@router.get("/export", summary="Export organisations (CSV, XLSX, JSON)",
+            responses={**EXPORT_RESPONSES, **problem_responses(422)})
+async def export_organisations(session: SessionDep, format: exports.Format = "csv",
+                               lang: exports.Lang = "fi", kind: Kind | None = None,
+                               region: Annotated[str | None, Query(max_length=2)] = None,
+                               business_id: Annotated[str | None, Query(max_length=9)] = None,
+                               q: Annotated[str | None, Query(max_length=100)] = None,
+                               max_rows: Annotated[int, Query(ge=1, le=100_000)] = 100_000):
+    """The organisations the list's filters select, code labels in `lang` (no personal data)."""
+    rows = (await session.scalars(_query(kind, region, business_id, q)
+                                  .order_by(Organisation.id).limit(max_rows))).all()
+    return export_response([exports.organisation_row(o, lang) for o in rows],
+                           exports.ORGANISATION_COLUMNS, format, lang=lang,
+                           filename="organisations")
 
 
 @router.post("", summary="Add an organisation", status_code=201,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import ORJSONResponse
 from pydantic import ConfigDict, Field, field_validator
 from sqlalchemy import func, select
 
-from registry import access, audit
+from registry import access, audit, exports
 from registry.models import (
     Adoption,
     Organisation,
@@ -25,6 +25,7 @@ from shared.contracts import registry as contracts
 from shared.contracts.registry import LocalizedText
 from shared.db import SessionDep, new_id, utcnow
 from shared.errors import Forbidden, PreconditionFailed, Unprocessable, problem_responses
+from shared.exports import EXPORT_RESPONSES, export_response
 from shared.identity import Authenticated, CurrentIdentity
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from shared.types import StrictInput
@@ -144,21 +145,25 @@ async def _emit(session, outbox, p: Practice, before: dict | None, identity, act
                             {**state(p), "from_maturity": before["maturity"]})
 
 
+async def _query(session, identity, maturity: str | None, project_id: str | None,
+                 sub_theme: str | None):
+    q = select(Practice).where(access.practice_filter(identity), Practice.archived.is_(False))
+    if maturity:
+        q = q.where(Practice.maturity == maturity)
+    if project_id or sub_theme:  # JSON lists: filtered here (practices are few)
+        rows_all = [p for p in (await session.scalars(q)).all()
+                    if (not project_id or project_id in (p.project_ids or []))
+                    and (not sub_theme or sub_theme in (p.sub_themes or []))]
+        q = q.where(Practice.id.in_([p.id for p in rows_all]))
+    return q
+
+
 @router.get("", summary="List good practices")
 async def list_practices(session: SessionDep, identity: CurrentIdentity, limit: Limit = 50,
                          cursor: Cursor = None, maturity: Maturity | None = None,
                          project_id: str | None = None, sub_theme: str | None = None) -> ORJSONResponse:
     """Published ones for the public; own organisation's too for implementers."""
-    q = select(Practice).where(access.practice_filter(identity), Practice.archived.is_(False))
-    if maturity:
-        q = q.where(Practice.maturity == maturity)
-    rows_all = None
-    if project_id or sub_theme:  # JSON lists: filtered here (practices are few)
-        rows_all = [p for p in (await session.scalars(q)).all()
-                    if (not project_id or project_id in (p.project_ids or []))
-                    and (not sub_theme or sub_theme in (p.sub_themes or []))]
-        ids = [p.id for p in rows_all]
-        q = q.where(Practice.id.in_(ids))
+    q = await _query(session, identity, maturity, project_id, sub_theme)
     total = await session.scalar(select(func.count()).select_from(q.subquery()))
     after = decode_cursor(cursor)
     if after:
@@ -167,6 +172,21 @@ async def list_practices(session: SessionDep, identity: CurrentIdentity, limit: 
     nxt = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
     return ORJSONResponse({"items": [out(p) for p in rows[:limit]], "total": total,
                            "next_cursor": nxt})
+
+
+@router.get("/export", summary="Export good practices (CSV, XLSX, JSON)",
+            responses={**EXPORT_RESPONSES, **problem_responses(422)})
+async def export_practices(session: SessionDep, identity: CurrentIdentity,
+                           format: exports.Format = "csv", lang: exports.Lang = "fi",
+                           maturity: Maturity | None = None,
+                           project_id: Annotated[str | None, Query(max_length=36)] = None,
+                           sub_theme: Annotated[str | None, Query(max_length=60)] = None,
+                           max_rows: Annotated[int, Query(ge=1, le=100_000)] = 100_000):
+    """The practices the caller may list (the list's filters), code labels in `lang`."""
+    q = await _query(session, identity, maturity, project_id, sub_theme)
+    rows = (await session.scalars(q.order_by(Practice.id).limit(max_rows))).all()
+    return export_response([exports.practice_row(p, lang) for p in rows],
+                           exports.PRACTICE_COLUMNS, format, lang=lang, filename="practices")
 
 
 @router.post("", summary="Add a good practice", status_code=201,

@@ -5,12 +5,39 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, literal_column, text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ColumnElement,
+    Date,
+    DateTime,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    bindparam,
+    func,
+    literal_column,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncSession
 
-# PostgreSQL: a stored tsvector column (fi + sv + en configurations over search_*), kept by a
-# trigger on every write, COPY included (migration 0cd396afd1fd), GIN-indexed.
-FTS_PG_VECTOR = "project.fts_vector"
+# PostgreSQL: the narrow search table (migration 7837706dcd10), one small row per project with
+# what list queries filter, count, sort and rank on; kept by statement triggers on project and
+# project_partner (COPY included). fts_vector: fi + sv + en configurations over search_*.
+# Not in the ORM metadata: the migration owns it ("fts_" names are skipped by autogenerate).
+SEARCH = Table(
+    "fts_project_search", MetaData(),
+    Column("id", String(36), primary_key=True), Column("code", String(40)),
+    Column("updated_at", DateTime(timezone=True)), Column("status", String(20)),
+    *[Column(c, String(36)) for c in ("theme_id", "programme_id", "funder_id", "organisation_id",
+                                      "call_id")],
+    *[Column(c, ARRAY(Text)) for c in ("region_codes", "target_groups", "sub_themes",
+                                         "partner_ids")],
+    Column("budget_total", Numeric(16, 2)), Column("start_date", Date), Column("end_date", Date),
+    Column("published", Boolean), Column("archived", Boolean), Column("fts_vector", TSVECTOR))
 CONFIGS = {"fi": "finnish", "sv": "swedish", "en": "english"}
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
@@ -43,7 +70,7 @@ def fts5_query(q: str) -> str | None:
 
 def pg_match_and_rank(q: str, lang: str | None) -> tuple[ColumnElement, ColumnElement]:
     langs = [lang] if lang else ["fi", "sv", "en"]
-    vector = literal_column(FTS_PG_VECTOR)
+    vector = SEARCH.c.fts_vector
     query = None
     for la in langs:
         part = func.websearch_to_tsquery(literal_column(f"'{CONFIGS[la]}'"), bindparam("fts_q", q))

@@ -12,6 +12,8 @@ from sqlalchemy import (
     Float,
     Select,
     String,
+    any_,
+    bindparam,
     func,
     literal,
     null,
@@ -21,6 +23,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import access, reference, search
@@ -29,13 +32,16 @@ from shared.errors import Unprocessable
 from shared.identity import Identity
 from shared.pagination import decode_cursor, encode_cursor
 
-SORTS = {"code": Project.code, "start_date": Project.start_date, "end_date": Project.end_date,
-         "budget_total": Project.budget_total, "updated_at": Project.updated_at}
-COLUMN_FACETS = {"status": Project.status, "theme": Project.theme_id,
-                 "programme": Project.programme_id, "funder": Project.funder_id,
-                 "implementer": Project.organisation_id, "call": Project.call_id}
+# Attribute names, the same on Project and on the PostgreSQL search table (search.SEARCH.c).
+SORTS = ("code", "start_date", "end_date", "budget_total", "updated_at")
+COLUMN_FACETS = {"status": "status", "theme": "theme_id", "programme": "programme_id",
+                 "funder": "funder_id", "implementer": "organisation_id", "call": "call_id"}
 TAG_FACETS = {"region": "region", "target_group": "target_group", "sub_theme": "sub_theme",
               "partner": "partner"}
+# Multi-valued facets: arrays on the search table (PostgreSQL), JSON arrays on the project row
+# (SQLite; partners there come from project_partner).
+ARRAY_FACETS = {"region": "region_codes", "target_group": "target_groups", "sub_theme": "sub_themes",
+                "partner": "partner_ids"}
 FACETS = (*COLUMN_FACETS, *TAG_FACETS)
 REFERENCE_OF = {"status": "statuses", "region": "regions", "target_group": "target_groups",
                 "sub_theme": "sub_themes"}
@@ -69,35 +75,47 @@ def _tag_in(kind: str, values: list[str]) -> ColumnElement[bool]:
                           .where(ProjectTag.kind == kind, ProjectTag.value.in_(values)))
 
 
+def source(session: AsyncSession):
+    """Where list queries read: PostgreSQL's narrow search table (a few MB to scan instead of
+    the ~100 MB project heap), SQLite's project table."""
+    return search.SEARCH.c if _pg(session) else Project
+
+
+def _pg(session: AsyncSession) -> bool:
+    return session.bind.dialect.name == "postgresql"
+
+
 def conditions(session: AsyncSession, identity: Identity, pq: ProjectQuery,
                skip: str | None = None) -> tuple[list[ColumnElement[bool]], ColumnElement | None]:
     """WHERE conditions for the query, and the rank expression when searching.
 
     `skip` leaves out one facet's own filter (its counts, Kohesio-style, show the other values)."""
-    conds: list[ColumnElement[bool]] = [access.project_filter(identity)]
+    t = source(session)
+    conds: list[ColumnElement[bool]] = [access.project_filter(identity, t)]
     if not (pq.include_archived and identity.is_national):
-        conds.append(Project.archived.is_(False))
+        conds.append(t.archived.is_(False))
     for name, col in COLUMN_FACETS.items():
         values = getattr(pq, name)
         if values and name != skip:
-            conds.append(col.in_(values))
+            conds.append(getattr(t, col).in_(values))
     for name, kind in TAG_FACETS.items():
         values = getattr(pq, name)
         if values and name != skip:
-            conds.append(_tag_in(kind, values))
+            conds.append(getattr(t, ARRAY_FACETS[name]).overlap(values) if _pg(session)
+                         else _tag_in(kind, values))
     if pq.active_from:  # term overlaps [active_from, active_to]
-        conds.append(or_(Project.end_date.is_(None), Project.end_date >= pq.active_from))
+        conds.append(or_(t.end_date.is_(None), t.end_date >= pq.active_from))
     if pq.active_to:
-        conds.append(or_(Project.start_date.is_(None), Project.start_date <= pq.active_to))
+        conds.append(or_(t.start_date.is_(None), t.start_date <= pq.active_to))
     if pq.budget_min is not None:
-        conds.append(Project.budget_total >= pq.budget_min)
+        conds.append(t.budget_total >= pq.budget_min)
     if pq.budget_max is not None:
-        conds.append(Project.budget_total <= pq.budget_max)
+        conds.append(t.budget_total <= pq.budget_max)
     if pq.published is not None:
-        conds.append(Project.published.is_(pq.published))
+        conds.append(t.published.is_(pq.published))
     rank = None
     if pq.q and pq.q.strip():
-        if session.bind.dialect.name == "postgresql":
+        if _pg(session):
             match, rank = search.pg_match_and_rank(pq.q.strip(), pq.lang)
             conds.append(match)
         else:
@@ -119,10 +137,13 @@ async def run(session: AsyncSession, identity: Identity, pq: ProjectQuery, *, li
               cursor: str | None, with_facets: bool, lang: str = "fi"
               ) -> tuple[list[tuple[Project, float | None]], int, str | None, dict | None]:
     conds, rank = conditions(session, identity, pq)
-    if session.bind.dialect.name == "postgresql":
+    t = source(session)
+    if _pg(session):
         # The facet statement's estimated cost passes jit_above_cost; compiling it cost more
-        # (~120 ms at 100k projects) than running it.
-        await session.execute(text("SET LOCAL jit = off"))
+        # (~120 ms at 100k projects) than running it. work_mem: its shared match (~15,000
+        # rows for a topic word) spilled to temporary files at the default 4 MB.
+        await session.execute(text("SELECT set_config('jit', 'off', true), "
+                                   "set_config('work_mem', '32MB', true)"))
     sort = pq.sort
     desc = sort.startswith("-")
     key = sort.lstrip("-")
@@ -132,110 +153,155 @@ async def run(session: AsyncSession, identity: Identity, pq: ProjectQuery, *, li
         raise Unprocessable("unknown sort", errors=[{
             "field": "query/sort", "type": "value_error",
             "message": f"one of {sorted([*SORTS, 'rank'])}, optionally prefixed by -"}])
-    base = select(Project)
+    # The page is chosen on the narrow source (ids, sort keys, rank); only its rows are loaded.
+    offset = 0 if key in ("code", "updated_at") else int((decode_cursor(cursor) or [0])[0])
     if rank is not None and not isinstance(rank, ColumnElement):
         # SQLite: join the FTS5 hits once; bm25 is lower for better matches.
         hits = rank
-        base = base.join(hits, hits.c.pid == Project.id)
         rank = -hits.c.score
-    base = base.where(*conds)
+        src = select(t.id, t.code, t.updated_at, t.start_date, t.end_date, t.budget_total,
+                     rank.label("rank")).join(hits, hits.c.pid == t.id).where(*conds).subquery()
+    else:
+        src = None
     facets, total = None, None
-    if with_facets:  # the facet statement counts the total too
-        facets, total = await facet_counts(session, identity, pq, conds, lang)
+    if with_facets and _pg(session):
+        # One statement: the page is taken from the same match as the facets and the total,
+        # so the ~15,000 matching rows of a topic word are read (and ranked) once.
+        facets, total, page = await facet_counts(
+            session, identity, pq, conds, lang, rank=rank,
+            page=lambda m: _page(m.c, key, desc, cursor, offset, limit, with_pos=True))
     else:
-        total = int(await session.scalar(select(func.count()).select_from(
-            select(Project.id).where(*conds).subquery())) or 0)
-    values = decode_cursor(cursor)
-    q: Select = base.add_columns(rank.label("rank") if rank is not None else literal(None))
-    if key in ("code", "updated_at"):
-        # Keyset on a unique-enough non-null key (+ id as tie-breaker).
-        col = SORTS[key]
-        if values:
-            last = values[0] if key == "code" else dt.datetime.fromisoformat(values[0])
-            q = q.where((col < last) | ((col == last) & (Project.id < values[1]))) if desc else \
-                q.where((col > last) | ((col == last) & (Project.id > values[1])))
-        q = q.order_by(col.desc() if desc else col, Project.id.desc() if desc else Project.id)
-        offset = 0
-    else:
-        # Nullable keys and relevance: the cursor carries the position in the ordered result.
-        offset = int(values[0]) if values else 0
-        order = rank.desc() if key == "rank" else (SORTS[key].desc() if desc else SORTS[key])
-        q = q.order_by(order, Project.code).offset(offset)
-    rows = [(r[0], r[1]) for r in (await session.execute(q.limit(limit + 1))).all()]
+        if with_facets:
+            facets, total, _ = await facet_counts(session, identity, pq, conds, lang)
+        else:
+            total = int(await session.scalar(select(func.count()).select_from(
+                select(t.id).where(*conds).subquery())) or 0)
+        if src is None:
+            src = select(t.id, t.code, t.updated_at, t.start_date, t.end_date, t.budget_total,
+                         (rank if rank is not None else literal(None)).label("rank")) \
+                .where(*conds).subquery()
+        page = [(r.id, r.rank) for r in (await session.execute(
+            _page(src.c, key, desc, cursor, offset, limit))).all()]
     next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1][0]
+    loaded: dict[str, Project] = {}
+    ids = [r[0] for r in page]
+    for i in range(0, len(ids), 10_000):  # exports take up to 100,000 rows; bind-parameter cap
+        loaded.update((p.id, p) for p in (await session.scalars(
+            select(Project).where(Project.id.in_(ids[i:i + 10_000])))).all())
+    if len(page) > limit:
+        page = page[:limit]
+        last = loaded[page[-1][0]]
         if key in ("code", "updated_at"):
-            next_cursor = encode_cursor([getattr(last, key) if key == "code"
+            next_cursor = encode_cursor([last.code if key == "code"
                                          else last.updated_at.isoformat(), last.id])
         else:
             next_cursor = encode_cursor([offset + limit])
+    rows = [(loaded[pid], r) for pid, r in page]
     return rows, total, next_cursor, facets
 
 
-# Multi-valued facets counted from the project's own JSON arrays (no join with project_tag,
-# which at 100k projects cost a scan of half a million tag rows); partners from their table.
-ARRAY_FACETS = {"region": "region_codes", "target_group": "target_groups", "sub_theme": "sub_themes"}
+def _page(c, key: str, desc: bool, cursor: str | None, offset: int, limit: int,
+          with_pos: bool = False) -> Select:
+    """The page's ids and ranks, in order (`c`: columns id, code, updated_at, the sort keys and
+    rank), with its position as `pos` if asked."""
+    values = decode_cursor(cursor)
+    if key in ("code", "updated_at"):
+        # Keyset on a unique-enough non-null key (+ id as tie-breaker).
+        col = c[key]
+        order = [col.desc() if desc else col, c.id.desc() if desc else c.id]
+        q = select(c.id, c.rank)
+        if values:
+            last = values[0] if key == "code" else dt.datetime.fromisoformat(values[0])
+            q = q.where((col < last) | ((col == last) & (c.id < values[1]))) if desc else \
+                q.where((col > last) | ((col == last) & (c.id > values[1])))
+    else:
+        # Nullable keys and relevance: the cursor carries the position in the ordered result.
+        order = [c.rank.desc() if key == "rank" else (c[key].desc() if desc else c[key]), c.code]
+        q = select(c.id, c.rank)
+    if with_pos:  # in the facet statement, whose parts come back unordered
+        q = q.add_columns(func.row_number().over(order_by=order).label("pos"))
+    # Without the window, ORDER BY .. LIMIT can stop early (an index on code, a top-N sort).
+    return q.order_by(*order).offset(offset).limit(limit + 1)
 
 
 def _elements(session: AsyncSession, column):
-    """The text elements of a JSON array column, as a table-valued function."""
-    if session.bind.dialect.name == "postgresql":
-        return func.json_array_elements_text(column).table_valued("value")
+    """The elements of an array column (PostgreSQL text[], SQLite JSON), table-valued.
+
+    Multi-valued facets are counted from the row's own arrays: a join with project_tag cost a
+    scan of half a million tag rows at 100k projects."""
+    if _pg(session):
+        return func.unnest(column).table_valued("value").render_derived()
     return func.json_each(column).table_valued("value")
 
 
 def _facet_parts(session: AsyncSession, conds: list, names: list[str], name: str,
-                 with_total: bool) -> list[Select]:
-    """Count statements for the facets `names` over the projects matching `conds`."""
+                 with_total: bool, rank=None, page=None) -> list[Select]:
+    """Count statements for the facets `names` over the projects matching `conds`
+    (rows: facet, value, n, score); with `page`, the page's rows too (facet "_page")."""
+    t = source(session)
     cols = [n for n in names if n in COLUMN_FACETS]
-    arrays = [n for n in names if n in ARRAY_FACETS]
-    matched = select(Project.id, *[COLUMN_FACETS[n].label(n) for n in cols],
-                     *[getattr(Project, ARRAY_FACETS[n]).label(n) for n in arrays]) \
+    # SQLite has no partner array on the project row: partners are joined from their table.
+    arrays = [n for n in names if n in ARRAY_FACETS and (n != "partner" or _pg(session))]
+    extra = [] if page is None else [
+        t.code.label("code"), t.updated_at.label("updated_at"), t.start_date.label("start_date"),
+        t.end_date.label("end_date"), t.budget_total.label("budget_total"),
+        (rank if rank is not None else literal(None, Float)).label("rank")]
+    matched = select(t.id, *[getattr(t, COLUMN_FACETS[n]).label(n) for n in cols],
+                     *[getattr(t, ARRAY_FACETS[n]).label(n) for n in arrays], *extra) \
         .where(*conds).cte(name)
+    no_score = literal(None, Float).label("score")
     parts = [select(literal("_total").label("facet"), null().label("value"),
-                    func.count().label("n")).select_from(matched)] if with_total else []
-    parts += [select(literal(n).label("facet"), matched.c[n].label("value"), func.count().label("n"))
-              .group_by(matched.c[n]) for n in cols]
+                    func.count().label("n"), no_score).select_from(matched)] if with_total else []
+    parts += [select(literal(n).label("facet"), matched.c[n].label("value"), func.count().label("n"),
+                     no_score).group_by(matched.c[n]) for n in cols]
     for n in arrays:
         elem = _elements(session, matched.c[n])
         parts.append(select(literal(n).label("facet"), elem.c.value.label("value"),
-                            func.count().label("n")).select_from(matched).join(elem, true())
-                     .group_by(elem.c.value))
-    if "partner" in names:
+                            func.count().label("n"), no_score).select_from(matched)
+                     .join(elem, true()).group_by(elem.c.value))
+    if "partner" in names and not _pg(session):
         pp = ProjectPartner.__table__
         parts.append(select(literal("partner").label("facet"), pp.c.organisation_id.label("value"),
-                            func.count().label("n"))
+                            func.count().label("n"), no_score)
                      .join(matched, matched.c.id == pp.c.project_id)
                      .group_by(pp.c.organisation_id))
+    if page is not None:
+        sq = page(matched).subquery("page")
+        parts.append(select(literal("_page").label("facet"), sq.c.id.label("value"),
+                            sq.c.pos.label("n"), sq.c.rank.label("score")))
     return parts
 
 
 async def facet_counts(session: AsyncSession, identity: Identity, pq: ProjectQuery, conds: list,
-                       lang: str) -> tuple[dict[str, list[dict]], int]:
+                       lang: str, rank=None, page=None
+                       ) -> tuple[dict[str, list[dict]], int, list[tuple[str, float | None]]]:
     """Counts per value of each filter, and the total, in one statement.
 
     As Kohesio shows them: a facet's counts apply every filter but its own (filtering region=06
     still shows how many projects each other region has), so each facet with an active filter
     is counted over its own match; all the others share the query's match."""
     active = [n for n in FACETS if getattr(pq, n)]
-    parts = _facet_parts(session, conds, [n for n in FACETS if n not in active], "matched", True)
+    parts = _facet_parts(session, conds, [n for n in FACETS if n not in active], "matched", True,
+                         rank, page)
     for n in active:
         parts += _facet_parts(session, conditions(session, identity, pq, skip=n)[0], [n], f"m_{n}",
                               False)
     rows = (await session.execute(union_all(*parts))).all()
     out: dict[str, list[dict]] = {n: [] for n in FACETS}
     total = 0
-    for facet, value, n in rows:
+    page_rows = []
+    for facet, value, n, score in rows:
         if facet == "_total":
             total = int(n)
+            continue
+        if facet == "_page":
+            page_rows.append((int(n), value, score))
             continue
         out.setdefault(facet, []).append({"value": value, "count": int(n)})
     await _label(session, out, lang)
     for values in out.values():
         values.sort(key=lambda v: (-v["count"], v["value"] or ""))
-    return out, total
+    return out, total, [(pid, score) for _, pid, score in sorted(page_rows)]
 
 
 async def _label(session: AsyncSession, out: dict[str, list[dict]], lang: str) -> None:
@@ -245,16 +311,20 @@ async def _label(session: AsyncSession, out: dict[str, list[dict]], lang: str) -
                 v["label"] = reference.label(ref, v["value"], lang)
     lookups = {"theme": Theme, "programme": Programme, "call": Call, "funder": Organisation,
                "implementer": Organisation, "partner": Organisation}
-    for facet, model in lookups.items():
-        ids = [v["value"] for v in out.get(facet, []) if v["value"]]
+    for model in (Theme, Programme, Call, Organisation):  # one lookup per table
+        facets = [f for f, m in lookups.items() if m is model]
+        ids = list({v["value"] for f in facets for v in out.get(f, []) if v["value"]})
         if not ids:
             continue
-        names = dict((await session.execute(select(model.id, model.name)
-                                            .where(model.id.in_(ids)))).all())
-        for v in out[facet]:
-            name = names.get(v["value"])
-            if name:
-                v["label"] = name.get(lang) or name.get("fi")
+        # PostgreSQL: one array parameter (up to ~2,000 partner ids), not one per id.
+        cond = model.id == any_(bindparam("ids", ids, type_=ARRAY(String))) if _pg(session) \
+            else model.id.in_(ids)
+        names = dict((await session.execute(select(model.id, model.name).where(cond))).all())
+        for f in facets:
+            for v in out.get(f, []):
+                name = names.get(v["value"])
+                if name:
+                    v["label"] = name.get(lang) or name.get("fi")
 
 
 def summary(p: Project, rank: float | None) -> dict[str, Any]:
