@@ -379,6 +379,10 @@ def main(dbs: list[str]) -> dict:
     plan = [("http", "default", {}, DURATION),
             ("outbox", "default", {}, DURATION),
             ("outbox", "consumer_batch_1", {"INDICATORS_CONSUMER_BATCH_SIZE": "1"}, DURATION / 2)]
+    # TEKE_BENCH_LAG_ONLY=outbox:default,outbox:consumer_batch_1 runs just those (repeat a pair).
+    only = [x for x in os.environ.get("TEKE_BENCH_LAG_ONLY", "").split(",") if x]
+    if only:
+        plan = [p for p in plan if f"{p[0]}:{p[1]}" in only]
     for db in dbs:
         if db == "postgres" and not pg_available():
             continue
