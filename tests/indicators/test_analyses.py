@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
 import json
 
+import openpyxl
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -122,6 +124,15 @@ async def test_wellbeing_and_productivity_together(stack, nats_server, gw):
                      "value": v} for h, v in ((h0, f0), (h1, f1))]
     r = await gw.put("/indicators/organisation-figures", json={"figures": figures})
     assert r.status_code == 200 and r.json()["stored"] == 10, r.text
+    # The XLSX export holds the figures; its times (UTC instants) are ISO 8601 text with the
+    # offset, since Excel has no time zones (once a 500 found by schemathesis).
+    sheet = await gw.get("/indicators/organisation-figures",
+                         params={"organisation_id": orgs["both"][0], "format": "xlsx"})
+    assert sheet.status_code == 200, sheet.text
+    rows = list(openpyxl.load_workbook(io.BytesIO(sheet.content)).active.iter_rows(values_only=True))
+    assert rows[0] == ("organisation_id", "indicator_code", "period", "value", "updated_at")
+    assert sorted((r[2], r[3]) for r in rows[1:]) == [(h0, 100), (h1, 110)]
+    assert all(dt.datetime.fromisoformat(r[4]).utcoffset() == dt.timedelta(0) for r in rows[1:])
     problem(await gw.put("/indicators/organisation-figures", json={"figures": [
         {**figures[0], "indicator_code": "PROD_TURNOVER_PCT", "value": 140}]}), 422)
     async with client(stack, "implementer", uid()) as stranger:

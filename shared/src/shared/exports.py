@@ -7,6 +7,7 @@ Personal data is the caller's job to leave out before rows reach here.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -60,7 +61,13 @@ _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 def _xlsx_safe(value: Any) -> Any:
     # XLSX is XML: control characters cannot be stored, so they are dropped.
-    return _ILLEGAL_XML.sub("", value) if isinstance(value, str) else value
+    if isinstance(value, str):
+        return _ILLEGAL_XML.sub("", value)
+    # Excel has no time zones (openpyxl refuses aware datetimes): an instant is written as
+    # ISO 8601 text with its offset, as in the CSV and JSON exports, so it stays unambiguous.
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.isoformat()
+    return value
 
 
 def _csv_safe(value: Any) -> Any:
