@@ -12,3 +12,5 @@ class Settings(ServiceSettings):
     service_name: str = "registry"
     database_url: str = "sqlite+aiosqlite:///./data/registry.db"
     stream_name: str = "TEKE_REGISTRY"
+    # Answer project lists from the in-memory index (projects/index.py); false: SQL alone.
+    search_index: bool = True

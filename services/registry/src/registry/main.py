@@ -11,6 +11,7 @@ from registry.models import metadata
 from registry.organisations import router as organisations_router
 from registry.practices import adoptions_router
 from registry.practices import router as practices_router
+from registry.projects import index as pindex
 from registry.projects.importer import router as import_router
 from registry.projects.router import router as projects_router
 from registry.workplaces import router as workplaces_router
@@ -53,6 +54,7 @@ class SqliteRequestQueue:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    pindex.enabled = settings.search_index
     app = create_service_app(spec, settings)
     if settings.database_url.startswith("sqlite"):
         app.add_middleware(SqliteRequestQueue)

@@ -1,0 +1,397 @@
+"""An in-memory column index of projects for list queries: filters, access, facets, sorting and
+paging run over numpy arrays; full-text matching and ranking stay in the database.
+
+Why: facet counts cost per matching row × facet. At 100,000 projects a topic word matches
+~15,000 of them, and PostgreSQL spent ~60 ms of its ~120 ms unnesting and grouping those rows
+(per-row executor overhead); here the same counts take about a millisecond. SQLite gains more.
+
+The index is a cache of the project table made exact before every query: it replays the change
+feed (`change`, numbered in commit order, see audit.py) from the last seq it applied and reloads
+the projects named there, so a list never misses a committed write (read-your-writes holds for
+any replica). One index per database engine and process; `query.run(use_index=False)` is the
+SQL reference path it is tested against (tests/registry/test_project_index.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import weakref
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.models import Change, Project, ProjectFunder, ProjectPartner
+from shared.identity import Identity
+
+# Facet name -> column of the project row (single-valued) or list column (multi-valued);
+# "partner" comes from project_partner.
+SINGLE = {"status": "status", "theme": "theme_id", "programme": "programme_id",
+          "funder": "funder_id", "implementer": "organisation_id", "call": "call_id"}
+MULTI = {"region": "region_codes", "target_group": "target_groups", "sub_theme": "sub_themes"}
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_RELOAD_SHARE = 0.25  # more changed projects than this share of the index: reload everything
+_CHUNK = 10_000  # ids per IN (...) list: SQLite's bind-parameter limit
+
+enabled = True  # REGISTRY_SEARCH_INDEX; main.create_app sets it from the settings
+
+
+class _Vocab:
+    """Values of one column as small integer codes (0 is None)."""
+
+    def __init__(self) -> None:
+        self.codes: dict[Any, int] = {None: 0}
+        self.values: list[Any] = [None]
+
+    def code(self, value: Any) -> int:
+        c = self.codes.get(value)
+        if c is None:
+            c = self.codes[value] = len(self.values)
+            self.values.append(value)
+        return c
+
+    def known(self, values: Iterable[Any]) -> np.ndarray:
+        return np.array([self.codes[v] for v in values if v in self.codes], dtype=np.int32)
+
+
+class _Pairs:
+    """A multi-valued column as (row, value code) pairs; a row's pairs are dropped and re-added
+    when it changes, and the dead ones swept out once they are half the array."""
+
+    def __init__(self) -> None:
+        self.vocab = _Vocab()
+        self.row = np.zeros(0, np.int32)
+        self.val = np.zeros(0, np.int32)
+        self.live = np.zeros(0, bool)
+
+    def replace(self, rows: np.ndarray, pairs: list[tuple[int, Any]]) -> None:
+        if len(rows) and len(self.row):
+            self.live &= ~np.isin(self.row, rows)
+        if pairs:
+            self.row = np.concatenate([self.row, np.fromiter((r for r, _ in pairs), np.int32, len(pairs))])
+            self.val = np.concatenate([self.val, np.fromiter(
+                (self.vocab.code(v) for _, v in pairs), np.int32, len(pairs))])
+            self.live = np.concatenate([self.live, np.ones(len(pairs), bool)])
+        if len(self.live) > 1024 and self.live.sum() * 2 < len(self.live):
+            self.row, self.val = self.row[self.live], self.val[self.live]
+            self.live = np.ones(len(self.row), bool)
+
+    def rows_with(self, values: Sequence[Any], size: int) -> np.ndarray:
+        """Rows having any of `values`."""
+        out = np.zeros(size, bool)
+        codes = self.vocab.known(values)
+        if len(codes):
+            out[self.row[self.live & np.isin(self.val, codes)]] = True
+        return out
+
+    def count(self, mask: np.ndarray) -> list[tuple[Any, int]]:
+        sel = self.live & mask[self.row]
+        counts = np.bincount(self.val[sel], minlength=len(self.vocab.values))
+        return [(self.vocab.values[c], int(counts[c])) for c in np.flatnonzero(counts)]
+
+
+class ProjectIndex:
+    def __init__(self) -> None:
+        self.seq: int | None = None  # the last change-feed seq applied; None: not loaded
+        self.lock = asyncio.Lock()
+        self.names: dict[str, dict | None] = {}  # facet labels: organisation, theme, ... names
+        self._clear()
+
+    def _clear(self) -> None:
+        self.n = 0
+        self.row_of: dict[str, int] = {}
+        self.ids = np.zeros(0, "<U36")
+        self.codes = np.zeros(0, "<U40")
+        self.present = np.zeros(0, bool)
+        self.published = np.zeros(0, bool)
+        self.archived = np.zeros(0, bool)
+        self.updated = np.zeros(0, np.int64)  # microseconds since the epoch
+        self.budget = np.zeros(0, np.int64)  # cents
+        self.budget_null = np.zeros(0, bool)
+        self.start = np.zeros(0, np.int32)  # proleptic ordinals
+        self.start_null = np.zeros(0, bool)
+        self.end = np.zeros(0, np.int32)
+        self.end_null = np.zeros(0, bool)
+        self.single = {name: np.zeros(0, np.int32) for name in SINGLE}
+        self.vocab = {name: _Vocab() for name in SINGLE}
+        self.multi = {name: _Pairs() for name in (*MULTI, "partner", "funded_by")}
+        self._order: tuple[np.ndarray, np.ndarray] | None = None  # (code rank, id rank)
+
+    # --- keeping it exact -------------------------------------------------------------------
+
+    async def sync(self, session: AsyncSession) -> None:
+        """Apply every project change committed since the last sync (or load everything)."""
+        top = int(await session.scalar(select(func.coalesce(func.max(Change.seq), 0))))
+        if top == self.seq:
+            return
+        async with self.lock:
+            if self.seq is not None and self.seq >= top:
+                return  # another request synced while this one waited
+            if self.seq is None:
+                self.names.clear()
+                await self._load(session, None)
+            else:
+                changed = (await session.execute(
+                    select(Change.entity_type, Change.entity_id).where(
+                        Change.seq > self.seq, Change.seq <= top).distinct())).all()
+                ids = [i for kind, i in changed if kind == "project"]
+                if len(ids) < len(changed):
+                    self.names.clear()  # an organisation, theme, ... may have a new name
+                if len(ids) > max(1000, self.n * _RELOAD_SHARE):
+                    await self._load(session, None)
+                elif ids:
+                    await self._load(session, ids)
+            self.seq = top
+
+    async def _load(self, session: AsyncSession, ids: list[str] | None) -> None:
+        cols = (Project.id, Project.code, Project.updated_at, Project.published, Project.archived,
+                Project.budget_total, Project.start_date, Project.end_date,
+                *[getattr(Project, c) for c in SINGLE.values()],
+                *[getattr(Project, c) for c in MULTI.values()])
+        chunks: list[list[str] | None] = [None] if ids is None else \
+            [ids[i:i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
+        fetched = []
+        for chunk in chunks:
+            def where(q, col, chunk=chunk):
+                return q if chunk is None else q.where(col.in_(chunk))
+            rows = (await session.execute(where(select(*cols), Project.id))).all()
+            partners = (await session.execute(where(select(
+                ProjectPartner.project_id, ProjectPartner.organisation_id),
+                ProjectPartner.project_id))).all()
+            funders = (await session.execute(where(select(
+                ProjectFunder.project_id, ProjectFunder.organisation_id),
+                ProjectFunder.project_id))).all()
+            fetched.append((chunk or [], rows, partners, funders))
+        # Applied without an await in between: a query never sees a half-applied change.
+        if ids is None:
+            self._clear()
+        for batch in fetched:
+            self._apply(*batch)
+
+    def _grow(self, need: int) -> None:
+        cap = len(self.present)
+        if need <= cap:
+            return
+        new = max(need, cap * 2, 1024)
+        for name in ("ids", "codes", "present", "published", "archived", "updated", "budget",
+                     "budget_null", "start", "start_null", "end", "end_null"):
+            old = getattr(self, name)
+            arr = np.zeros(new, old.dtype)
+            arr[:cap] = old
+            setattr(self, name, arr)
+        for name, old in self.single.items():
+            arr = np.zeros(new, np.int32)
+            arr[:cap] = old
+            self.single[name] = arr
+
+    def _apply(self, asked: list[str], rows, partners, funders) -> None:
+        found = {r[0] for r in rows}
+        gone = [self.row_of[i] for i in asked if i not in found and i in self.row_of]
+        if gone:
+            self.present[gone] = False
+        new = [r[0] for r in rows if r[0] not in self.row_of]
+        self._grow(self.n + len(new))
+        for pid in new:
+            self.row_of[pid] = self.n
+            self.n += 1
+        pos = np.fromiter((self.row_of[r[0]] for r in rows), np.int64, len(rows))
+        if len(rows):
+            cols = list(zip(*rows, strict=True))
+            pid, code, updated, published, archived, budget, start, end = cols[:8]
+            self.ids[pos] = pid
+            self.codes[pos] = code
+            self.present[pos] = True
+            self.published[pos] = published
+            self.archived[pos] = archived
+            self.updated[pos] = [_micros(u) for u in updated]
+            self.budget_null[pos] = [b is None for b in budget]
+            self.budget[pos] = [int(b * 100) if b is not None else 0 for b in budget]
+            self.start_null[pos] = [d is None for d in start]
+            self.start[pos] = [d.toordinal() if d else 0 for d in start]
+            self.end_null[pos] = [d is None for d in end]
+            self.end[pos] = [d.toordinal() if d else 0 for d in end]
+            for i, name in enumerate(SINGLE):
+                vocab = self.vocab[name]
+                self.single[name][pos] = [vocab.code(v) for v in cols[8 + i]]
+            for i, name in enumerate(MULTI):
+                self.multi[name].replace(pos, [(p, v) for p, values in zip(
+                    pos.tolist(), cols[8 + len(SINGLE) + i], strict=True) for v in values or ()])
+        # Partners and funders of every row asked for (or loaded): a row losing its last
+        # partner has no pair rows to come back with.
+        touched = np.fromiter((self.row_of[i] for i in {*asked, *found} if i in self.row_of),
+                              np.int64) if asked else pos
+        for name, pairs in (("partner", partners), ("funded_by", funders)):
+            self.multi[name].replace(touched, [(self.row_of[p], o) for p, o in pairs
+                                               if p in self.row_of])
+        self._order = None
+
+    def _ranks(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's position in code order and in id order (sort keys as integers)."""
+        if self._order is None:
+            n = self.n
+            code_rank = np.empty(n, np.int64)
+            code_rank[np.argsort(self.codes[:n], kind="stable")] = np.arange(n)
+            id_rank = np.empty(n, np.int64)
+            id_rank[np.argsort(self.ids[:n], kind="stable")] = np.arange(n)
+            self._order = (code_rank, id_rank)
+        return self._order
+
+    # --- answering ----------------------------------------------------------------------------
+
+    def rows_of(self, ids: Iterable[str]) -> list[int]:
+        get = self.row_of.get
+        return [r for r in map(get, ids) if r is not None]
+
+    def query(self, identity: Identity, pq, hits: tuple[np.ndarray, np.ndarray] | None, *,
+              key: str, desc: bool, cursor: list | None, offset: int, limit: int,
+              with_facets: bool) -> tuple[list[tuple[str, float | None]], int, dict | None]:
+        """The page (ids and ranks, limit + 1 rows), the total and the facet counts.
+
+        `hits`: rows matched by the full-text query and their ranks (None: no text query).
+        The conditions and orders are those of query.conditions and query._page."""
+        n = self.n
+        conds = self._conditions(identity, pq, n)
+        rank = None
+        if hits is not None:
+            rows, ranks = hits
+            matched = np.zeros(n, bool)
+            matched[rows] = True
+            conds["_q"] = matched
+            rank = np.full(n, np.nan)
+            rank[rows] = ranks
+        mask = _all(conds, n)
+        total = int(mask.sum())
+        facets = self._facets(pq, conds, mask, n) if with_facets else None
+        page = self._page(mask, rank, key, desc, cursor, offset, limit)
+        ids = self.ids
+        return ([(str(ids[r]), None if rank is None else float(rank[r])) for r in page],
+                total, facets)
+
+    def _conditions(self, identity: Identity, pq, n: int) -> dict[str, np.ndarray]:
+        conds: dict[str, np.ndarray] = {"_present": self.present[:n]}
+        published, archived = self.published[:n], self.archived[:n]
+        if not identity.is_national:
+            see = published & ~archived
+            org = identity.org
+            if org and identity.has_role("implementer"):
+                see = see | self._single_in("implementer", [org], n)
+            if org and identity.has_role("funder"):
+                see = see | self._single_in("funder", [org], n) \
+                    | self.multi["funded_by"].rows_with([org], n)
+            conds["_access"] = see
+        if not (pq.include_archived and identity.is_national):
+            conds["_archived"] = ~archived
+        for name in SINGLE:
+            values = getattr(pq, name)
+            if values:
+                conds[name] = self._single_in(name, values, n)
+        for name in (*MULTI, "partner"):
+            values = getattr(pq, name)
+            if values:
+                conds[name] = self.multi[name].rows_with(values, n)
+        if pq.active_from:  # the term overlaps [active_from, active_to]
+            conds["_from"] = self.end_null[:n] | (self.end[:n] >= pq.active_from.toordinal())
+        if pq.active_to:
+            conds["_to"] = self.start_null[:n] | (self.start[:n] <= pq.active_to.toordinal())
+        if pq.budget_min is not None:  # budget >= min  <=>  cents >= ceil(min * 100)
+            conds["_min"] = ~self.budget_null[:n] & (self.budget[:n] >= _cents(pq.budget_min, up=True))
+        if pq.budget_max is not None:
+            conds["_max"] = ~self.budget_null[:n] & (self.budget[:n] <= _cents(pq.budget_max, up=False))
+        if pq.published is not None:
+            conds["_published"] = published == pq.published
+        return conds
+
+    def _single_in(self, name: str, values: Sequence[Any], n: int) -> np.ndarray:
+        codes = self.vocab[name].known(values)
+        return np.isin(self.single[name][:n], codes) if len(codes) else np.zeros(n, bool)
+
+    def _facets(self, pq, conds: dict[str, np.ndarray], mask: np.ndarray, n: int) -> dict:
+        """Kohesio-style: a facet with an active filter is counted without its own filter."""
+        out: dict[str, list[dict]] = {}
+        for name in (*SINGLE, *MULTI, "partner"):
+            own = mask if name not in conds else _all(conds, n, skip=name)
+            if name in SINGLE:
+                vocab = self.vocab[name]
+                counts = np.bincount(self.single[name][:n][own], minlength=len(vocab.values))
+                pairs = [(vocab.values[c], int(counts[c])) for c in np.flatnonzero(counts)]
+            else:
+                pairs = self.multi[name].count(own)
+            out[name] = [{"value": v, "count": c} for v, c in pairs]
+        return out
+
+    def _page(self, mask: np.ndarray, rank: np.ndarray | None, key: str, desc: bool,
+              cursor: list | None, offset: int, limit: int) -> np.ndarray:
+        n = self.n
+        code_rank, id_rank = self._ranks()
+        rows = np.flatnonzero(mask)
+        want = offset + limit + 1
+        if key in ("code", "updated_at"):
+            # Keyset on (key, id), as query._page.
+            if key == "code":
+                primary = code_rank[rows]
+                if cursor:
+                    codes, ids = self.codes[rows], self.ids[rows]
+                    after = (codes > cursor[0]) | ((codes == cursor[0]) & (ids > cursor[1])) \
+                        if not desc else \
+                        (codes < cursor[0]) | ((codes == cursor[0]) & (ids < cursor[1]))
+                    rows, primary = rows[after], primary[after]
+            else:
+                primary = self.updated[:n][rows]
+                if cursor:
+                    last = _micros(dt.datetime.fromisoformat(cursor[0]))
+                    ids = self.ids[rows]
+                    after = (primary > last) | ((primary == last) & (ids > cursor[1])) \
+                        if not desc else \
+                        (primary < last) | ((primary == last) & (ids < cursor[1]))
+                    rows, primary = rows[after], primary[after]
+            sign = -1 if desc else 1
+            order = np.lexsort((sign * id_rank[rows], sign * primary))
+            return rows[order][:limit + 1]
+        # Nullable keys and relevance: nulls last, then code; the cursor is a position.
+        if key == "rank":
+            value, null = -rank[rows], np.isnan(rank[rows])
+        else:
+            col, nulls = {"start_date": (self.start, self.start_null),
+                          "end_date": (self.end, self.end_null),
+                          "budget_total": (self.budget, self.budget_null)}[key]
+            value, null = col[:n][rows].astype(np.float64), nulls[:n][rows]
+            if desc:
+                value = -value
+        order = np.lexsort((code_rank[rows], value, null))
+        return rows[order][offset:want]
+
+
+def _all(conds: dict[str, np.ndarray], n: int, skip: str | None = None) -> np.ndarray:
+    mask = np.ones(n, bool)
+    for name, cond in conds.items():
+        if name != skip:
+            mask &= cond
+    return mask
+
+
+def _micros(value: dt.datetime) -> int:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return (value - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+def _cents(amount: Decimal, up: bool) -> int:
+    cents = Decimal(amount) * 100
+    whole = int(cents)  # toward zero; amounts are >= 0
+    return whole + 1 if up and cents != whole else whole
+
+
+_indexes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def for_session(session: AsyncSession) -> ProjectIndex:
+    """The index of this session's database (one per engine in this process)."""
+    engine = session.bind.sync_engine if hasattr(session.bind, "sync_engine") else session.bind
+    index = _indexes.get(engine)
+    if index is None:
+        index = _indexes[engine] = ProjectIndex()
+    return index
