@@ -8,8 +8,10 @@ and 10 funders, one theme) into a fresh database through the registry's own bulk
 (in-process; COPY on PostgreSQL), then times the list query path the endpoint uses
 (registry.projects.query.run: filters + full-text search + total + facets, limit 20, anonymous
 caller) in-process, so the figure is the database and query cost without HTTP or the gateway.
-Each round is `--queries` queries in a random mix; the table gives each round's p50/p95 and the
-other load of its window. `--keep` keeps the databases (named by size) for the next run.
+Each round is `--queries` queries in a random mix, each run on both paths back to back: the
+in-memory project index (the service's default) and the SQL-only path as the baseline. The table
+gives each round's p50/p95 per path and the other load of its window. `--keep` keeps the
+databases (named by size) for the next run.
 """
 
 from __future__ import annotations
@@ -89,8 +91,9 @@ async def _load(url: str, n: int) -> float:
             await s.commit()
     elapsed = time.perf_counter() - t0
     async with engine.connect() as conn:
-        await conn.execute(text("ANALYZE"))
-        await conn.commit()
+        # What autovacuum would soon do: the search table's trigger rewrote each new row once.
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text("VACUUM ANALYZE" if "postgresql" in url else "ANALYZE"))
     await engine.dispose()
     return elapsed
 
@@ -105,7 +108,10 @@ def _query(params: dict):
     return pq
 
 
-async def _measure(url: str, queries: int, seed: int) -> dict[str, list[float]]:
+async def _measure(url: str, queries: int, seed: int, paths: list[str]
+                   ) -> dict[str, dict[str, list[float]]]:
+    """Each query through every path, back to back in alternating order (paired under the
+    same load); the first 20 warm up (the index is built by the first)."""
     from registry.projects import query as pquery
     from shared.db import create_engine, make_sessionmaker
     from shared.identity import Identity
@@ -114,16 +120,17 @@ async def _measure(url: str, queries: int, seed: int) -> dict[str, list[float]]:
     maker = make_sessionmaker(engine)
     public = Identity(sub="anonymous")
     rnd = random.Random(seed)
-    times: dict[str, list[float]] = {label: [] for _, label in QUERIES}
+    times = {path: {label: [] for _, label in QUERIES} for path in paths}
     for i in range(queries + 20):
         params, label = QUERIES[rnd.randrange(len(QUERIES))]
-        async with maker() as s:
-            t0 = time.perf_counter()
-            await pquery.run(s, public, _query(params), limit=20, cursor=None, with_facets=True,
-                             lang="fi")
-            dt_ms = (time.perf_counter() - t0) * 1000
-        if i >= 20:  # warm-up
-            times[label].append(dt_ms)
+        for path in (paths if i % 2 else paths[::-1]):
+            async with maker() as s:
+                t0 = time.perf_counter()
+                await pquery.run(s, public, _query(params), limit=20, cursor=None,
+                                 with_facets=True, lang="fi", use_index=path == "index")
+                dt_ms = (time.perf_counter() - t0) * 1000
+            if i >= 20:
+                times[path][label].append(dt_ms)
     await engine.dispose()
     return times
 
@@ -134,10 +141,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--db", default="sqlite,postgres")
+    parser.add_argument("--paths", default="index,sql",
+                        help="index: the in-memory project index (the service's default); "
+                        "sql: the SQL-only path, the baseline")
     parser.add_argument("--keep", action="store_true", help="keep (and reuse) the loaded databases")
     parser.add_argument("--db-name", help="database name (default teke_bench_regsearch_N); "
                         "e.g. a copy kept at an older schema, for a paired run of older code")
     args = parser.parse_args(argv)
+    paths = [p.strip() for p in args.paths.split(",") if p.strip()]
     from registry.cli import MIGRATIONS
     from shared.logging import configure_logging
     from shared.migrate import upgrade
@@ -170,34 +181,42 @@ def main(argv: list[str] | None = None) -> None:
                       f"({args.projects / load_s:.0f} projects/s in-process)")
             elif have != args.projects:
                 raise SystemExit(f"{url} holds {have} projects, not {args.projects}")
-            p50s, p95s, loads = [], [], []
+            p50s = {p: [] for p in paths}
+            p95s = {p: [] for p in paths}
+            loads = []
             for r in range(args.rounds):
                 meter = LoadMeter()
-                times = asyncio.run(_measure(url, args.queries, seed=r + 1))
-                load = meter.read()
-                every = sorted(t for ts in times.values() for t in ts)
-                p50s.append(percentile(every, 50))
-                p95s.append(percentile(every, 95))
-                loads.append(load["foreign"])
-                for label, ts in times.items():
-                    ts.sort()
-                    rows.append([db, str(r + 1), label, str(len(ts)), f"{percentile(ts, 50):.1f}",
-                                 f"{percentile(ts, 95):.1f}"])
-                rows.append([db, str(r + 1), "**all**", str(len(every)), f"{p50s[-1]:.1f}",
-                             f"**{p95s[-1]:.1f}**"])
-            summary.append([db, str(args.projects), f"{median(p50s):.1f} [{min(p50s):.1f}–{max(p50s):.1f}]",
-                            f"{median(p95s):.1f} [{min(p95s):.1f}–{max(p95s):.1f}]",
-                            " / ".join(f"{x:.0f}" for x in loads)])
+                times = asyncio.run(_measure(url, args.queries, seed=r + 1, paths=paths))
+                loads.append(meter.read()["foreign"])
+                for way in paths:
+                    every = sorted(t for ts in times[way].values() for t in ts)
+                    p50s[way].append(percentile(every, 50))
+                    p95s[way].append(percentile(every, 95))
+                    for label, ts in times[way].items():
+                        ts.sort()
+                        rows.append([db, way, str(r + 1), label, str(len(ts)),
+                                     f"{percentile(ts, 50):.1f}", f"{percentile(ts, 95):.1f}"])
+                    rows.append([db, way, str(r + 1), "**all**", str(len(every)),
+                                 f"{p50s[way][-1]:.1f}", f"**{p95s[way][-1]:.1f}**"])
+            for way in paths:
+                ratio = ""
+                if way != "sql" and "sql" in paths:
+                    ratio = f"{median(p95s['sql']) / median(p95s[way]):.1f}× faster"
+                summary.append([db, way, str(args.projects),
+                                f"{median(p50s[way]):.1f} [{min(p50s[way]):.1f}–{max(p50s[way]):.1f}]",
+                                f"{median(p95s[way]):.1f} [{min(p95s[way]):.1f}–{max(p95s[way]):.1f}]",
+                                ratio, " / ".join(f"{x:.0f}" for x in loads)])
         finally:
             if not args.keep:
                 if db == "postgres":
                     asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
                 else:
                     Path(url.split("///", 1)[1]).unlink(missing_ok=True)
-    print(table(["db", "round", "query (limit 20, total + facets)", "n", "p50 ms", "p95 ms"], rows))
+    print(table(["db", "path", "round", "query (limit 20, total + facets)", "n", "p50 ms",
+                 "p95 ms"], rows))
     print()
-    print(table(["db", "projects", f"p50 ms, median [min–max] of {args.rounds} rounds",
-                 "p95 ms, median [min–max]", "other load % per round"], summary))
+    print(table(["db", "path", "projects", f"p50 ms, median [min–max] of {args.rounds} rounds",
+                 "p95 ms, median [min–max]", "p95 vs sql", "other load % per round"], summary))
 
 
 def _pg_has(name: str) -> bool:

@@ -1,6 +1,10 @@
 """Registry service: the project registry (source of truth for who does what, where)."""
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -16,7 +20,10 @@ from registry.projects.importer import router as import_router
 from registry.projects.router import router as projects_router
 from registry.workplaces import router as workplaces_router
 from shared.contracts import registry as contracts
+from shared.logging import get_logger
 from shared.service import ServiceSpec, create_service_app
+
+log = get_logger("registry")
 
 spec = ServiceSpec(
     name="registry",
@@ -58,4 +65,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_service_app(spec, settings)
     if settings.database_url.startswith("sqlite"):
         app.add_middleware(SqliteRequestQueue)
+    base_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        async with base_lifespan(a) as state:
+            # Build the project index now, not in the first list request (~3 s at 100k).
+            warm = asyncio.create_task(_warm_index(state["sessionmaker"])) \
+                if settings.search_index else None
+            try:
+                yield state
+            finally:
+                if warm is not None:
+                    warm.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await warm
+
+    app.router.lifespan_context = lifespan
     return app
+
+
+async def _warm_index(sessionmaker) -> None:
+    try:
+        async with sessionmaker() as session:
+            await pindex.for_session(session).sync(session)
+    except Exception:  # a list request builds it then; the service runs either way
+        log.warning("registry.index_warm_failed", exc_info=True)

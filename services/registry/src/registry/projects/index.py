@@ -202,6 +202,8 @@ class ProjectIndex:
         if len(rows):
             cols = list(zip(*rows, strict=True))
             pid, code, updated, published, archived, budget, start, end = cols[:8]
+            if new or not np.array_equal(self.codes[pos], np.array(code, "<U40")):
+                self._order = None  # sort ranks are rebuilt for new rows and changed codes only
             self.ids[pos] = pid
             self.codes[pos] = code
             self.present[pos] = True
@@ -227,7 +229,6 @@ class ProjectIndex:
         for name, pairs in (("partner", partners), ("funded_by", funders)):
             self.multi[name].replace(touched, [(self.row_of[p], o) for p, o in pairs
                                                if p in self.row_of])
-        self._order = None
 
     def _ranks(self) -> tuple[np.ndarray, np.ndarray]:
         """Each row's position in code order and in id order (sort keys as integers)."""
