@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -24,6 +25,7 @@ from registry.projects.service import project as project_service
 from shared.db import create_engine, make_sessionmaker
 from shared.identity import Identity
 from shared.migrate import upgrade
+from tests.registry.conftest import new_org
 from tests.support import databases
 
 N_ORGS, N_FUNDERS, N_PROJECTS = 40, 4, 400
@@ -242,3 +244,45 @@ def test_index_is_per_database_and_survives_a_fresh_engine(db_url):
             await engine.dispose()
 
     asyncio.run(check())
+
+
+async def test_lists_through_the_service_see_each_write_at_once(gw):
+    """Through the gateway and the registry process (whose lists the index answers): a write
+    shows in the next list, facet labels follow a renamed organisation, and a project moved to
+    another region leaves the old region's facet count."""
+    org = await new_org(gw)
+    r = await gw.post("/themes", json={"code": f"T-{uuid.uuid4().hex[:8]}", "name": {"fi": "Teema"}})
+    assert r.status_code == 201, r.text
+    theme = r.json()["id"]
+    rows = [{"code": f"IDX-{uuid.uuid4().hex[:8]}", "name": {"fi": f"Indeksi {i}"},
+             "organisation_id": org["id"], "theme_id": theme, "published": True,
+             "region_codes": ["06"]} for i in range(3)]
+    r = await gw.post("/projects/import", json=rows)
+    assert r.json()["summary"]["created"] == 3, r.text
+
+    async def facets() -> dict:
+        body = (await gw.get("/projects", params={"theme": theme, "facets": "true",
+                                                  "lang": "en"})).json()
+        assert body["total"] == len(body["items"])
+        return body
+
+    body = await facets()
+    assert body["total"] == 3
+    assert {f["value"]: f["count"] for f in body["facets"]["region"]} == {"06": 3}
+    assert body["facets"]["implementer"] == [
+        {"value": org["id"], "count": 3, "label": org["name"]["fi"]}]
+
+    r = await gw.patch(f"/organisations/{org['id']}", json={"name": {"fi": "Uusi nimi",
+                                                                     "en": "New name"}})
+    assert r.status_code == 200, r.text
+    project = (await gw.get("/projects", params={"theme": theme})).json()["items"][0]
+    current = await gw.get(f"/projects/{project['id']}")
+    r = await gw.patch(f"/projects/{project['id']}", json={"region_codes": ["17"]},
+                       headers={"If-Match": current.headers["etag"]})
+    assert r.status_code == 200, r.text
+
+    body = await facets()
+    assert {f["value"]: f["count"] for f in body["facets"]["region"]} == {"06": 2, "17": 1}
+    assert body["facets"]["implementer"][0]["label"] == "New name"
+    moved = (await gw.get("/projects", params={"theme": theme, "region": "17"})).json()
+    assert [p["id"] for p in moved["items"]] == [project["id"]] and moved["total"] == 1
