@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -195,8 +196,7 @@ async def _run_indexed(session: AsyncSession, identity: Identity, pq: ProjectQue
         else:
             found = (await session.execute(fts_statement(session, pq))).all()
             pids, ranks = [r[0] for r in found], [r[1] for r in found]
-        get = index.row_of.get
-        rows = np.fromiter((get(pid, -1) for pid in pids), np.int64, len(pids))
+        rows = np.fromiter(map(index.row_of.get, pids, repeat(-1)), np.int64, len(pids))
         known = rows >= 0  # a project committed after the sync: the next query has it
         hits = (rows[known], np.asarray(ranks, np.float64)[known])
     return index.query(identity, pq, hits, key=key, desc=desc, cursor=decode_cursor(cursor),
