@@ -18,6 +18,7 @@ from comms.scheduler import Scheduler
 from comms.social.router import router as social_router
 from comms.subscriptions.router import router as subscriptions_router
 from comms.webhooks.router import router as webhooks_router
+from shared.background import PeriodicTask
 from shared.contracts import comms as contracts
 from shared.contracts import indicators as indicators_contracts
 from shared.contracts import registry as registry_contracts
@@ -50,9 +51,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with base_lifespan(a) as state:
             worker = DeliveryWorker(state["sessionmaker"], settings,
                                     is_postgres=not settings.is_sqlite)
-            scheduler = Scheduler(state["sessionmaker"], state["outbox"], settings)
+            scheduler = PeriodicTask(
+                "comms.scheduler", Scheduler(state["sessionmaker"], state["outbox"], settings).tick,
+                settings.scheduler_poll_seconds)
             await worker.start()
-            await scheduler.start()
+            scheduler.start()
             try:
                 yield state
             finally:

@@ -15,6 +15,7 @@ from indicators.models import metadata, project_projection
 from indicators.reports.router import router as reports_router
 from indicators.surveys.closer import RoundCloser
 from indicators.surveys.router import router as surveys_router
+from shared.background import PeriodicTask
 from shared.contracts import indicators as contracts
 from shared.contracts import registry as registry_contracts
 from shared.projections import project_projection_router
@@ -44,10 +45,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(a: FastAPI) -> AsyncIterator[dict[str, Any]]:
         # The shared lifespan opens the database and NATS; the round closer rides on it.
         async with base_lifespan(a) as state:
-            closer = RoundCloser(state["sessionmaker"], state["outbox"],
+            rounds = RoundCloser(state["sessionmaker"], state["outbox"],
                                  settings.privacy_min_respondents,
                                  settings.survey_close_poll_seconds)
-            await closer.start()
+            closer = PeriodicTask("survey_rounds.closer", rounds.tick,
+                                  settings.survey_close_poll_seconds)
+            closer.start()
             try:
                 yield state
             finally:

@@ -7,9 +7,6 @@ round (and emit its event) exactly once.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from indicators.surveys import service
@@ -21,20 +18,11 @@ log = get_logger(__name__)
 
 
 class RoundCloser:
+    """One pass a tick; run by a shared.background.PeriodicTask in the service's lifespan."""
+
     def __init__(self, maker: async_sessionmaker[AsyncSession], outbox: Outbox, k: int,
                  poll_seconds: float) -> None:
         self.maker, self.outbox, self.k, self.poll = maker, outbox, k, poll_seconds
-        self._task: asyncio.Task | None = None
-        self._stop = asyncio.Event()
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        self._stop.set()
-        if self._task:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._task, 10)
 
     async def tick(self) -> float:
         """Close what is due; return how long to sleep (until the next close, at most poll)."""
@@ -48,13 +36,3 @@ class RoundCloser:
         if nxt is None:
             return self.poll
         return min(self.poll, max(0.01, (nxt - utcnow()).total_seconds()))
-
-    async def _run(self) -> None:
-        while not self._stop.is_set():
-            wait = self.poll
-            try:
-                wait = await self.tick()
-            except Exception as exc:
-                log.warning("survey_rounds.close_error", error=repr(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), wait)
