@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ColumnElement,
@@ -37,7 +38,8 @@ SEARCH = Table(
     *[Column(c, ARRAY(Text)) for c in ("region_codes", "target_groups", "sub_themes",
                                          "partner_ids")],
     Column("budget_total", Numeric(16, 2)), Column("start_date", Date), Column("end_date", Date),
-    Column("published", Boolean), Column("archived", Boolean), Column("fts_vector", TSVECTOR))
+    Column("published", Boolean), Column("archived", Boolean), Column("fts_vector", TSVECTOR),
+    Column("n", BigInteger))  # a row number that never changes (migration 4f2b9c1d7e01)
 CONFIGS = {"fi": "finnish", "sv": "swedish", "en": "english"}
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 

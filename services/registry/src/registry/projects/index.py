@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.models import Change, Project, ProjectFunder, ProjectPartner
+from registry.search import SEARCH
 from shared.identity import Identity
 
 # Facet name -> column of the project row (single-valued) or list column (multi-valued);
@@ -104,6 +105,7 @@ class ProjectIndex:
     def _clear(self) -> None:
         self.n = 0
         self.row_of: dict[str, int] = {}
+        self.row_by_key = np.zeros(0, np.int64)  # PostgreSQL: search-table row number -> row
         self.ids = np.zeros(0, "<U36")
         self.codes = np.zeros(0, "<U40")
         self.present = np.zeros(0, bool)
@@ -165,7 +167,9 @@ class ProjectIndex:
             funders = (await session.execute(where(select(
                 ProjectFunder.project_id, ProjectFunder.organisation_id),
                 ProjectFunder.project_id))).all()
-            fetched.append((chunk or [], rows, partners, funders))
+            keys = (await session.execute(where(select(SEARCH.c.id, SEARCH.c.n), SEARCH.c.id))
+                    ).all() if session.bind.dialect.name == "postgresql" else []
+            fetched.append((chunk or [], rows, partners, funders, keys))
         # Applied without an await in between: a query never sees a half-applied change.
         if ids is None:
             self._clear()
@@ -188,7 +192,7 @@ class ProjectIndex:
             arr[:cap] = old
             self.single[name] = arr
 
-    def _apply(self, asked: list[str], rows, partners, funders) -> None:
+    def _apply(self, asked: list[str], rows, partners, funders, keys) -> None:
         found = {r[0] for r in rows}
         gone = [self.row_of[i] for i in asked if i not in found and i in self.row_of]
         if gone:
@@ -222,6 +226,14 @@ class ProjectIndex:
             for i, name in enumerate(MULTI):
                 self.multi[name].replace(pos, [(p, v) for p, values in zip(
                     pos.tolist(), cols[8 + len(SINGLE) + i], strict=True) for v in values or ()])
+        if keys:
+            top = max(k for _, k in keys)
+            if top >= len(self.row_by_key):
+                grown = np.full(max(top + 1, len(self.row_by_key) * 2), -1, np.int64)
+                grown[:len(self.row_by_key)] = self.row_by_key
+                self.row_by_key = grown
+            for pid, k in keys:
+                self.row_by_key[k] = self.row_of.get(pid, -1)
         # Partners and funders of every row asked for (or loaded): a row losing its last
         # partner has no pair rows to come back with.
         touched = np.fromiter((self.row_of[i] for i in {*asked, *found} if i in self.row_of),
@@ -243,9 +255,12 @@ class ProjectIndex:
 
     # --- answering ----------------------------------------------------------------------------
 
-    def rows_of(self, ids: Iterable[str]) -> list[int]:
-        get = self.row_of.get
-        return [r for r in map(get, ids) if r is not None]
+    def rows_of_keys(self, keys: np.ndarray) -> np.ndarray:
+        """Rows of search-table row numbers (-1: a row newer than the last sync)."""
+        out = np.full(len(keys), -1, np.int64)
+        inside = keys < len(self.row_by_key)
+        out[inside] = self.row_by_key[keys[inside]]
+        return out
 
     def query(self, identity: Identity, pq, hits: tuple[np.ndarray, np.ndarray] | None, *,
               key: str, desc: bool, cursor: list | None, offset: int, limit: int,

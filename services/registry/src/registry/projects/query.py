@@ -188,15 +188,18 @@ async def _run_indexed(session: AsyncSession, identity: Identity, pq: ProjectQue
             # a prepared statement turns to after five runs parses the query again per row (5×).
             await session.execute(text("SELECT set_config('random_page_cost', '1.1', true), "
                                        "set_config('plan_cache_mode', 'force_custom_plan', true)"))
-            # Two arrays in one row: ~15,000 result rows cost more to build than to find.
-            pids, ranks = (await session.execute(select(
-                func.array_agg(text("id")), func.array_agg(text("rank")))
-                .select_from(fts_statement(session, pq).subquery()))).one()
-            pids, ranks = pids or [], ranks or []
+            # Two arrays in one row, the matches as row numbers: ~15,000 result rows or string
+            # ids cost more to build and map than to find.
+            match, rank = search.pg_match_and_rank(pq.q.strip(), pq.lang)
+            keys, ranks = (await session.execute(select(
+                func.array_agg(search.SEARCH.c.n), func.array_agg(rank)).where(match))).one()
+            rows = index.rows_of_keys(np.asarray(keys or [], np.int64))
+            ranks = ranks or []
         else:
             found = (await session.execute(fts_statement(session, pq))).all()
-            pids, ranks = [r[0] for r in found], [r[1] for r in found]
-        rows = np.fromiter(map(index.row_of.get, pids, repeat(-1)), np.int64, len(pids))
+            rows = np.fromiter(map(index.row_of.get, (r[0] for r in found), repeat(-1)),
+                               np.int64, len(found))
+            ranks = [r[1] for r in found]
         known = rows >= 0  # a project committed after the sync: the next query has it
         hits = (rows[known], np.asarray(ranks, np.float64)[known])
     return index.query(identity, pq, hits, key=key, desc=desc, cursor=decode_cursor(cursor),
