@@ -5,7 +5,9 @@
 -- Ref: https://hub.docker.com/_/postgres (section "Initialization scripts")
 -- Each migrate job then creates its service's tables with Alembic.
 
-CREATE DATABASE teke_registry;
+-- The registry sorts codes and ids by code point (its in-memory list index and SQL agree on
+-- that only with the C collation); character classes (text search of ä, ö, å) keep the default.
+CREATE DATABASE teke_registry TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C';
 CREATE DATABASE teke_indicators;
 CREATE DATABASE teke_comms;
 CREATE DATABASE teke_gateway;
