@@ -215,3 +215,32 @@ async def test_import_writes_exactly_what_it_wrote_before(gw, stack):
     assert types.count("created") == 5 and types.count("status_changed") == 1
     assert [h["action"] for h in got["history"]].count("update") == 4
     assert [ch["entity_id"] for ch in got["changes"]][-1] == "project:2"
+
+
+async def test_import_keeps_optional_fields_set_only_on_later_rows(gw, stack):
+    """Child rows differ in which optional fields they carry; none may be lost (a COPY takes its
+    column list from one row)."""
+    tag = uuid.uuid4().hex[:8].upper()
+    r = await gw.post("/projects/import", json=[{
+        "code": f"OPT-{tag}", "name": {"fi": "Valinnaiset"},
+        "contact_persons": [{"name": "A"}, {"name": "B", "email": "b@x.fi", "phone": "040 1"}],
+        "evaluations": [{"kind": "mid_term"}, {"kind": "final", "date": "2026-01-31",
+                                                "evaluator": "Arvioija"}]}])
+    assert r.status_code == 200, r.text
+    pid = r.json()["rows"][0]["id"]
+    engine = create_async_engine(stack.db_urls["registry"])
+    try:
+        async with engine.connect() as conn:
+            people = (await conn.execute(select(ProjectPerson.name, ProjectPerson.email,
+                                                ProjectPerson.phone)
+                                         .where(ProjectPerson.project_id == pid)
+                                         .order_by(ProjectPerson.name))).all()
+            evals = (await conn.execute(select(ProjectEvaluation.kind, ProjectEvaluation.date,
+                                               ProjectEvaluation.evaluator)
+                                        .where(ProjectEvaluation.project_id == pid)
+                                        .order_by(ProjectEvaluation.kind))).all()
+    finally:
+        await engine.dispose()
+    assert [tuple(p) for p in people] == [("A", None, None), ("B", "b@x.fi", "040 1")]
+    assert [tuple(e) for e in evals] == [("final", dt.date(2026, 1, 31), "Arvioija"),
+                                         ("mid_term", None, None)]
