@@ -321,13 +321,10 @@ async def run_import(session: AsyncSession, outbox, identity: Identity, rows: li
                     "id": pid, "version": rec["version"], "code": rec["code"],
                     "from_status": old["status"], "to_status": rec["status"],
                     "date": today.isoformat(), "reason": "bulk import"}))
-        after = _json_scalars(rec)
         if old is None:
-            b, a = {}, after
-        else:
-            before = _json_scalars(old)
-            keys = [k for k in after if after[k] != before.get(k)]
-            b, a = {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+            b, a = {}, _json_scalars(rec)
+        else:  # history keeps only what changed
+            b, a = _json_scalars(old, changed), _json_scalars(rec, changed)
         history.append({"entity_type": "project", "entity_id": pid, "version": rec["version"],
                         "action": action, "actor": identity.sub, "at": now, "before": b or None,
                         "after": a or None})
@@ -397,11 +394,11 @@ def _row_errors(identity: Identity, item: ProjectCreate, old: dict | None, refs:
 _DATES = ("start_date", "end_date", "set_up_date")
 
 
-def _json_scalars(rec: dict[str, Any]) -> dict[str, Any]:
-    """The record's scalar fields as JSON values (dates as ISO strings); cheap, for many rows."""
-    out = {c: rec.get(c) for c in SCALARS}
+def _json_scalars(rec: dict[str, Any], keys=SCALARS) -> dict[str, Any]:
+    """The record's scalar fields (or `keys` of them) as JSON values (dates as ISO strings)."""
+    out = {c: rec.get(c) for c in keys}
     for c in _DATES:
-        if out[c] is not None:
+        if out.get(c) is not None:
             out[c] = out[c].isoformat()
     return out
 
@@ -474,8 +471,7 @@ async def _update_projects(session: AsyncSession, rows: list[dict], cols: list[s
         f"CREATE TEMP TABLE {_UPDATE_TMP} ON COMMIT DROP AS SELECT id, {names} FROM project "
         "WITH NO DATA"))
     tmp = Table(_UPDATE_TMP, MetaData(), *[Column(c, T.c[c].type) for c in ("id", *cols)])
-    await bulk_insert(session, tmp, [{"id": r["id"], **{k: r.get(k) for k in cols}}
-                                           for r in rows])
+    await bulk_insert(session, tmp, rows)  # rows carry every column of project
     await session.execute(text(
         f"UPDATE project AS p SET {', '.join(f'{c} = t.{c}' for c in cols)} "
         f"FROM {_UPDATE_TMP} AS t WHERE p.id = t.id"))
@@ -488,15 +484,15 @@ _UPDATE_TMP = "import_project_update"
 async def _current(session: AsyncSession, model, cols: list[str], pids: list[str],
                    *extra) -> dict[str, Counter]:
     """Project id -> the multiset of its rows in `model` (the given columns), for the given ids."""
-    out: dict[str, Counter] = {}
+    rows: dict[str, list[tuple]] = {}
     table = model.__table__
     for c in range(0, len(pids), CHUNK):
         found = await session.execute(select(table.c.project_id, *[table.c[k] for k in cols])
                                       .where(_in(session, table.c.project_id, pids[c:c + CHUNK]),
                                              *extra))
-        for pid, *values in found.all():
-            out.setdefault(pid, Counter())[tuple(values)] += 1
-    return out
+        for r in found.all():
+            rows.setdefault(r[0], []).append(r[1:])
+    return {pid: Counter(values) for pid, values in rows.items()}
 
 
 async def _replace_changed(session: AsyncSession, model, wanted: dict[str, list[dict]],
@@ -509,8 +505,14 @@ async def _replace_changed(session: AsyncSession, model, wanted: dict[str, list[
     cols = [c.name for c in table.columns if c.name not in ("id", "project_id", *extra)]
     cond = [table.c[k] == v for k, v in extra.items()]
     old = await _current(session, model, cols, [p for p in wanted if p not in created], *cond)
-    changed = [pid for pid, rows in wanted.items()
-               if Counter(tuple(r.get(k) for k in cols) for r in rows) != old.get(pid, Counter())]
+    changed = []
+    for pid, rows in wanted.items():
+        before = old.get(pid)
+        if before is None:
+            if rows:
+                changed.append(pid)
+        elif Counter(tuple(map(r.get, cols)) for r in rows) != before:
+            changed.append(pid)
     await _chunked_delete(session, table.c.project_id, [p for p in changed if p in old], *cond)
     # Every column in every row: COPY takes its column list from the first row, and an optional
     # field (a person's email) set only on a later row was lost.
@@ -532,7 +534,7 @@ async def _write(session: AsyncSession, new_rows, upd_rows, touched, children,
                  kept_partners: dict[str, list[str]]) -> None:
     cols = [c.name for c in T.columns]
     created = {r["id"] for r in new_rows}  # nothing of theirs to delete or close
-    await _chunked_insert(session, T, [{c: r.get(c) for c in cols} for r in new_rows])
+    await _chunked_insert(session, T, new_rows)  # every column of project, in every row
     if upd_rows:
         await _update_projects(session, upd_rows, [
             c for c in cols if c not in ("id", "code", "created_at", "created_by")])
