@@ -230,11 +230,7 @@ async def run_import(session: AsyncSession, outbox, identity: Identity, rows: li
         valid.append((i, item, set(raw)))
     # Existing projects and referenced records, a few queries for the whole batch.
     codes = [v[1].code for v in valid]
-    existing: dict[str, Any] = {}
-    for c in range(0, len(codes), CHUNK):
-        found = await session.execute(select(T).where(_in(session, T.c.code, codes[c:c + CHUNK])))
-        for r in found.mappings():
-            existing[r["code"]] = dict(r)
+    existing = await _existing_projects(session, codes)
     refs = {}
     for key, model in (("programme_id", Programme), ("call_id", Call)):
         refs[key] = await _existing_ids(session, model, {getattr(v[1], key) for v in valid
@@ -482,17 +478,50 @@ _UPDATE_TMP = "import_project_update"
 
 
 async def _current(session: AsyncSession, model, cols: list[str], pids: list[str],
-                   *extra) -> dict[str, Counter]:
-    """Project id -> the multiset of its rows in `model` (the given columns), for the given ids."""
+                   extra: dict[str, Any]) -> dict[str, Counter]:
+    """Project id -> the multiset of its rows in `model` (the given columns; only rows whose
+    `extra` columns have those values), for the given ids."""
     rows: dict[str, list[tuple]] = {}
     table = model.__table__
-    for c in range(0, len(pids), CHUNK):
-        found = await session.execute(select(table.c.project_id, *[table.c[k] for k in cols])
-                                      .where(_in(session, table.c.project_id, pids[c:c + CHUNK]),
-                                             *extra))
-        for r in found.all():
-            rows.setdefault(r[0], []).append(r[1:])
+    if session.bind.dialect.name == "postgresql":
+        where = " AND ".join(f"{k} = ${i}" for i, k in enumerate(extra, start=2))
+        for r in await _pg_fetch(
+                session, f"SELECT project_id, {', '.join(cols)} FROM {table.name} "
+                f"WHERE project_id IN (SELECT unnest($1::text[])){' AND ' if where else ''}{where}",
+                pids, *extra.values()):
+            rows.setdefault(r[0], []).append(tuple(r)[1:])
+    else:
+        cond = [table.c[k] == v for k, v in extra.items()]
+        for c in range(0, len(pids), CHUNK):
+            found = await session.execute(select(table.c.project_id, *[table.c[k] for k in cols])
+                                          .where(table.c.project_id.in_(pids[c:c + CHUNK]), *cond))
+            for r in found.all():
+                rows.setdefault(r[0], []).append(r[1:])
     return {pid: Counter(values) for pid, values in rows.items()}
+
+
+async def _pg_fetch(session: AsyncSession, sql: str, *args: Any) -> list:
+    """A read straight through asyncpg: for the import's big reads (tens of thousands of rows),
+    SQLAlchemy's per-row result processing cost more than the query."""
+    conn = await session.connection()
+    return await (await conn.get_raw_connection()).driver_connection.fetch(sql, *args)
+
+
+async def _existing_projects(session: AsyncSession, codes: list[str]) -> dict[str, dict]:
+    """The stored projects with these codes, by code, every column."""
+    out: dict[str, dict] = {}
+    if session.bind.dialect.name != "postgresql":
+        for c in range(0, len(codes), CHUNK):
+            found = await session.execute(select(T).where(T.c.code.in_(codes[c:c + CHUNK])))
+            for r in found.mappings():
+                out[r["code"]] = dict(r)
+        return out
+    # The same values as through SQLAlchemy: its asyncpg dialect has the driver parse JSON, and
+    # asyncpg gives aware UTC timestamps and Decimal numerics.
+    for r in await _pg_fetch(session, f"SELECT {', '.join(c.name for c in T.columns)} FROM project"
+                                      " WHERE code IN (SELECT unnest($1::text[]))", codes):
+        out[r["code"]] = dict(r)
+    return out
 
 
 async def _replace_changed(session: AsyncSession, model, wanted: dict[str, list[dict]],
@@ -503,8 +532,7 @@ async def _replace_changed(session: AsyncSession, model, wanted: dict[str, list[
     table = model.__table__
     extra = extra or {}
     cols = [c.name for c in table.columns if c.name not in ("id", "project_id", *extra)]
-    cond = [table.c[k] == v for k, v in extra.items()]
-    old = await _current(session, model, cols, [p for p in wanted if p not in created], *cond)
+    old = await _current(session, model, cols, [p for p in wanted if p not in created], extra)
     changed = []
     for pid, rows in wanted.items():
         before = old.get(pid)
@@ -513,7 +541,8 @@ async def _replace_changed(session: AsyncSession, model, wanted: dict[str, list[
                 changed.append(pid)
         elif Counter(tuple(map(r.get, cols)) for r in rows) != before:
             changed.append(pid)
-    await _chunked_delete(session, table.c.project_id, [p for p in changed if p in old], *cond)
+    await _chunked_delete(session, table.c.project_id, [p for p in changed if p in old],
+                          *[table.c[k] == v for k, v in extra.items()])
     # Every column in every row: COPY takes its column list from the first row, and an optional
     # field (a person's email) set only on a later row was lost.
     rows = [{"project_id": pid, **{k: row.get(k) for k in cols}, **extra}
