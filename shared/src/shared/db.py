@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, Insert, MetaData, String, Table, TypeDecorator, event
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Insert,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+    event,
+    insert,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -37,6 +48,46 @@ def utcnow() -> dt.datetime:
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def new_ids(n: int) -> list[str]:
+    """n random (version 4) UUIDs as strings, like new_id(), for bulk writes: one urandom call
+    and string slicing, five times faster than n uuid4() objects (6 % of a bulk import)."""
+    raw = bytearray(os.urandom(16 * n))
+    raw[6::16] = bytes((b & 0x0F) | 0x40 for b in raw[6::16])  # version 4
+    raw[8::16] = bytes((b & 0x3F) | 0x80 for b in raw[8::16])  # RFC 4122 variant
+    h = raw.hex()
+    return [f"{h[i:i + 8]}-{h[i + 8:i + 12]}-{h[i + 12:i + 16]}-{h[i + 16:i + 20]}-{h[i + 20:i + 32]}"
+            for i in range(0, 32 * n, 32)]
+
+
+async def bulk_insert(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Many rows at once: COPY on PostgreSQL (a giant multi-row INSERT costs more to parse than
+    to run), one executemany INSERT elsewhere. The columns are those of the first row; a key
+    missing from a later row is NULL there (give every row the same keys)."""
+    if not rows:
+        return
+    if session.bind.dialect.name != "postgresql":
+        await session.execute(insert(table), rows)
+        return
+    from shared.jsonutil import dumps
+
+    cols = [c for c in table.columns if c.name in rows[0]]
+    names = [c.name for c in cols]
+    json_at = [i for i, c in enumerate(cols) if isinstance(c.type, JSON)]
+    if json_at:
+        records = []
+        for r in rows:
+            rec = list(map(r.get, names))
+            for i in json_at:
+                if rec[i] is not None:
+                    rec[i] = dumps(rec[i]).decode()
+            records.append(rec)
+    else:
+        records = [tuple(map(r.get, names)) for r in rows]
+    conn = await session.connection()
+    raw = (await conn.get_raw_connection()).driver_connection
+    await raw.copy_records_to_table(table.name, records=records, columns=names)
 
 
 def dialect_insert(session: AsyncSession, table: Table) -> Insert:

@@ -10,6 +10,7 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from decimal import Decimal
+from itertools import repeat
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -47,10 +48,24 @@ def _always(_value: Any) -> bool:
     return True
 
 
+def _scalar_types(annotation: Any) -> tuple[type, ...] | None:
+    """The Python types a JSON value of a plain declared type arrives as, when an isinstance
+    check says it all (None: the rule needs more, or there is none)."""
+    if annotation is bool:
+        return (bool,)
+    if annotation is str:
+        return (str,)
+    if annotation in (dt.date, dt.datetime, dt.time):
+        # A JSON string, or already the declared type (a model built inside the service).
+        return (str, annotation)
+    return None
+
+
 def _scalar_rule(annotation: Any) -> Callable[[Any], bool]:
     """What a JSON value must be for a plain declared type (None is handled by the caller)."""
-    if annotation is bool:
-        return lambda v: isinstance(v, bool)
+    types = _scalar_types(annotation)
+    if types is not None:
+        return lambda v: isinstance(v, types)
     if annotation is int:
         return lambda v: isinstance(v, int) and not isinstance(v, bool)
     if annotation is float:
@@ -58,17 +73,13 @@ def _scalar_rule(annotation: Any) -> Callable[[Any], bool]:
     if annotation is Decimal:
         # Exact decimals may come as strings ("27700000.00"); numbers are numbers.
         return lambda v: isinstance(v, (*_NUMBERS, str)) and not isinstance(v, bool)
-    if annotation is str:
-        return lambda v: isinstance(v, str)
-    if annotation in (dt.date, dt.datetime, dt.time):
-        # A JSON string, or already the declared type (a model built inside the service).
-        return lambda v: isinstance(v, (str, annotation))
     return _always  # models, enums, bare dict and the rest validate themselves
 
 
 def _compile(annotation: Any) -> Callable[[Any], bool]:
     """A checker for the JSON types `annotation`'s schema allows; built once per field, since
-    walking the annotation for every value was a quarter of a 10,000-project import's CPU."""
+    walking the annotation for every value was a quarter of a 10,000-project import's CPU.
+    Every checker lets None through (pydantic itself refuses None where it is not allowed)."""
     if annotation is Any:
         return _always
     if annotation is type(None):
@@ -77,17 +88,35 @@ def _compile(annotation: Any) -> Callable[[Any], bool]:
     if origin is Annotated:
         return _compile(get_args(annotation)[0])
     if origin in (Union, UnionType):
-        parts = [_compile(a) for a in get_args(annotation)]
-        return lambda v: v is None or any(p(v) for p in parts)
+        parts = [_compile(a) for a in get_args(annotation) if a is not type(None)]
+        if _always in parts:
+            return _always
+        if len(parts) == 1:  # X | None: X's checker (it lets None through)
+            return parts[0]
+        return lambda v: any(p(v) for p in parts)
     if origin is Literal:
         return _always  # pydantic checks the value itself, strictly
     if origin in (list, set, frozenset, tuple):
         args = [a for a in get_args(annotation) if a is not Ellipsis]
         item = _compile(args[0]) if args else _always
-        return lambda v: v is None or (isinstance(v, list) and all(item(x) for x in v))
+        if item is _always:
+            return lambda v: v is None or isinstance(v, list)
+        types = _scalar_types(get_args(args[0])[0] if get_origin(args[0]) is Annotated
+                              else args[0])
+        if types is not None:  # isinstance over the items in C, no Python call per item
+            types = (*types, type(None))  # a None item is pydantic's to refuse, as above
+            return lambda v: v is None or (isinstance(v, list)
+                                           and all(map(isinstance, v, repeat(types))))
+        return lambda v: v is None or (isinstance(v, list) and all(map(item, v)))
     if origin is dict:
         return lambda v: v is None or isinstance(v, dict)
+    types = _scalar_types(annotation)
+    if types is not None:
+        types = (*types, type(None))
+        return lambda v: isinstance(v, types)
     rule = _scalar_rule(annotation)
+    if rule is _always:
+        return _always
     return lambda v: v is None or rule(v)
 
 
@@ -95,9 +124,13 @@ def _has_nul(value: Any) -> bool:
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        for v in value:
+            if _has_nul(v):
+                return True
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            if _has_nul(k) or _has_nul(v):
+                return True
     return False
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.models import Change, History
-from shared.db import utcnow
+from shared.db import bulk_insert, utcnow
 
 CHANGE_LOCK_KEY = 7_310_001  # pg_advisory_xact_lock key of the registry's change feed
 _LOCKED = "registry_change_lock_held"
@@ -78,27 +78,6 @@ async def record(session: AsyncSession, *, entity_type: str, entity_id: str, act
             entity_type=entity_type, entity_id=entity_id, action=action, version=version, at=now,
             published=published, organisation_id=organisation_id, funder_id=funder_id,
             state=jsonable(feed_state) if feed_state is not None else None))
-
-
-async def bulk_insert(session: AsyncSession, table, rows: list[dict[str, Any]]) -> None:
-    """Many rows at once: COPY on PostgreSQL (a giant multi-row INSERT costs more to parse than
-    to run), one executemany INSERT elsewhere. Columns missing from a row are NULL/default."""
-    if not rows:
-        return
-    if session.bind.dialect.name != "postgresql":
-        await session.execute(insert(table), rows)
-        return
-    from sqlalchemy import JSON
-
-    from shared.jsonutil import dumps
-
-    cols = [c for c in table.columns if c.name in rows[0]]
-    json_cols = {c.name for c in cols if isinstance(c.type, JSON)}
-    records = [tuple(dumps(r.get(c.name)).decode() if c.name in json_cols and r.get(c.name) is not None
-                     else r.get(c.name) for c in cols) for r in rows]
-    conn = await session.connection()
-    raw = (await conn.get_raw_connection()).driver_connection
-    await raw.copy_records_to_table(table.name, records=records, columns=[c.name for c in cols])
 
 
 async def record_many(session: AsyncSession, history_rows: list[dict], change_rows: list[dict]) -> None:

@@ -6,6 +6,7 @@ second, and the envelope is small and fixed. Conformance is tested with the Clou
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from shared.db import new_id, utcnow
@@ -25,15 +26,23 @@ def type_to_subject(event_type: str) -> str:
     return SUBJECT_PREFIX + ".".join(parts)
 
 
+def event_time(at: dt.datetime) -> str:
+    """An envelope's `time`: RFC 3339 in UTC with a Z."""
+    return at.isoformat().replace("+00:00", "Z")
+
+
 def make_envelope(*, source: str, event_type: str, subject: str, data: dict[str, Any],
-                  traceparent: str | None = None) -> dict[str, Any]:
+                  traceparent: str | None = None, event_id: str | None = None,
+                  time: str | None = None) -> dict[str, Any]:
+    """`event_id` and `time` (see event_time) default to a new id and now; bulk writers pass
+    ids made in bulk and one time for the batch."""
     env: dict[str, Any] = {
         "specversion": "1.0",
-        "id": new_id(),
+        "id": event_id or new_id(),
         "source": source,
         "type": event_type,
         "subject": subject,
-        "time": utcnow().isoformat().replace("+00:00", "Z"),
+        "time": time or event_time(utcnow()),
         "datacontenttype": "application/json",
         "dataschema": SCHEMA_BASE + event_type + ".json",
         "data": data,

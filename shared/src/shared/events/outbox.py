@@ -18,8 +18,8 @@ from sqlalchemy import Table, delete, event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from shared.db import create_engine, make_sessionmaker, utcnow
-from shared.events.envelope import make_envelope, type_to_subject
+from shared.db import bulk_insert, create_engine, make_sessionmaker, new_ids, utcnow
+from shared.events.envelope import event_time, make_envelope, type_to_subject
 from shared.events.nats_conn import NatsConnection
 from shared.jsonutil import dumps
 from shared.logging import get_logger
@@ -67,14 +67,20 @@ class Outbox:
         if not events:
             return
         now = utcnow()
+        time, traceparent = event_time(now), TRACEPARENT.get()
+        subjects: dict[str, str] = {}
         rows = []
-        for event_type, entity_id, data in events:
+        for (event_type, entity_id, data), event_id in zip(events, new_ids(len(events)),
+                                                            strict=True):
             env = make_envelope(source=self.source, event_type=event_type, subject=entity_id,
-                                data=data, traceparent=TRACEPARENT.get())
-            rows.append({"id": env["id"], "type": event_type,
-                         "nats_subject": type_to_subject(event_type), "entity_id": entity_id,
-                         "envelope": dumps(env).decode(), "created_at": now})
-        await session.execute(insert(self.table), rows)
+                                data=data, traceparent=traceparent, event_id=event_id, time=time)
+            subject = subjects.get(event_type)
+            if subject is None:
+                subject = subjects[event_type] = type_to_subject(event_type)
+            rows.append({"id": event_id, "type": event_type, "nats_subject": subject,
+                         "entity_id": entity_id, "envelope": dumps(env).decode(),
+                         "created_at": now})
+        await bulk_insert(session, self.table, rows)  # COPY on PostgreSQL
         session.sync_session.info[_FLAG] = True
 
 
