@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -91,3 +92,7 @@ async def _warm_index(sessionmaker) -> None:
             await pindex.for_session(session).sync(session)
     except Exception:  # a list request builds it then; the service runs either way
         log.warning("registry.index_warm_failed", exc_info=True)
+    # What exists now (modules, the app, the index) lives as long as the process: leave it out
+    # of full collections. Each walked ~125,000 objects (~45 ms) every few search requests.
+    gc.collect()
+    gc.freeze()
