@@ -113,12 +113,13 @@ def _random_query(rnd: random.Random, org_ids: list[str]) -> pquery.ProjectQuery
     return pq
 
 
-async def _both(maker, identity, pq, limit, cursor, facets=True):
+async def _both(maker, identity, pq, limit, cursor, facets=True, facet_limit=None):
     out = []
     for use_index in (True, False):
         async with maker() as s:
             rows, total, next_cursor, facet_counts = await pquery.run(
-                s, identity, pq, limit=limit, cursor=cursor, with_facets=facets, use_index=use_index)
+                s, identity, pq, limit=limit, cursor=cursor, with_facets=facets,
+                use_index=use_index, facet_limit=facet_limit)
         out.append(([p.code for p, _ in rows], [r for _, r in rows], total, next_cursor,
                     facet_counts))
     return out
@@ -143,8 +144,16 @@ async def _compare_many(maker, org_ids, seed: int, n: int) -> int:
     for i in range(n):
         pq = _random_query(rnd, org_ids)
         identity = identities[i % len(identities)]
-        indexed, sql = await _both(maker, identity, pq, limit=rnd.choice([5, 20]), cursor=None)
-        _same(indexed, sql, (i, identity.sub, pq))
+        facet_limit = rnd.choice([None, None, 1, 3])
+        indexed, sql = await _both(maker, identity, pq, limit=rnd.choice([5, 20]), cursor=None,
+                                   facet_limit=facet_limit)
+        _same(indexed, sql, (i, identity.sub, pq, facet_limit))
+        if facet_limit:  # the most frequent values, and every value filtered on
+            for name, values in indexed[4].items():
+                chosen = set(getattr(pq, name))
+                assert len([v for v in values if v["value"] not in chosen]) <= facet_limit
+                counts = [v["count"] for v in values[:facet_limit]]
+                assert counts == sorted(counts, reverse=True)
         nonempty += indexed[2] > 0
     return nonempty
 
@@ -271,6 +280,15 @@ async def test_lists_through_the_service_see_each_write_at_once(gw):
     assert {f["value"]: f["count"] for f in body["facets"]["region"]} == {"06": 3}
     assert body["facets"]["implementer"] == [
         {"value": org["id"], "count": 3, "label": org["name"]["fi"]}]
+    # facet_limit: the most frequent values, plus the ones filtered on; bad limits are refused.
+    r = await gw.get("/projects", params={"theme": theme, "facets": "true", "facet_limit": 1,
+                                          "region": "17"})
+    assert r.status_code == 200, r.text
+    assert r.json()["total"] == 0
+    assert [f["value"] for f in r.json()["facets"]["region"]] == ["06"]  # 17 has no count
+    for bad in ("0", "10001", "x"):
+        r = await gw.get("/projects", params={"facets": "true", "facet_limit": bad})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query/facet_limit", r.text
 
     r = await gw.patch(f"/organisations/{org['id']}", json={"name": {"fi": "Uusi nimi",
                                                                      "en": "New name"}})
@@ -284,5 +302,8 @@ async def test_lists_through_the_service_see_each_write_at_once(gw):
     body = await facets()
     assert {f["value"]: f["count"] for f in body["facets"]["region"]} == {"06": 2, "17": 1}
     assert body["facets"]["implementer"][0]["label"] == "New name"
+    r = await gw.get("/projects", params={"theme": theme, "facets": "true", "facet_limit": 1,
+                                          "region": "17"})
+    assert [(f["value"], f["count"]) for f in r.json()["facets"]["region"]] == [("06", 2), ("17", 1)]
     moved = (await gw.get("/projects", params={"theme": theme, "region": "17"})).json()
     assert [p["id"] for p in moved["items"]] == [project["id"]] and moved["total"] == 1

@@ -130,10 +130,11 @@ def conditions(session: AsyncSession, identity: Identity, pq: ProjectQuery,
 
 async def run(session: AsyncSession, identity: Identity, pq: ProjectQuery, *, limit: int,
               cursor: str | None, with_facets: bool, lang: str = "fi",
-              use_index: bool | None = None
+              use_index: bool | None = None, facet_limit: int | None = None
               ) -> tuple[list[tuple[Project, float | None]], int, str | None, dict | None]:
-    """A page of projects, the total and (if asked) the facets. `use_index`: answer from the
-    in-memory index (projects/index.py; default: REGISTRY_SEARCH_INDEX) or in SQL alone."""
+    """A page of projects, the total and (if asked) the facets, each cut to its `facet_limit`
+    most frequent values plus those filtered on. `use_index`: answer from the in-memory index
+    (projects/index.py; default: REGISTRY_SEARCH_INDEX) or in SQL alone."""
     searching = bool(pq.q and pq.q.strip())
     sort = pq.sort
     desc = sort.startswith("-")
@@ -151,11 +152,13 @@ async def run(session: AsyncSession, identity: Identity, pq: ProjectQuery, *, li
                                                  cursor=cursor, offset=offset, limit=limit,
                                                  with_facets=with_facets)
         if facets is not None:
-            await _finish_facets(session, facets, lang, pindex.for_session(session).names)
+            await _finish_facets(session, facets, lang, pq, facet_limit,
+                                 pindex.for_session(session).names)
     else:
         page, total, facets = await _run_sql(session, identity, pq, key=key, desc=desc,
                                              cursor=cursor, offset=offset, limit=limit,
-                                             with_facets=with_facets, lang=lang)
+                                             with_facets=with_facets, lang=lang,
+                                             facet_limit=facet_limit)
     next_cursor = None
     loaded: dict[str, Project] = {}
     ids = [r[0] for r in page]
@@ -226,7 +229,8 @@ def _fts5_hits(pq: ProjectQuery):
 
 async def _run_sql(session: AsyncSession, identity: Identity, pq: ProjectQuery, *, key: str,
                    desc: bool, cursor: str | None, offset: int, limit: int, with_facets: bool,
-                   lang: str) -> tuple[list[tuple[str, float | None]], int, dict | None]:
+                   lang: str, facet_limit: int | None
+                   ) -> tuple[list[tuple[str, float | None]], int, dict | None]:
     conds, rank = conditions(session, identity, pq)
     t = source(session)
     if _pg(session):
@@ -250,11 +254,11 @@ async def _run_sql(session: AsyncSession, identity: Identity, pq: ProjectQuery, 
         # One statement: the page is taken from the same match as the facets and the total,
         # so the ~15,000 matching rows of a topic word are read (and ranked) once.
         facets, total, page = await facet_counts(
-            session, identity, pq, conds, lang, rank=rank,
+            session, identity, pq, conds, lang, facet_limit, rank=rank,
             page=lambda m: _page(m.c, key, desc, cursor, offset, limit, with_pos=True))
     else:
         if with_facets:
-            facets, total, _ = await facet_counts(session, identity, pq, conds, lang)
+            facets, total, _ = await facet_counts(session, identity, pq, conds, lang, facet_limit)
         else:
             total = int(await session.scalar(select(func.count()).select_from(
                 select(t.id).where(*conds).subquery())) or 0)
@@ -342,7 +346,7 @@ def _facet_parts(session: AsyncSession, conds: list, names: list[str], name: str
 
 
 async def facet_counts(session: AsyncSession, identity: Identity, pq: ProjectQuery, conds: list,
-                       lang: str, rank=None, page=None
+                       lang: str, facet_limit: int | None = None, rank=None, page=None
                        ) -> tuple[dict[str, list[dict]], int, list[tuple[str, float | None]]]:
     """Counts per value of each filter, and the total, in one statement.
 
@@ -367,16 +371,22 @@ async def facet_counts(session: AsyncSession, identity: Identity, pq: ProjectQue
             page_rows.append((int(n), value, score))
             continue
         out.setdefault(facet, []).append({"value": value, "count": int(n)})
-    await _finish_facets(session, out, lang)
+    await _finish_facets(session, out, lang, pq, facet_limit)
     return out, total, [(pid, score) for _, pid, score in sorted(page_rows)]
 
 
 async def _finish_facets(session: AsyncSession, out: dict[str, list[dict]], lang: str,
+                         pq: ProjectQuery, facet_limit: int | None,
                          names: dict[str, dict | None] | None = None) -> None:
-    """Labels in `lang`; values by count, then value. `names`: a cache of record names by id."""
-    await _label(session, out, lang, {} if names is None else names)
-    for values in out.values():
+    """Values by count, then value; cut to `facet_limit` (keeping the values filtered on);
+    labels in `lang`. `names`: a cache of record names by id."""
+    for facet, values in out.items():
         values.sort(key=lambda v: (-v["count"], v["value"] or ""))
+        if facet_limit is not None and len(values) > facet_limit:
+            chosen = set(getattr(pq, facet, None) or ())
+            out[facet] = values[:facet_limit] + [v for v in values[facet_limit:]
+                                                 if v["value"] in chosen]
+    await _label(session, out, lang, {} if names is None else names)
 
 
 async def _label(session: AsyncSession, out: dict[str, list[dict]], lang: str,

@@ -71,12 +71,17 @@ QueryDep = Annotated[pquery.ProjectQuery, Depends(project_query)]
 
 @router.get("", summary="List and search projects", response_model=ProjectPage,
             responses=problem_responses(422))
-async def list_projects(session: SessionDep, identity: CurrentIdentity, pq: QueryDep,
-                        limit: Limit = 50, cursor: Cursor = None, facets: bool = False,
-                        lang: Lang = "fi") -> ORJSONResponse:
+async def list_projects(
+        session: SessionDep, identity: CurrentIdentity, pq: QueryDep, limit: Limit = 50,
+        cursor: Cursor = None, facets: bool = False, lang: Lang = "fi",
+        facet_limit: Annotated[int | None, Query(
+            ge=1, le=10_000, description="At most this many values a facet, the most frequent "
+            "first; values the query filters on are always listed. Default: every value.")] = None,
+) -> ORJSONResponse:
     """Filtered, searched, sorted projects a page at a time, with a total and optional facets."""
     rows, total, next_cursor, facet_counts = await pquery.run(
-        session, identity, pq, limit=limit, cursor=cursor, with_facets=facets, lang=lang)
+        session, identity, pq, limit=limit, cursor=cursor, with_facets=facets, lang=lang,
+        facet_limit=facet_limit)
     page = ProjectPage.model_validate({"items": [pquery.summary(p, r) for p, r in rows],
                                        "total": total, "next_cursor": next_cursor,
                                        "facets": facet_counts})
