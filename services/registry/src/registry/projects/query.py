@@ -37,14 +37,12 @@ from shared.pagination import decode_cursor, encode_cursor
 
 # Attribute names, the same on Project and on the PostgreSQL search table (search.SEARCH.c).
 SORTS = ("code", "start_date", "end_date", "budget_total", "updated_at")
-COLUMN_FACETS = {"status": "status", "theme": "theme_id", "programme": "programme_id",
-                 "funder": "funder_id", "implementer": "organisation_id", "call": "call_id"}
+COLUMN_FACETS = pindex.SINGLE  # facet -> column; the in-memory index keeps the same
 TAG_FACETS = {"region": "region", "target_group": "target_group", "sub_theme": "sub_theme",
               "partner": "partner"}
 # Multi-valued facets: arrays on the search table (PostgreSQL), JSON arrays on the project row
 # (SQLite; partners there come from project_partner).
-ARRAY_FACETS = {"region": "region_codes", "target_group": "target_groups", "sub_theme": "sub_themes",
-                "partner": "partner_ids"}
+ARRAY_FACETS = {**pindex.MULTI, "partner": "partner_ids"}
 FACETS = (*COLUMN_FACETS, *TAG_FACETS)
 REFERENCE_OF = {"status": "statuses", "region": "regions", "target_group": "target_groups",
                 "sub_theme": "sub_themes"}
