@@ -266,3 +266,26 @@ def test_report_event_payload_validates(status):
     model = ic.EVENTS[ic.REPORT_SUBMITTED if status == "submitted" else ic.REPORT_APPROVED]
     assert model.model_validate(data).indicator_codes == ["EECO01", "EECO05"]
     assert ic.ReportReopenedV1.model_validate({**data, "reason": "fix"}).reason == "fix"
+
+
+async def test_undefined_effect_size_is_null_and_left_unclassified(stack, nats_server, gw):
+    """Everyone answered alike in both rounds: every SD is 0, so Cohen's d is undefined. It
+    was 4.2e15 once; now it is null in /surveys/change and the organisation is listed as
+    unclassified rather than counted as improved."""
+    org = uid()
+    project = await new_project(nats_server.url, gw, org=org, funder=uid())
+    t1_close = (TODAY + dt.timedelta(days=3)).isoformat()
+    a = await _round(gw, org, project["id"], "T0", "2025-03-01", "2025-04-30", [3] * 6)
+    b = await _round(gw, org, project["id"], "T1", (TODAY - dt.timedelta(days=1)).isoformat(),
+                     t1_close, [4] * 6)
+    ch = (await gw.get("/surveys/change", params={"from_round": a, "to_round": b})).json()
+    assert ch["total"]["difference"] == 1.0 and ch["total"]["effect_size_d"] is None
+    assert all(d["effect_size_d"] is None for d in ch["dimensions"].values())
+    figures = [{"organisation_id": org, "indicator_code": "PROD_VALUE_ADDED_FTE", "period": p,
+                "value": v} for p, v in (("2025H1", 100), (period_of(TODAY + dt.timedelta(days=3), "H"), 120))]
+    assert (await gw.put("/indicators/organisation-figures", json={"figures": figures})).status_code == 200
+    res = (await gw.get("/analyses/wellbeing-productivity")).json()
+    assert org not in {o["organisation_id"] for o in res["organisations"]}
+    flat = [o for o in res["unclassified"] if o["organisation_id"] == org]
+    assert flat and flat[0]["effect_size_d"] is None and "undefined" in flat[0]["reason"]
+    assert res["organisations_unclassified"] >= 1

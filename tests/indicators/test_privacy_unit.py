@@ -9,52 +9,77 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from indicators.surveys import stats
+from indicators.surveys import privacy, stats
 from indicators.surveys.service import results
 
 
-def _derivable_ok(cells: dict[str, int], hidden: set[str], hide_total: bool, k: int) -> bool:
-    shown = {c: n for c, n in cells.items() if c not in hidden}
-    if any(0 < n < k for n in shown.values()):
-        return False
-    if hidden and not hide_total:
-        # The total minus shown cells gives the hidden cells' combined figure only.
-        return len(hidden) >= 2 and sum(cells[c] for c in hidden) >= k
-    if hide_total and not hidden:
-        return True
-    return True
+def _one_way(cells: dict[str, int], k: int) -> tuple[set[str], bool]:
+    """Hidden units and whether the total is hidden, for a table of units without bands."""
+    labels = list(cells)
+    codes = np.repeat(np.arange(len(labels)), [cells[u] for u in labels])
+    t = privacy.protect(k, [codes], None, 0)
+    hidden = {u for g, u in enumerate(labels) if cells[u] and not t.shown(("group", 0, g))}
+    return hidden, not t.shown(("total",))
 
 
 @pytest.mark.parametrize("k", [3, 5, 10])
 def test_no_cell_or_difference_under_k(k):
-    sizes = [0, 1, 2, 4, 5, 6, 9, 12]
+    sizes = [1, 2, 4, 5, 6, 9, 12]
     for combo in product(sizes, repeat=3):
         cells = {f"u{i}": n for i, n in enumerate(combo)}
+        hidden, hide_total = _one_way(cells, k)
         total = sum(combo)
-        hidden, hide_total = stats.suppress_with_total(cells, k, total)
-        assert _derivable_ok(cells, hidden, hide_total, k), (cells, hidden, hide_total)
         if total < k:
             assert hide_total
+            continue
+        shown = {u: n for u, n in cells.items() if u not in hidden}
+        assert all(n >= k for n in shown.values()), (cells, hidden)
+        if hidden and not hide_total:
+            # Each hidden unit holds >= 1, so their sum must leave room for each to reach k.
+            rest = total - sum(shown.values())
+            assert len(hidden) >= 2 and rest >= k + len(hidden) - 1, (cells, hidden)
 
 
 def test_single_small_cell_gets_a_partner():
-    hidden, hide_total = stats.suppress_with_total({"A": 10, "B": 3, "C": 8}, 5, 21)
+    hidden, hide_total = _one_way({"A": 10, "B": 3, "C": 8}, 5)
     assert hidden == {"B", "C"} and not hide_total
 
 
 def test_two_small_cells_together_below_k_take_a_third():
-    hidden, hide_total = stats.suppress_with_total({"A": 10, "B": 1, "C": 2, "D": 30}, 5, 43)
+    hidden, hide_total = _one_way({"A": 10, "B": 1, "C": 2, "D": 30}, 5)
     assert hidden == {"B", "C", "A"} and not hide_total
 
 
 def test_only_cell_small_hides_total():
-    hidden, hide_total = stats.suppress_with_total({"A": 3}, 5, 3)
+    hidden, hide_total = _one_way({"A": 3}, 5)
     assert hidden == {"A"} and hide_total
+
+
+def test_bands_must_cover_the_score_range_without_gaps():
+    ok = [{"code": "lo", "min": 0, "max": 3}, {"code": "hi", "min": 3, "max": 6}]
+    assert privacy.check_bands(ok, 0, 6) is None
+    gap = [{"code": "lo", "min": 0, "max": 1.999}, {"code": "hi", "min": 2, "max": 6}]
+    assert "contiguous" in privacy.check_bands(gap, 0, 6)
+    overlap = [{"code": "lo", "min": 0, "max": 3.5}, {"code": "hi", "min": 3, "max": 6}]
+    assert "contiguous" in privacy.check_bands(overlap, 0, 6)
+    assert "whole score range" in privacy.check_bands(ok[:1], 0, 6)
+    # A score on a boundary belongs to the upper band; the top score to the last band.
+    assert privacy.band_index(np.array([0.0, 26 / 9, 3.0, 6.0]), ok).tolist() == [0, 0, 1, 1]
+    # Scoring noise does not move a boundary score down a band: 0.3 * 10 is 3.0000000000000004.
+    assert privacy.band_index(np.array([0.1 * 3 * 10, 2.9999999999]), ok).tolist() == [1, 1]
+
+
+def test_cohens_d_is_null_when_undefined():
+    same = np.full(10, 3.0)
+    assert stats.cohens_d(same, same + 1) is None          # no variation: d undefined
+    assert stats.cohens_d(np.full(10, 0.1 * 3), np.full(10, 0.3)) is None   # float noise
+    assert stats.cohens_d(same[:1], same) is None
+    assert stats.cohens_d(np.array([1.0, 2, 3]), np.array([2.0, 3, 4])) == 1.0
 
 
 def _instrument():
     return SimpleNamespace(dimensions=[{"code": "d"}], bands=[
-        {"code": "low", "min": 0, "max": 2.999}, {"code": "high", "min": 3, "max": 6}])
+        {"code": "low", "min": 0, "max": 3}, {"code": "high", "min": 3, "max": 6}])
 
 
 def test_results_respect_a_configured_k():

@@ -12,6 +12,7 @@ import pytest
 from shared.contracts import indicators as ic
 from tests.conftest import eventually, scalar
 from tests.indicators.helpers import client, problem, uid
+from tests.support.attacker import leaks, round_figures
 
 ORG, OTHER = uid(), uid()
 K = 5
@@ -229,3 +230,66 @@ async def test_csv_upload_of_many_rows_and_change_with_effect_size(stack, impl):
     ch = (await impl.get("/surveys/change", params={"from_round": t0["id"], "to_round": t1["id"]})).json()
     assert ch["total"]["difference"] == pytest.approx(a1.mean() - a0.mean(), abs=1e-3)
     assert ch["total"]["effect_size_d"] > 0.5
+
+
+UWES_BANDS = ["very_low", "fairly_low", "average", "fairly_high", "high"]
+
+
+async def test_band_counts_do_not_subtract_across_units(stack, impl):
+    """Issue 11, reproduced through the gateway: total very_low 10, U0 6 of 6, U1 0 of 5, U2 7
+    with very_low withheld gave U2's 4 as 10 - 6 - 0. The table is now protected as a whole:
+    an attacker solving the published relations pins nothing, in JSON and in the export."""
+    rnd = await new_round(impl, label="T11", units=["U0", "U1", "U2"])
+    resp = [uwes(1, "U0")] * 6 + [uwes(3, "U1")] * 5 + [uwes(1, "U2")] * 4 + [uwes(5, "U2")] * 3
+    assert (await impl.post(f"/surveys/rounds/{rnd['id']}/responses",
+                            json={"responses": resp})).status_code == 201
+    assert (await impl.post(f"/surveys/rounds/{rnd['id']}/close")).status_code == 200
+    res = (await impl.get(f"/surveys/rounds/{rnd['id']}/results", params={"breakdown": True})).json()
+    figs, n_cells = round_figures(res, UWES_BANDS)
+    assert leaks(figs, n_cells, K) == [], res
+    assert res["privacy"]["audited"] and res["privacy"]["withheld"] >= 3
+    assert {r["unit"]: r["bands"]["very_low"] for r in res["breakdown"]}["U2"] is None
+    alone = (await impl.get(f"/surveys/rounds/{rnd['id']}/results")).json()
+    assert alone["total"] == res["total"]
+    csv = (await impl.get(f"/surveys/rounds/{rnd['id']}/results",
+                          params={"breakdown": True, "format": "csv"})).text
+    lines = {ln.split(",")[2]: ln.split(",") for ln in csv.splitlines()[1:]}
+    for row in res["breakdown"]:
+        assert lines[row["unit"]][4] == ("" if row["n"] is None else str(row["n"]))
+
+
+async def test_answers_are_whole_numbers_on_the_scale(stack, impl):
+    """Issue 11: 1.9995 on every item fell between bands 0-1.999 and 2-; n minus the bands then
+    counted those respondents. Answers are now integers on the item's scale, nothing else."""
+    rnd = await new_round(impl, label="T12")
+    before = await scalar(stack.db_urls["indicators"],
+                          "SELECT count(*) FROM survey_response WHERE round_id=:r", r=rnd["id"])
+    err = problem(await impl.post(f"/surveys/rounds/{rnd['id']}/responses",
+                                  json={"responses": [uwes(1.9995)] * 5}), 422)
+    assert any(e["field"] == "body/responses/0/answers/q1" for e in err["errors"]), err
+    problem(await impl.post(f"/surveys/rounds/{rnd['id']}/responses",
+                            json={"responses": [uwes(-1)] * 5}), 422)
+    header = ",".join(f"q{i}" for i in range(1, 10))
+    err = problem(await impl.post(f"/surveys/rounds/{rnd['id']}/upload",
+                                  content=(header + "\n" + ",".join(["1.9995"] * 9)).encode()), 422)
+    assert err["errors"][0]["field"] == "body/line/2", err
+    # A field over Python's csv limit, and a body of 10 MB: refused, not a 500.
+    huge = header + "\n" + "1" * 140_000 + ",1,1,1,1,1,1,1,1"
+    problem(await impl.post(f"/surveys/rounds/{rnd['id']}/upload", content=huge.encode()), 422)
+    ten_mb = header + "\n" + ("1,1,1,1,1,1,1,1,1\n" * 600_000)
+    err = problem(await impl.post(f"/surveys/rounds/{rnd['id']}/upload", content=ten_mb.encode()), 413)
+    assert "100000" in err["detail"] or "100,000" in err["detail"] or "100_000" in err["detail"], err
+    assert await scalar(stack.db_urls["indicators"],
+                        "SELECT count(*) FROM survey_response WHERE round_id=:r", r=rnd["id"]) == before
+    # Bands are data that must cover the score range without gaps.
+    async with client(stack, "coordinator") as coord:
+        body = {"code": "GAP-" + uid()[:6], "name": {"fi": "Aukko"}, "scale_min": 0, "scale_max": 6,
+                "items": [{"id": "a", "dimension": "d"}], "dimensions": [{"code": "d"}],
+                "bands": [{"code": "lo", "min": 0, "max": 1.999, "label": {"fi": "matala"}},
+                          {"code": "hi", "min": 2, "max": 6, "label": {"fi": "korkea"}}]}
+        err = problem(await coord.post("/surveys/instruments", json=body), 422)
+        assert "contiguous" in json.dumps(err)
+        body["bands"][0]["max"] = 2
+        assert (await coord.post("/surveys/instruments", json=body)).status_code == 201
+    got = {i["code"]: i for i in (await impl.get("/surveys/instruments")).json()["items"]}["UWES-9"]
+    assert [(b["min"], b["max"]) for b in got["bands"]] == [(0, 2), (2, 3), (3, 4), (4, 5), (5, 6)]

@@ -83,6 +83,10 @@ class PreconditionFailed(AppError):
     status, slug, title = 412, "precondition-failed", "Precondition failed"
 
 
+class PayloadTooLarge(AppError):
+    status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
 class Unprocessable(AppError):
     status, slug, title = 422, "validation-error", "Invalid input"
 

@@ -22,7 +22,7 @@ from indicators.models import (
     project_extra,
     project_projection,
 )
-from indicators.surveys import stats
+from indicators.surveys import privacy, stats
 from indicators.surveys.service import load_scores
 from shared.db import SessionDep
 from shared.errors import Unprocessable, problem_responses
@@ -89,6 +89,7 @@ async def wellbeing_productivity(
         figs[org][period] = value
     dim_codes = [d["code"] for d in ins.dimensions]
     orgs: list[dict[str, Any]] = []
+    unclassified: list[dict[str, Any]] = []
     for org, rs in by_org.items():
         if len(rs) < 2:
             continue
@@ -99,9 +100,16 @@ async def wellbeing_productivity(
             continue
         _, a, _ = await load_scores(session, first.id, dim_codes)
         _, b, _ = await load_scores(session, last.id, dim_codes)
-        if len(a) < k or len(b) < k:
+        if not (len(a) and len(b) and privacy.publishable_total(len(a), k)
+                and privacy.publishable_total(len(b), k)):
             continue  # too few respondents: no figure about them leaves
         d = stats.cohens_d(a, b)
+        if d is None:
+            # No variation in either round: an effect size is undefined, not zero or huge.
+            unclassified.append({"organisation_id": org, "from_round": first.label,
+                                 "to_round": last.label, "effect_size_d": None,
+                                 "reason": "effect size undefined: no variation in the scores"})
+            continue
         change = (f1[1] - f0[1]) / abs(f0[1]) * 100 if f0[1] else None
         wb = d is not None and d >= wb_t
         pr = change is not None and (change >= pr_t if higher_better else -change >= pr_t)
@@ -145,9 +153,11 @@ async def wellbeing_productivity(
               "thresholds": {"wellbeing_min_effect_size_d": wb_t,
                              "productivity_min_change_pct": pr_t, "privacy_min_respondents": k},
               "organisations_classified": len(orgs),
+              "organisations_unclassified": len(unclassified),
               "totals": {c: total[c] for c in CLASSES}, "groups": summary}
     if identity.is_national:
         result["organisations"] = orgs
+        result["unclassified"] = unclassified
     if format:
         keys = [group_by, "organisations", *CLASSES, *[f"{c}_share" for c in CLASSES]]
         return export_response(summary, [Column(x, {"fi": x, "en": x}) for x in keys], format,

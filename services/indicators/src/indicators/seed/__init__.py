@@ -23,6 +23,17 @@ def _read(name: str) -> list[dict[str, Any]]:
     return json.loads((HERE / name).read_text(encoding="utf-8"))
 
 
+def _checked(instrument: dict[str, Any]) -> dict[str, Any]:
+    """An instrument's bands must cover its whole score range without gaps or overlaps."""
+    from indicators.surveys import privacy, stats
+
+    why = privacy.check_bands(instrument["bands"], *stats.score_range(
+        instrument["scale_min"], instrument["scale_max"], instrument["scoring"]))
+    if why:
+        raise ValueError(f"instrument {instrument['code']}: {why}")
+    return instrument
+
+
 def load_seed(conn: Connection) -> tuple[int, int]:
     """Insert shipped definitions and instruments that are not there yet; (n_ind, n_instr)."""
     from indicators.models import IndicatorDefinition, Instrument
@@ -41,7 +52,7 @@ def load_seed(conn: Connection) -> tuple[int, int]:
     if rows:
         conn.execute(ind.insert(), rows)
     have_i = set(conn.scalars(select(ins.c.code)).all())
-    irows = [{**d, "id": new_id(), "created_at": utcnow()}
+    irows = [{**_checked(d), "id": new_id(), "created_at": utcnow()}
              for d in _read("instruments.json") if d["code"] not in have_i]
     if irows:
         conn.execute(ins.insert(), irows)

@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from indicators.common import field_error
 from indicators.models import Instrument, SurveyRound, survey_response, survey_wording
-from indicators.surveys import service, stats
+from indicators.surveys import privacy, service, stats
 from indicators.surveys.schemas import InstrumentIn, ResponsesIn, RoundIn, WordingIn
 from shared.db import SessionDep, utcnow
 from shared.errors import Conflict, Forbidden, Unprocessable, problem_responses
@@ -19,7 +19,7 @@ from shared.exports import Column, export_response
 from shared.identity import Authenticated
 
 router = APIRouter(prefix="/surveys", tags=["surveys"])
-R = problem_responses(401, 403, 404, 409, 422)
+R = problem_responses(401, 403, 404, 409, 413, 422)
 RESULT_COLUMNS = [Column(k, {"fi": k, "en": k}) for k in (
     "round_id", "label", "unit", "suppressed", "n", "mean", "sd", "ci95_low", "ci95_high")]
 
@@ -41,8 +41,9 @@ def _round(r: SurveyRound, n: int | None = None, k: int = 0) -> dict[str, Any]:
     out["instrument_id"] = r.instrument_id
     if n is not None:
         # Even a response count below k is a figure about fewer than k people.
-        out["responses"] = None if 0 < n < k else n
-        out["responses_below_threshold"] = 0 < n < k
+        shown = privacy.publishable_total(n, k)
+        out["responses"] = n if shown else None
+        out["responses_below_threshold"] = not shown
     return out
 
 
@@ -220,7 +221,9 @@ async def round_results(round_id: str, request: Request, session: SessionDep,
 async def change(request: Request, session: SessionDep, identity: Authenticated,
                  from_round: Annotated[str, Query(max_length=36)],
                  to_round: Annotated[str, Query(max_length=36)]) -> dict:
-    """Mean difference and effect size (Cohen's d, pooled SD), total and per dimension."""
+    """Mean difference and effect size (Cohen's d, pooled SD), total and per dimension; d is
+    null where it is undefined (no variation in either round). Whole rounds only, each of at
+    least k respondents: the same figures their results show."""
     a, ins_a = await service.get_round(session, from_round)
     b, ins_b = await service.get_round(session, to_round)
     if ins_a.id != ins_b.id:
@@ -239,7 +242,8 @@ async def change(request: Request, session: SessionDep, identity: Authenticated,
 def compare(sa, sb, dim_codes: list[str], k: int) -> dict[str, Any]:
     _, ta, da = sa
     _, tb, db = sb
-    if len(ta) < k or len(tb) < k:
+    if not (len(ta) and len(tb) and privacy.publishable_total(len(ta), k)
+            and privacy.publishable_total(len(tb), k)):
         return {"suppressed": True, "k": k, "total": None, "dimensions": None}
 
     def one(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from indicators.catalogue.schemas import Band
+from indicators.surveys import privacy, stats
 from indicators.surveys.service import end_of_day, start_of_day
 from shared.contracts.registry import LocalizedText
 from shared.types import IsoDateTime, StrictInput
@@ -37,7 +38,10 @@ class InstrumentIn(StrictInput):
     scoring: Literal["mean", "percent_of_max"] = "mean"
     items: list[ItemIn] = Field(min_length=1, max_length=200)
     dimensions: list[DimensionIn] = Field(min_length=1, max_length=20)
-    bands: list[Band] = Field(default_factory=list, max_length=20)
+    bands: list[Band] = Field(
+        default_factory=list, max_length=20,
+        description="Score bands in ascending order, contiguous: each covers [min, max), the "
+        "last up to its max inclusive; together they cover the whole score range.")
     indicator_code: str | None = None
 
     @model_validator(mode="after")
@@ -52,6 +56,10 @@ class InstrumentIn(StrictInput):
         stray = {i.dimension for i in self.items} - dims
         if stray:
             raise ValueError(f"items refer to unknown dimensions {sorted(stray)}")
+        why = privacy.check_bands([b.model_dump() for b in self.bands],
+                                  *stats.score_range(self.scale_min, self.scale_max, self.scoring))
+        if why:
+            raise ValueError(why)
         return self
 
 
@@ -88,7 +96,9 @@ class RoundIn(StrictInput):
 class ResponseIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
     unit: str | None = Field(None, max_length=80)
-    answers: dict[str, float] = Field(min_length=1, max_length=200)
+    answers: dict[str, int] = Field(
+        min_length=1, max_length=200,
+        description="Item id -> answer: a whole number on the instrument's scale.")
 
 
 class ResponsesIn(StrictInput):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from indicators.common import field_error, get_project, is_funder_of, is_implementer_of
 from indicators.models import Instrument, SurveyRound, survey_response
-from indicators.surveys import stats
+from indicators.surveys import privacy, stats
 from shared.contracts import indicators as contracts
 from shared.db import utcnow
-from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
+from shared.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Unprocessable
 from shared.events.outbox import Outbox
 from shared.identity import Identity
 
@@ -133,62 +134,80 @@ def answers_from_json(ins: Instrument, responses: list[Any]) -> tuple[np.ndarray
     bad = np.nonzero(sc.invalid_rows(arr))[0]
     for i in bad[:20]:
         errors.append(field_error(f"body/responses/{int(i)}/answers", "invalid",
-                                  f"every item {ids[0]}..{ids[-1]} needs an answer within "
-                                  f"[{ins.scale_min}, {ins.scale_max}]"))
+                                  f"every item {ids[0]}..{ids[-1]} needs a whole-number answer "
+                                  f"within [{ins.scale_min}, {ins.scale_max}]"))
     if errors:
         raise Unprocessable("invalid responses", errors=errors[:50])
     return arr, [x.unit for x in responses]
 
 
+MAX_UPLOAD_ROWS = 100_000       # a large employer's whole survey export in one file (~2 MB)
+MAX_CSV_FIELD = 100             # an item answer or a unit label (units are at most 80)
+
+
 def answers_from_csv(ins: Instrument, body: bytes) -> tuple[np.ndarray, list]:
-    """CSV with a header: the instrument's item ids and optionally `unit`."""
+    """CSV with a header: the instrument's item ids and optionally `unit`. Answers are whole
+    numbers on the scale; every row is checked before anything is stored."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise Unprocessable("the CSV is not UTF-8", errors=[
             field_error("body", "encoding", "send UTF-8")]) from None
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
     sc = stats.Scoring.of(ins)
-    if not header:
-        raise Unprocessable("empty CSV", errors=[field_error("body", "empty", "no header row")])
-    header = [h.strip() for h in header]
-    unknown = [h for h in header if h not in sc.item_ids and h != "unit"]
-    missing = [i for i in sc.item_ids if i not in header]
-    if unknown or missing or len(set(header)) != len(header):
-        raise Unprocessable("the CSV header does not match the instrument", errors=[field_error(
-            "body/header", "columns",
-            f"unknown {unknown[:10]}, missing {missing[:10]}; expected unit? and {sc.item_ids}")])
-    rows = list(reader)
-    rows = [row for row in rows if any(c.strip() for c in row)]
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader, None)
+        if not header:
+            raise Unprocessable("empty CSV", errors=[field_error("body", "empty", "no header row")])
+        header = [h.strip() for h in header]
+        unknown = [h[:40] for h in header if h not in sc.item_ids and h != "unit"]
+        missing = [i for i in sc.item_ids if i not in header]
+        if unknown or missing or len(set(header)) != len(header):
+            raise Unprocessable("the CSV header does not match the instrument", errors=[field_error(
+                "body/header", "columns",
+                f"unknown {unknown[:10]}, missing {missing[:10]}; expected unit? and {sc.item_ids}")])
+        rows = []
+        for row in reader:
+            if not any(c.strip() for c in row):
+                continue
+            if len(rows) == MAX_UPLOAD_ROWS:
+                raise PayloadTooLarge(f"at most {MAX_UPLOAD_ROWS} responses in one upload",
+                                      errors=[field_error("body", "rows", f"split the file into "
+                                                          f"uploads of {MAX_UPLOAD_ROWS} rows")])
+            rows.append(row)
+    except csv.Error as exc:
+        raise Unprocessable("malformed CSV", errors=[field_error(
+            f"body/line/{reader.line_num}", "csv", str(exc)[:200])]) from None
     if not rows:
         raise Unprocessable("no responses in the CSV", errors=[field_error("body", "empty", "no rows")])
     unit_col = header.index("unit") if "unit" in header else None
     order = [header.index(i) for i in sc.item_ids]
-    errors = []
     width = len(header)
-    good_rows = []
+    errors = []
     for n, row in enumerate(rows, start=2):
         if len(row) != width:
             errors.append(field_error(f"body/line/{n}", "columns", f"{len(row)} cells, expected {width}"))
-            if len(errors) >= 20:
-                break
-            continue
-        good_rows.append(row)
+        elif any(len(c) > MAX_CSV_FIELD for c in row):
+            errors.append(field_error(f"body/line/{n}", "too_long",
+                                      f"a cell is over {MAX_CSV_FIELD} characters"))
+        elif not all(_WHOLE.fullmatch(row[j].strip()) for j in order):
+            errors.append(field_error(f"body/line/{n}", "integer",
+                                      "every answer must be a whole number on the scale"))
+        if len(errors) >= 20:
+            break
     if errors:
         raise Unprocessable("malformed CSV rows", errors=errors)
-    try:
-        arr = np.array([[row[j] for j in order] for row in good_rows], dtype=float)
-    except ValueError:
-        raise Unprocessable("non-numeric answers in the CSV", errors=[field_error(
-            "body", "number", "every answer must be a number")]) from None
+    arr = np.array([[int(row[j]) for j in order] for row in rows], dtype=float)
     bad = np.nonzero(sc.invalid_rows(arr))[0]
     if len(bad):
         raise Unprocessable(f"{len(bad)} rows have answers outside [{ins.scale_min}, {ins.scale_max}]",
                             errors=[field_error(f"body/line/{int(i) + 2}", "out_of_range",
                                                 "answer outside the scale") for i in bad[:20]])
-    units = [(row[unit_col].strip() or None) if unit_col is not None else None for row in good_rows]
+    units = [(row[unit_col].strip() or None) if unit_col is not None else None for row in rows]
     return arr, units
+
+
+_WHOLE = re.compile(r"[+-]?\d{1,6}")
 
 
 async def _claim_close(session: AsyncSession, r: SurveyRound, closed_at: dt.datetime) -> bool:
@@ -286,55 +305,43 @@ def factorize(units: np.ndarray) -> tuple[list[str], np.ndarray]:
 
 def results(units: np.ndarray, total: np.ndarray, dims: np.ndarray, ins: Any, k: int,
             breakdown: bool) -> dict[str, Any]:
-    """Round results; any figure about fewer than k respondents is withheld, directly or by
-    subtraction (complementary suppression across the unit breakdown and the bands).
+    """Round results in total and per unit. What is shown is decided by `privacy.protect` for
+    the whole table (units x bands with its margins), the same with or without the breakdown,
+    so that no two answers can be combined into a figure about fewer than k respondents.
     Grouped sums in one vectorised pass, so a million responses aggregate in well under 2 s."""
     dim_codes = [d["code"] for d in ins.dimensions]
     bands = ins.bands or []
     n = len(total)
-    if breakdown and n:
-        labels, codes = factorize(units)
-    else:
-        labels, codes = ["(all)"], np.zeros(n, dtype=np.int64)
+    labels, codes = factorize(units) if n else ([], np.zeros(0, dtype=np.int64))
+    band_of = privacy.band_index(total, bands) if bands and n else None
+    table = privacy.protect(k, [codes], band_of, len(bands) if band_of is not None else 0)
     m = len(labels)
     cnt = np.bincount(codes, minlength=m)
     sums = np.bincount(codes, weights=total, minlength=m)
     sqs = np.bincount(codes, weights=total * total, minlength=m)
     dsums = [np.bincount(codes, weights=dims[:, j], minlength=m) for j in range(len(dim_codes))]
     dsqs = [np.bincount(codes, weights=dims[:, j] ** 2, minlength=m) for j in range(len(dim_codes))]
-    nb = len(bands)
-    band_cnt = np.zeros((m, nb), dtype=np.int64)
-    if nb:
-        idx = np.full(n, -1, dtype=np.int64)
-        for j, b in enumerate(bands):
-            idx[(total >= b["min"]) & (total <= b["max"])] = j
-        ok = idx >= 0
-        band_cnt = np.bincount(codes[ok] * nb + idx[ok], minlength=m * nb).reshape(m, nb)
 
     def cell(ns: int, s: float, ss: float, ds: list[float], dss: list[float],
-             bc: np.ndarray) -> dict[str, Any]:
+             band_names: list[tuple]) -> dict[str, Any]:
         out = _from_sums(ns, s, ss)
         out["dimensions"] = {c: _from_sums(ns, ds[j], dss[j]) for j, c in enumerate(dim_codes)}
-        if nb:
-            counts = {b["code"]: int(bc[j]) for j, b in enumerate(bands)}
-            hidden, hide_all = stats.suppress_with_total(counts, k, ns)
-            out["bands"] = {b: (None if hide_all or b in hidden else v) for b, v in counts.items()}
+        if bands:
+            out["bands"] = {b["code"]: table.value(name) for b, name in zip(bands, band_names, strict=True)}
         return out
 
-    res: dict[str, Any] = {"k": k}
-    cells = {labels[i]: int(cnt[i]) for i in range(m)} if breakdown else {}
-    hidden, hide_total = stats.suppress_with_total(cells, k, n) if cells else (set(), n < k)
-    res["total"] = _suppressed_cell() if hide_total else {"suppressed": False, **cell(
+    res: dict[str, Any] = {"k": k, "privacy": table.summary()}
+    res["total"] = {"suppressed": False, **cell(
         n, float(sums.sum()), float(sqs.sum()), [float(x.sum()) for x in dsums],
-        [float(x.sum()) for x in dsqs], band_cnt.sum(axis=0))}
+        [float(x.sum()) for x in dsqs], [("band", j) for j in range(len(bands))])} \
+        if table.shown(("total",)) else _suppressed_cell()
     if breakdown:
         res["breakdown"] = []
-        for i in sorted(range(m), key=lambda i: labels[i]):
-            lbl = labels[i]
-            if lbl in hidden:
-                res["breakdown"].append(_suppressed_cell(lbl))
-            else:
-                res["breakdown"].append({"unit": lbl, "suppressed": False, **cell(
-                    int(cnt[i]), float(sums[i]), float(sqs[i]), [float(x[i]) for x in dsums],
-                    [float(x[i]) for x in dsqs], band_cnt[i])})
+        for g in sorted(range(m), key=lambda g: labels[g]):
+            if not table.shown(("group", 0, g)):
+                res["breakdown"].append(_suppressed_cell(labels[g]))
+                continue
+            res["breakdown"].append({"unit": labels[g], "suppressed": False, **cell(
+                int(cnt[g]), float(sums[g]), float(sqs[g]), [float(x[g]) for x in dsums],
+                [float(x[g]) for x in dsqs], [("group_band", 0, g, j) for j in range(len(bands))])})
     return res

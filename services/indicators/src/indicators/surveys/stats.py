@@ -1,5 +1,5 @@
-"""Scoring and statistics for survey instruments, and the privacy rule (k-anonymity with
-complementary suppression). Pure functions over numpy arrays: no database here."""
+"""Scoring and statistics for survey instruments. Pure functions over numpy arrays: no
+database here. The privacy rule is in `privacy`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,13 @@ from typing import Any
 import numpy as np
 
 Z975 = 1.959963984540054
+
+
+def score_range(scale_min: float, scale_max: float, scoring: str) -> tuple[float, float]:
+    """The lowest and highest score a respondent can get (what an instrument's bands cover)."""
+    if scoring == "percent_of_max":
+        return scale_min / scale_max * 100.0, 100.0
+    return float(scale_min), float(scale_max)
 
 
 @dataclass(frozen=True)
@@ -38,9 +45,12 @@ class Scoring:
             rule=instrument.scoring)
 
     def invalid_rows(self, answers: np.ndarray) -> np.ndarray:
-        """Rows with an answer missing or outside the scale."""
-        return np.isnan(answers).any(axis=1) | (answers < self.scale_min).any(axis=1) | \
-            (answers > self.scale_max).any(axis=1)
+        """Rows with an answer missing, not a whole number, or outside the scale: the
+        instrument's items take integers on its scale and nothing else."""
+        with np.errstate(invalid="ignore"):
+            return np.isnan(answers).any(axis=1) | (answers != np.round(answers)).any(axis=1) | \
+                (answers < self.scale_min).any(axis=1) | (answers > self.scale_max).any(axis=1)
+
 
     def _finish(self, x: np.ndarray) -> np.ndarray:
         return x / self.scale_max * 100.0 if self.rule == "percent_of_max" else x
@@ -83,41 +93,14 @@ def describe(x: np.ndarray) -> dict[str, float | int | None]:
             "ci95_high": round(mean + half, 4) if n > 1 else None}
 
 
-def band_counts(x: np.ndarray, bands: list[dict[str, Any]]) -> dict[str, int]:
-    out = {}
-    for b in bands:
-        out[b["code"]] = int(((x >= b["min"]) & (x <= b["max"])).sum())
-    return out
-
-
 def cohens_d(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Standardised mean difference with the pooled SD; None where it is undefined (fewer
+    than two respondents on a side, or no variation at all: a pooled SD of 0)."""
     na, nb = len(a), len(b)
     if na < 2 or nb < 2:
         return None
     pooled = math.sqrt(((na - 1) * a.var(ddof=1) + (nb - 1) * b.var(ddof=1)) / (na + nb - 2))
-    if pooled == 0:
-        return 0.0
+    # Scores are means of integers: a pooled SD this small is rounding noise, not variation.
+    if not math.isfinite(pooled) or pooled < 1e-9:
+        return None
     return round(float((b.mean() - a.mean()) / pooled), 4)
-
-
-def suppress(cells: dict[str, int], k: int, total_shown: bool = True) -> set[str]:
-    """Which cells to hide so that no figure about fewer than k respondents can be read or
-    derived. Primary: 0 < n < k. Complementary: when the total is shown, the hidden cells
-    together must also hold at least k respondents and be at least two, so that neither a
-    single hidden cell nor their combination can be recovered by subtraction."""
-    hidden = {c for c, n in cells.items() if 0 < n < k}
-    if not total_shown or not hidden:
-        return hidden
-    # Candidates for secondary suppression: smallest non-empty cells first.
-    rest = sorted((n, c) for c, n in cells.items() if c not in hidden and n > 0)
-    while rest and (len(hidden) < 2 or sum(cells[c] for c in hidden) < k):
-        hidden.add(rest.pop(0)[1])
-    return hidden
-
-
-def suppress_with_total(cells: dict[str, int], k: int, total_n: int) -> tuple[set[str], bool]:
-    """(hidden cells, whether the total must be hidden too)."""
-    hidden = suppress(cells, k, total_shown=True)
-    hide_total = total_n < k or bool(
-        hidden and (len(hidden) < 2 or sum(cells[c] for c in hidden) < k))
-    return hidden, hide_total
