@@ -281,8 +281,9 @@ async def test_undefined_effect_size_is_null_and_left_unclassified(stack, nats_s
     ch = (await gw.get("/surveys/change", params={"from_round": a, "to_round": b})).json()
     assert ch["total"]["difference"] == 1.0 and ch["total"]["effect_size_d"] is None
     assert all(d["effect_size_d"] is None for d in ch["dimensions"].values())
+    h1 = period_of(TODAY + dt.timedelta(days=3), "H")
     figures = [{"organisation_id": org, "indicator_code": "PROD_VALUE_ADDED_FTE", "period": p,
-                "value": v} for p, v in (("2025H1", 100), (period_of(TODAY + dt.timedelta(days=3), "H"), 120))]
+                "value": v} for p, v in (("2025H1", 100), (h1, 120))]
     assert (await gw.put("/indicators/organisation-figures", json={"figures": figures})).status_code == 200
     res = (await gw.get("/analyses/wellbeing-productivity")).json()
     assert org not in {o["organisation_id"] for o in res["organisations"]}

@@ -18,8 +18,9 @@ Protection, for a threshold k (default 5):
    For every withheld figure the interval of values that all the published figures allow is
    computed (cells non-negative, a group shown by its label holds at least one respondent).
    A pattern is published only if no withheld figure is confined to 1..k-1 or pinned to
-   one value (a 0 derivable as 0 excepted: it is about nobody). Where the audit finds one, another related figure is withheld and the
-   audit runs again; in the end, if nothing else helps, the whole table is withheld.
+   one value (a 0 derivable as 0 excepted: it is about nobody). Where the audit finds one,
+   another related figure is withheld and the audit runs again; in the end, if nothing
+   else helps, the whole table is withheld.
 
 Every path that publishes survey figures (JSON, CSV/XLSX exports, analyses reusing them)
 calls `protect` and shows only what it marks as published; no path builds its own rule.
