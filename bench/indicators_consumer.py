@@ -40,7 +40,7 @@ def _baseline_handlers():
                                   .values(version=version, **values))
 
     async def old_on_project_state(session, env):
-        await h._shared_project_upsert(session, env)
+        await h.handlers.chain(rc.PROJECT_CREATED)[0](session, env)   # the shared projection
         s = rc.ProjectState.model_validate(env["data"])
         await old_upsert(session, h.project_extra, s.id, s.version, {
             "theme_id": s.theme_id, "programme_id": s.programme_id,

@@ -37,6 +37,13 @@ class PeriodicTask:
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name=self.name)
 
+    async def __aenter__(self) -> PeriodicTask:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
     def wake(self) -> None:
         """Run the next tick now instead of at the end of the wait."""
         self._wake.set()

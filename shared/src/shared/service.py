@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -239,7 +239,13 @@ def _dead_letter_out(row) -> dict[str, Any]:
     }
 
 
-def create_service_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> FastAPI:
+# Work a service runs beside its requests (a closer, a scheduler, a delivery worker): given
+# the app state (sessionmaker, outbox, settings, runtime), it runs while the context is open.
+Background = Callable[[dict[str, Any]], AbstractAsyncContextManager[Any]]
+
+
+def create_service_app(spec: ServiceSpec, settings: ServiceSettings | None = None,
+                       background: Sequence[Background] = ()) -> FastAPI:
     settings = settings or spec.settings_factory()
     configure_logging(spec.name, settings.log_level, settings.log_json)
 
@@ -248,9 +254,14 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings | None = Non
         runtime = Runtime(spec, settings)
         await runtime.start()
         log.info("service.started", environment=settings.environment)
+        state = {"runtime": runtime, "sessionmaker": runtime.maker, "outbox": spec.outbox(),
+                 "settings": settings}
         try:
-            yield {"runtime": runtime, "sessionmaker": runtime.maker,
-                   "outbox": spec.outbox(), "settings": settings}
+            # Started after the database and NATS are up, stopped before they go (in reverse).
+            async with AsyncExitStack() as stack:
+                for task in background:
+                    await stack.enter_async_context(task(state))
+                yield state
         finally:
             await runtime.stop()
             log.info("service.stopped")

@@ -91,16 +91,12 @@ async def draft_from_rules(session: AsyncSession, env: dict[str, Any], ctx: dict
         created.organisation_id = ctx["organisation_id"]
 
 
-def _make(previous):
-    async def handle(session: AsyncSession, env: dict[str, Any]) -> None:
-        if previous is not None:
-            await previous(session, env)
-        ctx = await _context(session, env.get("data") or {})
-        await draft_from_rules(session, env, ctx)
-        await queue.fan_out(session, env, ctx["regions"])
-
-    return handle
+async def draft_and_deliver(session: AsyncSession, env: dict[str, Any]) -> None:
+    """After any projection update for the event: drafts by the rules, then subscriptions."""
+    ctx = await _context(session, env.get("data") or {})
+    await draft_from_rules(session, env, ctx)
+    await queue.fan_out(session, env, ctx["regions"])
 
 
 for _t in CONSUMED:
-    handlers.on(_t)(_make(handlers.handlers.get(_t)))
+    handlers.on(_t)(draft_and_deliver)

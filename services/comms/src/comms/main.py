@@ -40,27 +40,26 @@ spec = ServiceSpec(
 )
 
 
+@asynccontextmanager
+async def delivery_worker(state: dict[str, Any]) -> AsyncIterator[None]:
+    """Sends what the delivery queue holds: e-mail, webhooks (see comms.delivery)."""
+    settings = state["settings"]
+    worker = DeliveryWorker(state["sessionmaker"], settings, is_postgres=not settings.is_sqlite)
+    await worker.start()
+    try:
+        yield
+    finally:
+        await worker.stop()
+
+
+def scheduler(state: dict[str, Any]) -> PeriodicTask:
+    """Publishes content at its scheduled time."""
+    settings = state["settings"]
+    return PeriodicTask("comms.scheduler",
+                        Scheduler(state["sessionmaker"], state["outbox"], settings).tick,
+                        settings.scheduler_poll_seconds)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
-    app = create_service_app(spec, settings)
-    base_lifespan = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(a: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        # The shared lifespan opens the database and NATS; the worker and scheduler ride on it.
-        async with base_lifespan(a) as state:
-            worker = DeliveryWorker(state["sessionmaker"], settings,
-                                    is_postgres=not settings.is_sqlite)
-            scheduler = PeriodicTask(
-                "comms.scheduler", Scheduler(state["sessionmaker"], state["outbox"], settings).tick,
-                settings.scheduler_poll_seconds)
-            await worker.start()
-            scheduler.start()
-            try:
-                yield state
-            finally:
-                await scheduler.stop()
-                await worker.stop()
-
-    app.router.lifespan_context = lifespan
-    return app
+    # The worker starts first and stops last, after the scheduler, as before.
+    return create_service_app(spec, settings or Settings(), background=[delivery_worker, scheduler])

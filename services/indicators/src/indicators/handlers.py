@@ -26,7 +26,6 @@ from shared.projections import register_project_handlers
 
 handlers = HandlerRegistry()
 register_project_handlers(handlers, project_projection)
-_shared_project_upsert = handlers.handlers[c.PROJECT_CREATED]
 
 
 _upserts: dict[tuple, Any] = {}
@@ -49,7 +48,7 @@ async def _versioned_upsert(session: AsyncSession, table: Table, row_id: str, ve
 
 
 async def on_project_state(session: AsyncSession, env: dict[str, Any]) -> None:
-    await _shared_project_upsert(session, env)
+    """What indicators keeps beyond the shared projection (registered before this one)."""
     # The shared handler has just validated this payload as a ProjectState: read it as is.
     s = env["data"]
     await _versioned_upsert(session, project_extra, s["id"], int(s["version"]), {

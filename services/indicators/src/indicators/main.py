@@ -1,7 +1,5 @@
 """Indicators service: what the projects achieve, measured."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -36,25 +34,13 @@ spec = ServiceSpec(
 )
 
 
+def round_closer(state: dict[str, Any]) -> PeriodicTask:
+    """Closes survey rounds at their close time, with the same event as a manual close."""
+    settings = state["settings"]
+    rounds = RoundCloser(state["sessionmaker"], state["outbox"], settings.privacy_min_respondents,
+                         settings.survey_close_poll_seconds)
+    return PeriodicTask("survey_rounds.closer", rounds.tick, settings.survey_close_poll_seconds)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
-    app = create_service_app(spec, settings)
-    base_lifespan = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(a: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        # The shared lifespan opens the database and NATS; the round closer rides on it.
-        async with base_lifespan(a) as state:
-            rounds = RoundCloser(state["sessionmaker"], state["outbox"],
-                                 settings.privacy_min_respondents,
-                                 settings.survey_close_poll_seconds)
-            closer = PeriodicTask("survey_rounds.closer", rounds.tick,
-                                  settings.survey_close_poll_seconds)
-            closer.start()
-            try:
-                yield state
-            finally:
-                await closer.stop()
-
-    app.router.lifespan_context = lifespan
-    return app
+    return create_service_app(spec, settings or Settings(), background=[round_closer])

@@ -40,21 +40,37 @@ class StreamSpec:
 
 
 class HandlerRegistry:
-    """Event type -> handler, plus how to wipe the projections for a rebuild."""
+    """Event type -> the handlers that apply it, in the order they were registered (a shared
+    projection first, then what one service adds), plus how to wipe the projections for a
+    rebuild. `handlers` holds one callable per type that runs them all in one transaction."""
 
     def __init__(self) -> None:
         self.handlers: dict[str, Handler] = {}
         self.resetters: list[Callable[[AsyncSession], Awaitable[None]]] = []
+        self._chains: dict[str, list[Handler]] = {}
 
     def on(self, event_type: str) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
-            self.handlers[event_type] = fn
+            chain = self._chains.setdefault(event_type, [])
+            chain.append(fn)
+            self.handlers[event_type] = fn if len(chain) == 1 else _run_all(tuple(chain))
             return fn
         return register
+
+    def chain(self, event_type: str) -> tuple[Handler, ...]:
+        """The handlers registered for a type, in the order they run."""
+        return tuple(self._chains.get(event_type, ()))
 
     def on_reset(self, fn: Callable[[AsyncSession], Awaitable[None]]):
         self.resetters.append(fn)
         return fn
+
+
+def _run_all(chain: tuple[Handler, ...]) -> Handler:
+    async def run_all(session: AsyncSession, env: dict[str, Any]) -> None:
+        for handler in chain:
+            await handler(session, env)
+    return run_all
 
 
 class EventApplier:
