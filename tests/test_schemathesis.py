@@ -1,9 +1,12 @@
 """Schemathesis over the merged OpenAPI document, with all its default checks, finds nothing:
-no server error, every response documented and matching its schema."""
+no server error, every response documented and matching its schema. Every phase runs
+(schemathesis.toml): examples, coverage (values at and past each declared size bound), fuzzing,
+and stateful sequences along the links schemathesis infers."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,3 +31,8 @@ def test_schemathesis_finds_nothing(stack, admin_token, tmp_path):
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-12000:]
     assert "No issues found" in out or " passed" in out, out[-3000:]
+    # The stateful phase ran and followed links between operations; coverage ran too.
+    phases = out[out.rfind("Test Phases:"):]
+    assert re.search(r"✅ Stateful", phases) and re.search(r"✅ Coverage", phases), phases[:800]
+    links = re.search(r"API Links:\s+(\d+) covered / (\d+) selected", out)
+    assert links and int(links.group(1)) > 0 and int(links.group(2)) >= 50, out[-3000:]

@@ -22,6 +22,7 @@ from shared.identity import InternalTokenSigner
 from shared.jsonutil import JSONResponse
 from shared.logging import configure_logging, get_logger
 from shared.metrics import metrics_response
+from shared.middleware import DuplicateKeyGuardMiddleware
 
 log = get_logger(__name__)
 _ASYNCAPI = asyncapi_document()
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None):
                   openapi_url="/api/v1/gateway-openapi.json",
                   generate_unique_id_function=lambda route: route.name)
     install_error_handlers(api)
+    api.add_middleware(DuplicateKeyGuardMiddleware)  # its own JSON bodies (API keys)
     api.include_router(apikeys_router)
     api.include_router(views_router)
     api.state.settings = settings

@@ -128,7 +128,9 @@ def _document_gateway_errors(doc: dict[str, Any]) -> None:
                 responses.setdefault(status, {"description": description})
             for status, response in responses.items():
                 if status[0] in "45":
-                    response["content"] = problem
+                    # A service's own problem+json schema (one with extension members) stays.
+                    own = (response.get("content") or {}).get("application/problem+json")
+                    response["content"] = {"application/problem+json": own} if own else problem
 
 
 def _without_name_clashes(part: dict[str, Any], service: str,

@@ -1,7 +1,8 @@
-"""Pure ASGI middleware shared by every app: request ids and a body-size limit."""
+"""Pure ASGI middleware shared by every app: request ids, a body-size limit, guards."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import structlog
@@ -106,3 +107,77 @@ class NulGuardMiddleware:
                     instance=scope["path"].replace("\x00", ""),
                 )(scope, receive, send)
         return await self.app(scope, receive, send)
+
+
+class DuplicateKey(ValueError):
+    pass
+
+
+def _unique_pairs(pairs: list[tuple[str, object]]) -> dict:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        name = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise DuplicateKey(name)
+    return found
+
+
+def duplicate_key(body: bytes) -> str | None:
+    """The first member name a JSON object in `body` repeats, or None (also for a body that is
+    not JSON at all: the app's own parser reports that)."""
+    try:
+        json.loads(body, object_pairs_hook=_unique_pairs)
+    except DuplicateKey as exc:
+        return str(exc)
+    except (ValueError, RecursionError):
+        return None
+    return None
+
+
+class DuplicateKeyGuardMiddleware:
+    """Refuses a JSON body in which an object names a member twice (422). RFC 8259 leaves what
+    `{"code": "A", "code": "B"}` means to each parser; ours took the last one silently, another
+    (a proxy, a client's logger, an audit trail) may take the first. The body is read whole
+    (inside the size limit) and handed on unchanged."""
+
+    _METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] not in self._METHODS:
+            return await self.app(scope, receive, send)
+        ctype = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+        if ctype and ctype != "application/json" and not ctype.endswith("+json"):
+            return await self.app(scope, receive, send)
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return await self.app(scope, _replay([message], receive), send)
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        name = duplicate_key(body) if b'"' in body else None
+        if name is not None:
+            return await problem_response(
+                422, detail="a JSON object names a member more than once",
+                instance=scope["path"],
+                errors=[{"field": f"body/{name}", "type": "duplicate_key",
+                         "message": "this member appears more than once in one object"}],
+            )(scope, receive, send)
+        await self.app(scope, _replay([{"type": "http.request", "body": body,
+                                        "more_body": False}], receive), send)
+
+
+def _replay(messages: list[dict], receive):
+    pending = list(messages)
+
+    async def replayed():
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replayed

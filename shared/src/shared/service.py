@@ -35,7 +35,12 @@ from shared.metrics import (
     MetricsMiddleware,
     metrics_response,
 )
-from shared.middleware import BodySizeLimitMiddleware, NulGuardMiddleware, RequestIdMiddleware
+from shared.middleware import (
+    BodySizeLimitMiddleware,
+    DuplicateKeyGuardMiddleware,
+    NulGuardMiddleware,
+    RequestIdMiddleware,
+)
 from shared.settings import ServiceSettings
 from shared.tracing import TraceMiddleware
 
@@ -278,7 +283,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings | None = Non
     verifier = InternalTokenVerifier(settings.internal_token_public_key,
                                      audience=settings.internal_token_audience,
                                      issuer=settings.internal_token_issuer)
-    # Outermost first: request id, then size limit, then identity.
+    # Outermost first: request id, then size limit, then identity, then the JSON guard.
+    app.add_middleware(DuplicateKeyGuardMiddleware)
     app.add_middleware(IdentityMiddleware, verifier=verifier)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=spec.max_body_bytes,
                        bulk_max_bytes=spec.max_bulk_body_bytes)

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import ORJSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import (
     Column,
     MetaData,
@@ -55,7 +55,15 @@ from registry.projects.service import ALLOWED_STATUS, SCALARS, TAG_KINDS
 from shared import idempotency
 from shared.contracts import registry as contracts
 from shared.db import SessionDep, bulk_insert, new_id, new_ids, utcnow
-from shared.errors import Forbidden, Unprocessable, problem_responses, validation_errors
+from shared.errors import (
+    PROBLEM_MEDIA_TYPE,
+    FieldError,
+    Forbidden,
+    Problem,
+    Unprocessable,
+    problem_responses,
+    validation_errors,
+)
 from shared.identity import Authenticated, Identity
 from shared.jsonutil import loads
 
@@ -143,8 +151,61 @@ async def _existing_ids(session: AsyncSession, model, ids: set[str]) -> set[str]
     return found
 
 
-@router.post("/import", summary="Bulk import projects (JSON or CSV)",
-             responses=problem_responses(401, 403, 413, 415, 422))
+class ImportRow(BaseModel):
+    """One input row's outcome: created, updated, unchanged or rejected (with its errors)."""
+
+    row: int
+    code: Any = None
+    result: Literal["created", "updated", "unchanged", "rejected"]
+    id: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class ImportSummary(BaseModel):
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int
+
+
+class ImportReport(BaseModel):
+    """The per-row report of an import (200)."""
+
+    mode: Literal["best_effort", "all_or_nothing"]
+    dry_run: bool
+    summary: ImportSummary
+    rows: list[ImportRow]
+    written: bool
+
+
+class ImportRefusedProblem(Problem):
+    """422 problem+json. When `mode=all_or_nothing` refuses the batch (type
+    `.../import-refused`), the per-row report comes as extension members (RFC 9457 §3.2):
+    `mode`, `dry_run`, `summary`, `rows` and `written: false`. Other 422s (an unreadable body,
+    too many rows, a bad parameter) carry `errors` only."""
+
+    mode: Literal["best_effort", "all_or_nothing"] | None = None
+    dry_run: bool | None = None
+    summary: ImportSummary | None = None
+    rows: list[ImportRow] | None = None
+    written: bool | None = None
+
+
+class ImportRefused(Unprocessable):
+    slug, title = "import-refused", "Import refused"
+
+
+_IMPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": ImportReport, "description": "The per-row report"},
+    **problem_responses(401, 403, 413, 415),
+    422: {"model": ImportRefusedProblem,
+          "description": "Invalid input, or an all-or-nothing import refused (with its report)",
+          "content": {PROBLEM_MEDIA_TYPE: {
+              "schema": {"$ref": "#/components/schemas/ImportRefusedProblem"}}}},
+}
+
+
+@router.post("/import", summary="Bulk import projects (JSON or CSV)", responses=_IMPORT_RESPONSES)
 async def import_projects(
     request: Request, session: SessionDep, identity: Authenticated,
     mode: Literal["best_effort", "all_or_nothing"] = "best_effort",
@@ -153,7 +214,8 @@ async def import_projects(
 ) -> ORJSONResponse:
     """Upsert by project code; per-row report (created / updated / rejected, with reasons).
 
-    `mode=all_or_nothing` writes nothing if any row is rejected. The same `Idempotency-Key` with
+    `mode=all_or_nothing` writes nothing if any row is rejected, and answers 422 problem+json
+    with the report as extension members. The same `Idempotency-Key` with
     the same body returns the first result and changes nothing; with another body it is refused.
     """
     if not identity.has_role("admin", "coordinator", "implementer"):
@@ -174,6 +236,10 @@ async def import_projects(
         rows = _parse(body, ctype)
         status_code, result = await run_import(session, request.state.outbox, identity, rows,
                                                mode, dry_run)
+        if status_code == 422:  # all or nothing, and some row was rejected: nothing written
+            rejected, total = result["summary"]["rejected"], len(result["rows"])
+            raise ImportRefused(f"{rejected} of {total} rows rejected; mode=all_or_nothing "
+                                "wrote nothing (see rows)", **result)
         if idempotency_key is not None and status_code < 400 and not dry_run:
             await idempotency.remember(session, idempotency_table, identity.sub, idempotency_key,
                                        digest, status_code, result)
@@ -245,6 +311,11 @@ async def run_import(session: AsyncSession, outbox, identity: Identity, rows: li
     # Partners of projects whose partners the rows leave as they are (their event state).
     kept_partners = await _partners(session, [existing[v[1].code]["id"] for v in valid
                                               if v[1].code in existing and "partners" not in v[2]])
+    # The stored child rows of the existing projects whose rows give those lists: a list given
+    # again as it is is no change (and is not written).
+    stored_children = await _stored_children(session, [
+        (key, existing[item.code]["id"]) for _, item, given in valid if item.code in existing
+        for key, _, _ in _CHILDREN if key in given and getattr(item, key) is not None])
     now = utcnow()
     today = dt.date.today()
     new_rows, upd_rows, touched = [], [], []
@@ -288,9 +359,12 @@ async def run_import(session: AsyncSession, outbox, identity: Identity, rows: li
             rec["budget_total"] = sum((Decimal(b["amount"]) for b in data["budget"]),
                                       Decimal("0.00")) if data["budget"] else None
         rec.update(search.search_texts(rec))
-        for key in ("partners", "budget", "contact_persons", "steering_group", "evaluations"):
+        children_changed = False
+        for key, _, _ in _CHILDREN:
             if key in given and data.get(key) is not None:
                 children.setdefault(key, []).append((pid, data[key]))
+                if old is not None and not children_changed:
+                    children_changed = _rows_differ(key, data[key], stored_children[key].get(pid))
         funder_changed = rec.get("funder_id") != (old or {}).get("funder_id")
         if funder_changed:
             since = item.funder_since or rec.get("start_date") or today
@@ -305,11 +379,13 @@ async def run_import(session: AsyncSession, outbox, identity: Identity, rows: li
         if old is None:
             events.append((contracts.PROJECT_CREATED, pid, state))
         else:
-            if not changed and not any(k in given for k in ("partners", "budget", "contact_persons",
-                                                              "steering_group", "evaluations")):
+            if not changed and not children_changed:
                 report.append({"row": i, "code": item.code, "result": "unchanged", "id": pid})
                 upd_rows.pop()
                 touched.pop()
+                for key, _, _ in _CHILDREN:  # given as stored: nothing to compare or write
+                    if children.get(key) and children[key][-1][0] == pid:
+                        children[key].pop()
                 continue
             events.append((contracts.PROJECT_UPDATED, pid, {**state, "changed_fields": changed}))
             if rec["status"] != old["status"]:
@@ -341,7 +417,7 @@ async def run_import(session: AsyncSession, outbox, identity: Identity, rows: li
     if dry_run:
         result["written"] = False
         return 200, result
-    await _write(session, new_rows, upd_rows, touched, children, kept_partners)
+    await _write(session, new_rows, upd_rows, touched, children, kept_partners, stored_children)
     await audit.record_many(session, history, feed)
     for c in range(0, len(events), 5000):
         await outbox.record_many(session, events[c:c + 5000])
@@ -524,15 +600,48 @@ async def _existing_projects(session: AsyncSession, codes: list[str]) -> dict[st
     return out
 
 
+def _child_cols(model, extra: dict[str, Any] | None) -> list[str]:
+    """The columns a child row compares on: every one but its own id, its project and `extra`."""
+    return [c.name for c in model.__table__.columns
+            if c.name not in ("id", "project_id", *(extra or {}))]
+
+
+_CHILD_SPEC = {}  # list key -> (model, extra), filled below _CHILDREN
+
+
+def _rows_differ(key: str, rows: list[dict], stored: Counter | None) -> bool:
+    """Whether `rows` (a list as given) differ from the stored rows (None: there are none).
+    Order does not matter, and values compare as values (Decimal 200 is 200.00)."""
+    model, extra = _CHILD_SPEC[key]
+    cols = _child_cols(model, extra)
+    if stored is None:
+        return bool(rows)
+    return Counter(tuple(map(r.get, cols)) for r in rows) != stored
+
+
+async def _stored_children(session: AsyncSession,
+                           wanted: list[tuple[str, str]]) -> dict[str, dict[str, Counter]]:
+    """List key -> project id -> its stored rows, for the (key, project id) pairs asked for."""
+    out: dict[str, dict[str, Counter]] = {key: {} for key in _CHILD_SPEC}
+    for key, (model, extra) in _CHILD_SPEC.items():
+        pids = list(dict.fromkeys(pid for k, pid in wanted if k == key))
+        if pids:
+            out[key] = await _current(session, model, _child_cols(model, extra), pids, extra or {})
+    return out
+
+
 async def _replace_changed(session: AsyncSession, model, wanted: dict[str, list[dict]],
-                           created: set[str], extra: dict[str, Any] | None = None) -> None:
+                           created: set[str], extra: dict[str, Any] | None = None,
+                           stored: dict[str, Counter] | None = None) -> None:
     """Make each project's rows in `model` exactly `wanted[pid]`, writing only the projects whose
     rows differ: a re-import of the same lists (the common case) deletes and inserts nothing.
-    Rows compare on every column but their own id, so a generated id survives an unchanged row."""
+    Rows compare on every column but their own id, so a generated id survives an unchanged row.
+    `stored`: the existing projects' rows, when the caller has read them already."""
     table = model.__table__
     extra = extra or {}
-    cols = [c.name for c in table.columns if c.name not in ("id", "project_id", *extra)]
-    old = await _current(session, model, cols, [p for p in wanted if p not in created], extra)
+    cols = _child_cols(model, extra)
+    old = stored if stored is not None else await _current(
+        session, model, cols, [p for p in wanted if p not in created], extra)
     changed = []
     for pid, rows in wanted.items():
         before = old.get(pid)
@@ -557,10 +666,12 @@ _CHILDREN = (("partners", ProjectPartner, None), ("budget", ProjectBudget, None)
              ("evaluations", ProjectEvaluation, None),
              ("contact_persons", ProjectPerson, {"kind": "contact"}),
              ("steering_group", ProjectPerson, {"kind": "steering_group"}))
+_CHILD_SPEC.update({key: (model, extra) for key, model, extra in _CHILDREN})
 
 
 async def _write(session: AsyncSession, new_rows, upd_rows, touched, children,
-                 kept_partners: dict[str, list[str]]) -> None:
+                 kept_partners: dict[str, list[str]],
+                 stored_children: dict[str, dict[str, Counter]] | None = None) -> None:
     cols = [c.name for c in T.columns]
     created = {r["id"] for r in new_rows}  # nothing of theirs to delete or close
     await _chunked_insert(session, T, new_rows)  # every column of project, in every row
@@ -570,7 +681,8 @@ async def _write(session: AsyncSession, new_rows, upd_rows, touched, children,
     for key, model, extra in _CHILDREN:
         items = children.get(key, [])
         if items:
-            await _replace_changed(session, model, dict(items), created, extra)
+            await _replace_changed(session, model, dict(items), created, extra,
+                                   (stored_children or {}).get(key))
     funders = children.get("funder", [])
     if funders:
         ft = ProjectFunder.__table__
