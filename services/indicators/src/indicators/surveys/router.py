@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from typing import Annotated, Any
 
 import numpy as np
@@ -13,10 +14,12 @@ from indicators.common import field_error
 from indicators.models import Instrument, SurveyRound, survey_response, survey_wording
 from indicators.surveys import service, stats
 from indicators.surveys.schemas import InstrumentIn, ResponsesIn, RoundIn, WordingIn
+from shared import limits
 from shared.db import SessionDep, utcnow
 from shared.errors import Conflict, Forbidden, Unprocessable, problem_responses
 from shared.exports import Column, export_response
 from shared.identity import Authenticated
+from shared.limits import IdPath
 
 router = APIRouter(prefix="/surveys", tags=["surveys"])
 R = problem_responses(401, 403, 404, 409, 422)
@@ -54,7 +57,7 @@ async def list_instruments(session: SessionDep) -> dict:
 
 
 @router.get("/instruments/{code}", summary="One instrument", responses=R)
-async def read_instrument(code: str, session: SessionDep, identity: Authenticated) -> dict:
+async def read_instrument(code: IdPath, session: SessionDep, identity: Authenticated) -> dict:
     """With item wording when your organisation has loaded its licensed wording."""
     ins = await service.get_instrument(session, code)
     wording = None
@@ -84,7 +87,7 @@ async def create_instrument(body: InstrumentIn, session: SessionDep, identity: A
 
 @router.put("/instruments/{code}/wording", summary="Load your organisation's licensed wording",
             responses=R)
-async def put_wording(code: str, body: WordingIn, session: SessionDep, identity: Authenticated) -> dict:
+async def put_wording(code: IdPath, body: WordingIn, session: SessionDep, identity: Authenticated) -> dict:
     """Item wording is licensed: each organisation holding a licence loads its own copy."""
     if not identity.org:
         raise Forbidden("wording is loaded for an organisation; your identity has none")
@@ -135,7 +138,8 @@ async def create_round(body: RoundIn, session: SessionDep, identity: Authenticat
 async def list_rounds(request: Request, session: SessionDep, identity: Authenticated,
                       organisation_id: Annotated[str | None, Query(max_length=36)] = None,
                       project_id: Annotated[str | None, Query(max_length=36)] = None,
-                      format: Annotated[str | None, Query(pattern="^(csv|xlsx|json)$")] = None):
+                      format: Annotated[str | None, Query(max_length=limits.CODE,
+                                                          pattern="^(csv|xlsx|json)$")] = None):
     """Rounds you may see, with response counts (withheld while below the threshold)."""
     q = select(SurveyRound).order_by(SurveyRound.organisation_id, SurveyRound.label)
     if not identity.is_national:
@@ -159,7 +163,7 @@ async def list_rounds(request: Request, session: SessionDep, identity: Authentic
 
 @router.post("/rounds/{round_id}/responses", summary="Add anonymous responses",
              status_code=status.HTTP_201_CREATED, responses=R)
-async def add_responses(round_id: str, body: ResponsesIn, session: SessionDep,
+async def add_responses(round_id: IdPath, body: ResponsesIn, session: SessionDep,
                         identity: Authenticated) -> dict:
     """Answers are scored here; only the scores are kept, with no respondent identity."""
     r, ins = await service.get_round(session, round_id)
@@ -173,21 +177,46 @@ async def add_responses(round_id: str, body: ResponsesIn, session: SessionDep,
 
 @router.post("/rounds/{round_id}/upload", summary="Upload responses as CSV", status_code=201,
              responses=R)
-async def upload_responses(round_id: str, request: Request, session: SessionDep,
+async def upload_responses(round_id: IdPath, request: Request, session: SessionDep,
                            identity: Authenticated) -> dict:
     """Body: text/csv with a header of the instrument's item ids and optionally `unit`.
     All rows are checked first; one bad row rejects the upload."""
     r, ins = await service.get_round(session, round_id)
     await service.require_manage(session, identity, r.organisation_id, r.project_id)
     service.check_open(r, identity)
-    arr, units = service.answers_from_csv(ins, await request.body())
+    arr, units = _csv_within_limits(ins, await request.body())
     service._check_units(r, units, "body/unit")
     n = await service.store_scored(session, r, ins, arr, units)
     return {"stored": n}
 
 
+UNIT_CHARS = 80  # as ResponseIn.unit
+
+
+def _csv_within_limits(ins: Instrument, body: bytes):
+    """The CSV's answers and units, or 422 naming what is over a limit: a field longer than
+    the csv module reads (131,072 characters), more rows than limits.SURVEY_CSV_ROWS, or a unit
+    longer than a JSON response's."""
+    try:
+        arr, units = service.answers_from_csv(ins, body)
+    except csv.Error as exc:
+        raise Unprocessable(f"unreadable CSV: {exc}", errors=[field_error(
+            "body", "string_too_long" if "field limit" in str(exc) else "csv",
+            f"{exc}; a field may have at most {limits.CSV_FIELD} characters")]) from None
+    if len(arr) > limits.SURVEY_CSV_ROWS:
+        raise Unprocessable(f"at most {limits.SURVEY_CSV_ROWS} responses an upload (got {len(arr)})",
+                            errors=[field_error("body", "too_long",
+                                                f"at most {limits.SURVEY_CSV_ROWS} rows")])
+    long = [n for n, u in enumerate(units, start=2) if u is not None and len(u) > UNIT_CHARS]
+    if long:
+        raise Unprocessable("units too long", errors=[field_error(
+            f"body/line/{n}/unit", "string_too_long", f"at most {UNIT_CHARS} characters")
+            for n in long[:20]])
+    return arr, units
+
+
 @router.post("/rounds/{round_id}/close", summary="Close a round", responses=R)
-async def close_round(round_id: str, request: Request, session: SessionDep,
+async def close_round(round_id: IdPath, request: Request, session: SessionDep,
                       identity: Authenticated) -> dict:
     """Emits `survey_round.closed` (results_available is false below the privacy threshold);
     409 when the round is closed already (by hand or at its close time)."""
@@ -198,9 +227,10 @@ async def close_round(round_id: str, request: Request, session: SessionDep,
 
 @router.get("/rounds/{round_id}/results", summary="Results of a round", response_model=None,
             responses=R)
-async def round_results(round_id: str, request: Request, session: SessionDep,
+async def round_results(round_id: IdPath, request: Request, session: SessionDep,
                         identity: Authenticated, breakdown: bool = False,
-                        format: Annotated[str | None, Query(pattern="^(csv|xlsx|json)$")] = None):
+                        format: Annotated[str | None, Query(max_length=limits.CODE,
+                                                            pattern="^(csv|xlsx|json)$")] = None):
     """n, mean, SD, 95 % CI and bands, in total and per unit; figures about fewer than k
     respondents are withheld (also where they could be derived by subtraction)."""
     r, ins = await service.get_round(session, round_id)

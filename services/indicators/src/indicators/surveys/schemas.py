@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from indicators.catalogue.schemas import Band
 from indicators.surveys.service import end_of_day, start_of_day
-from shared.contracts.registry import LocalizedText
-from shared.types import IsoDateTime, StrictInput
+from shared.contracts.registry import LocalizedDescription, LocalizedName
+from shared.types import IsoDate, IsoDateTime, StrictInput
+
+ItemKey = Annotated[str, StringConstraints(max_length=20)]  # an item id (ItemIn.id)
+UnitLabel = Annotated[str, StringConstraints(max_length=80)]  # a unit (ResponseIn.unit)
 
 
 class ItemIn(StrictInput):
@@ -23,7 +25,7 @@ class ItemIn(StrictInput):
 class DimensionIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=40)
-    indicator_code: str | None = None
+    indicator_code: str | None = Field(None, max_length=40)
 
 
 class InstrumentIn(StrictInput):
@@ -31,14 +33,14 @@ class InstrumentIn(StrictInput):
 
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=2, max_length=40, pattern=r"^[A-Za-z0-9_\-.]+$")
-    name: LocalizedText
+    name: LocalizedName
     scale_min: int = Field(ge=0, le=1000)
     scale_max: int = Field(ge=1, le=1000)
     scoring: Literal["mean", "percent_of_max"] = "mean"
     items: list[ItemIn] = Field(min_length=1, max_length=200)
     dimensions: list[DimensionIn] = Field(min_length=1, max_length=20)
     bands: list[Band] = Field(default_factory=list, max_length=20)
-    indicator_code: str | None = None
+    indicator_code: str | None = Field(None, max_length=40)
 
     @model_validator(mode="after")
     def _check(self) -> InstrumentIn:
@@ -57,7 +59,7 @@ class InstrumentIn(StrictInput):
 
 class WordingIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
-    items: dict[str, LocalizedText] = Field(min_length=1, max_length=200)
+    items: dict[ItemKey, LocalizedDescription] = Field(min_length=1, max_length=200)
 
 
 class RoundIn(StrictInput):
@@ -65,13 +67,13 @@ class RoundIn(StrictInput):
     instrument_code: str = Field(min_length=1, max_length=40)
     organisation_id: str = Field(min_length=1, max_length=36)
     project_id: str | None = Field(None, max_length=36)
-    label: str = Field(pattern=r"^T\d{1,2}$", description="T0 baseline, T1, T2 follow-ups")
-    opens_on: dt.date
-    closes_on: dt.date
+    label: str = Field(max_length=3, pattern=r"^T\d{1,2}$", description="T0 baseline, T1, T2 follow-ups")
+    opens_on: IsoDate
+    closes_on: IsoDate
     closes_at: IsoDateTime | None = Field(
         None, description="When the round closes itself, with its UTC offset; within closes_on "
         "(Europe/Helsinki). Default: the end of closes_on.")
-    units: list[str] = Field(default_factory=list, max_length=500)
+    units: list[UnitLabel] = Field(default_factory=list, max_length=500)
 
     @model_validator(mode="after")
     def _dates(self) -> RoundIn:
@@ -88,7 +90,7 @@ class RoundIn(StrictInput):
 class ResponseIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
     unit: str | None = Field(None, max_length=80)
-    answers: dict[str, float] = Field(min_length=1, max_length=200)
+    answers: dict[ItemKey, float] = Field(min_length=1, max_length=200)
 
 
 class ResponsesIn(StrictInput):
