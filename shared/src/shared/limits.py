@@ -18,12 +18,10 @@ from pydantic import StringConstraints
 # --- Strings (characters) ------------------------------------------------------------------
 CODE = 64  # a code, key or id: project codes, reference codes, UUIDs, indicator codes
 NAME = 500  # a name, title or label, per language
-SHORT_TEXT = 200  # a short free-text value: a person's name, an appointing body, a unit label
-NOTE = 2_000  # a reason, note or short message (a status reason, a social post)
+SHORT_TEXT = 200  # a short free-text value: a case number, an appointing body
+NOTE = 2_000  # a reason or note (status and reopen reasons, workflow notes)
 TEXT = 20_000  # a description or other free text, per language
 MARKDOWN = 100_000  # a Markdown body, per language
-URL = 2_000  # a URL
-EMAIL = 320  # an e-mail address (64 local + @ + 255 domain)
 DATE = 32  # an ISO 8601 date (2025-06-30; a zero time, 2025-06-30T00:00:00Z, is accepted too)
 DATETIME = 64  # an ISO 8601 date-time with offset and fractions
 DECIMAL = 40  # a decimal number sent as a string ("27700000.00")
@@ -31,7 +29,6 @@ ETAG = 200  # an If-Match / If-None-Match header value
 
 # --- Lists and maps (items) ----------------------------------------------------------------
 CODES = 100  # a list of codes or ids (regions, target groups, themes, projects, channels)
-TEXTS = 100  # a list of short texts (objectives, key messages, audiences)
 FILTER_VALUES = 100  # repeated values of one query filter (?region=01&region=02...)
 MAP_KEYS = 100  # keys of a mapping (disaggregations, rule conditions, answers)
 
@@ -44,9 +41,6 @@ SURVEY_CSV_ROWS = 100_000  # responses in one survey CSV upload
 CodeStr = Annotated[str, StringConstraints(max_length=CODE)]
 NameStr = Annotated[str, StringConstraints(max_length=NAME)]
 ShortStr = Annotated[str, StringConstraints(max_length=SHORT_TEXT)]
-NoteStr = Annotated[str, StringConstraints(max_length=NOTE)]
-TextStr = Annotated[str, StringConstraints(max_length=TEXT)]
-DecimalStr = Annotated[str, StringConstraints(max_length=DECIMAL)]
 
 IdPath = Annotated[str, Path(max_length=CODE)]
 """An id or code in a path (`/projects/{project_id}`)."""

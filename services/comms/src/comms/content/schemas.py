@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from comms.common import Markdown, Text, aware, check_regions, strip_tags
-from shared.limits import CodeStr, NameStr
+from shared.limits import NOTE, CodeStr, NameStr
 from shared.types import IsoDateTime, StrictInput
 
 Kind = Literal["news", "announcement", "newsletter", "practice_highlight", "event_invitation"]
@@ -73,7 +73,7 @@ class Transition(StrictInput):
     to: Status
     scheduled_at: IsoDateTime | None = Field(
         None, description="UTC or with an offset; needed for `scheduled`.")
-    note: str | None = Field(None, max_length=2000)
+    note: str | None = Field(None, max_length=NOTE)
 
     _aware = field_validator("scheduled_at")(aware)
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from typing_extensions import TypedDict
 
 from indicators.common import PERIOD_PATTERN
-from shared.limits import CODE, MAP_KEYS
+from shared.limits import CODE, MAP_KEYS, NOTE
 from shared.types import IsoDate, StrictInput
 
 # Values arrive by the hundred thousand (bulk imports), so their bodies are TypedDicts in
@@ -60,7 +60,7 @@ class ImportIn(TypedDict):
 
 class ReopenIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=3, max_length=2000)
+    reason: str = Field(min_length=3, max_length=NOTE)
 
 
 class TargetIn(StrictInput):

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from registry.validators import check_codes
+from shared import limits
 from shared.contracts.registry import LocalizedDescription, LocalizedName, LocalizedText
 from shared.limits import CodeStr, ShortStr
 from shared.types import DecimalIn, IsoDate, StrictInput
@@ -129,7 +130,7 @@ class ProjectUpdate(_Record):
     name: LocalizedName | None = None
     status: ProjectStatus | None = None
     status_date: IsoDate | None = Field(None, description="When the status changed (default today).")
-    status_reason: str | None = Field(None, max_length=2000)
+    status_reason: str | None = Field(None, max_length=limits.NOTE)
 
 
 class FunderPeriod(BaseModel):
@@ -229,4 +230,4 @@ class ProjectPage(BaseModel):
 class StatusChange(_In):
     status: ProjectStatus
     date: IsoDate | None = None
-    reason: str | None = Field(None, max_length=2000)
+    reason: str | None = Field(None, max_length=limits.NOTE)
