@@ -14,6 +14,7 @@ from gateway.models import ApiKey
 from shared.db import SessionDep, utcnow
 from shared.errors import Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
 from shared.identity import ROLES, Identity
+from shared.limits import IdPath
 from shared.types import IsoDateTime, StrictInput
 
 Scope = Literal["registry:read", "registry:write", "indicators:read", "indicators:write",
@@ -127,7 +128,7 @@ async def list_api_keys(session: SessionDep, _admin: AdminDep) -> list[ApiKeyRea
 
 @router.delete("/{key_id}", response_model=ApiKeyRead, summary="Revoke an API key",
                responses=problem_responses(404))
-async def revoke_api_key(key_id: str, session: SessionDep, _admin: AdminDep,
+async def revoke_api_key(key_id: IdPath, session: SessionDep, _admin: AdminDep,
                          request: Request) -> ApiKeyRead:
     """Revoke a key; it stops working at once on this gateway."""
     row = await session.get(ApiKey, key_id)

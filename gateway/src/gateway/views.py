@@ -18,6 +18,7 @@ from gateway.protection import retry_after
 from shared.errors import AppError, NotFound, problem_responses
 from shared.identity import Identity
 from shared.jsonutil import loads
+from shared.limits import IdPath
 from shared.metrics import RATE_LIMITED, UPSTREAM_ERRORS
 
 router = APIRouter(prefix="/api/v1/views", tags=["views"],
@@ -86,7 +87,7 @@ class ProjectOverview(BaseModel):
 
 @router.get("/projects/{project_id}", response_model=ProjectOverview, summary="Project overview",
             responses=problem_responses(404))
-async def project_overview(project_id: str, request: Request, identity: Caller) -> ProjectOverview:
+async def project_overview(project_id: IdPath, request: Request, identity: Caller) -> ProjectOverview:
     """The registry record, indicator progress and recent communications, in one call."""
     (ps, project), (gs, progress), (cs, content) = await asyncio.gather(
         _get(request, identity, "registry", f"/projects/{project_id}"),

@@ -16,6 +16,7 @@ from shared.contracts import registry as contracts
 from shared.db import SessionDep, UTCDateTime, dialect_insert, utcnow
 from shared.errors import NotFound, problem_responses
 from shared.events.consumer import HandlerRegistry
+from shared.limits import IdPath
 
 
 def make_project_projection(metadata: MetaData) -> Table:
@@ -82,7 +83,7 @@ def project_projection_router(prefix: str, table: Table, tag: str):
 
     @router.get("/projects/{project_id}", summary="A project as this service knows it",
                 responses=problem_responses(404), name=f"read_{tag}_project")
-    async def read_projected_project(project_id: str, session: SessionDep) -> dict[str, Any]:
+    async def read_projected_project(project_id: IdPath, session: SessionDep) -> dict[str, Any]:
         """The project projection, kept current from the registry's events."""
         row = (await session.execute(select(table).where(table.c.id == project_id))).mappings().first()
         if row is None:

@@ -25,6 +25,7 @@ from shared.events.outbox import Outbox, Relay, make_relay
 from shared.events.tables import make_event_tables
 from shared.identity import IdentityMiddleware, InternalTokenVerifier, require_roles
 from shared.jsonutil import JSONResponse
+from shared.limits import CodeQuery, IdPath
 from shared.logging import configure_logging, get_logger
 from shared.metrics import (
     CONSUMER_LAG,
@@ -205,7 +206,7 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
                       responses=problem_responses(401, 403))
 
     @admin.get("/dead-letters", summary="List dead letters")
-    async def list_dead_letters(request: Request, status: str | None = None,
+    async def list_dead_letters(request: Request, status: CodeQuery = None,
                                 limit: int = 100) -> dict[str, Any]:
         """Events whose handler kept failing, newest first."""
         t = spec.dead_letter_table
@@ -218,7 +219,7 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
 
     @admin.post("/dead-letters/{dead_letter_id}/replay", summary="Replay a dead letter",
                 responses=problem_responses(404))
-    async def replay_dead_letter(request: Request, dead_letter_id: str) -> dict[str, Any]:
+    async def replay_dead_letter(request: Request, dead_letter_id: IdPath) -> dict[str, Any]:
         """Apply the event again (after the fault is fixed); exactly once, as always."""
         runtime: Runtime = request.state.runtime
         if runtime.applier is None:

@@ -22,7 +22,9 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, core_schema
+
+from shared import limits
 
 _ISO_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
@@ -35,8 +37,36 @@ def _iso_only(value: Any) -> Any:
     return value
 
 
-IsoDate = Annotated[dt.date, BeforeValidator(_iso_only)]
-IsoDateTime = Annotated[dt.datetime, BeforeValidator(_iso_only)]
+class MaxChars:
+    """Annotated metadata for a type parsed from a string (a date, a decimal): a string longer
+    than `max_chars` is refused before parsing, and `maxLength` is documented on the string
+    form in the JSON schema (string fields use max_length instead)."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+
+    def _check(self, value: Any) -> Any:
+        if isinstance(value, str) and len(value) > self.max_chars:
+            raise PydanticCustomError("string_too_long",
+                                      "String should have at most {max_length} characters",
+                                      {"max_length": self.max_chars})
+        return value
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        return core_schema.no_info_before_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> Any:
+        out = handler(schema)
+        for part in [out, *out.get("anyOf", ())]:
+            if part.get("type") == "string":
+                part["maxLength"] = self.max_chars
+        return out
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_only), MaxChars(limits.DATE)]
+IsoDateTime = Annotated[dt.datetime, BeforeValidator(_iso_only), MaxChars(limits.DATETIME)]
+DecimalIn = Annotated[Decimal, MaxChars(limits.DECIMAL)]
+"""An exact decimal, as a JSON number or a string of at most 40 characters."""
 
 
 # --- Input models that do not coerce -------------------------------------------------------
@@ -166,4 +196,5 @@ class StrictInput(BaseModel):
 
 # An id or a code-list value in a query: letters, digits and a few separators, starting with a
 # letter or digit. Anything else (JSON, negative numbers, spaces) is a client mistake to name.
-Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+Code = Annotated[str, StringConstraints(max_length=limits.CODE,
+                                        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ConfigDict, Field, field_validator
 
+from shared import limits
 from shared.types import StrictInput
 
 LANGUAGES = ("fi", "sv", "en")
@@ -48,9 +49,9 @@ class Markdown(StrictInput):
     """Markdown per language; Finnish required."""
 
     model_config = ConfigDict(extra="forbid")
-    fi: str = Field(min_length=1, max_length=100_000)
-    sv: str | None = Field(None, max_length=100_000)
-    en: str | None = Field(None, max_length=100_000)
+    fi: str = Field(min_length=1, max_length=limits.MARKDOWN)
+    sv: str | None = Field(None, max_length=limits.MARKDOWN)
+    en: str | None = Field(None, max_length=limits.MARKDOWN)
 
 
 class Text(StrictInput):

@@ -4,11 +4,9 @@ The three share one shape (create, read, change with If-Match, archive, list), s
 factory serves them; each has its own schemas and checks.
 """
 
-import datetime as dt
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import func, select
@@ -17,20 +15,22 @@ from registry import access, audit
 from registry.models import Call, Organisation, Programme, Theme
 from registry.projects.service import etag, etag_matches
 from registry.validators import check_codes
+from shared import limits
 from shared.contracts import registry as contracts
-from shared.contracts.registry import LocalizedText
+from shared.contracts.registry import LocalizedDescription, LocalizedName
 from shared.db import SessionDep, new_id, utcnow
 from shared.errors import Conflict, PreconditionFailed, Unprocessable, problem_responses
 from shared.identity import Authenticated, CurrentIdentity
+from shared.limits import CodeStr, IdPath, IfMatch, IfNoneMatch
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
-from shared.types import StrictInput
+from shared.types import DecimalIn, IsoDate, StrictInput
 
 
 class _In(StrictInput):
     model_config = ConfigDict(extra="forbid")
 
 
-Money = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=2)]
+Money = Annotated[DecimalIn, Field(ge=0, max_digits=16, decimal_places=2)]
 Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9:/._-]+$")]
 
 
@@ -46,24 +46,24 @@ class _Period(_In):
 
 class ProgrammeIn(_Period):
     code: Code | None = None
-    name: LocalizedText | None = None
-    period_start: dt.date | None = None
-    period_end: dt.date | None = None
+    name: LocalizedName | None = None
+    period_start: IsoDate | None = None
+    period_end: IsoDate | None = None
 
 
 class ThemeIn(_Period):
     code: Code | None = None
-    name: LocalizedText | None = None
+    name: LocalizedName | None = None
     programme_id: str | None = Field(None, max_length=36)
     specific_objective: str | None = Field(None, max_length=20)
     budget: Money | None = None
-    ministries: list[str] | None = Field(None, max_length=10)
+    ministries: list[CodeStr] | None = Field(None, max_length=10)
     intermediate_body_id: str | None = Field(None, max_length=36)
-    priorities: list[LocalizedText] | None = Field(None, max_length=30)
-    sub_themes: list[str] | None = None
-    target_groups: list[str] | None = None
-    period_start: dt.date | None = None
-    period_end: dt.date | None = None
+    priorities: list[LocalizedDescription] | None = Field(None, max_length=30)
+    sub_themes: list[CodeStr] | None = Field(None, max_length=limits.CODES)
+    target_groups: list[CodeStr] | None = Field(None, max_length=limits.CODES)
+    period_start: IsoDate | None = None
+    period_end: IsoDate | None = None
 
     @field_validator("sub_themes")
     @classmethod
@@ -83,13 +83,13 @@ class ThemeIn(_Period):
 
 class CallIn(_Period):
     code: Code | None = None
-    name: LocalizedText | None = None
+    name: LocalizedName | None = None
     theme_id: str | None = Field(None, max_length=36)
     funder_id: str | None = Field(None, max_length=36)
-    open_date: dt.date | None = None
-    close_date: dt.date | None = None
+    open_date: IsoDate | None = None
+    close_date: IsoDate | None = None
     budget: Money | None = None
-    priorities: list[LocalizedText] | None = Field(None, max_length=30,
+    priorities: list[LocalizedDescription] | None = Field(None, max_length=30,
                                                    description="Hakupainotukset.")
 
 
@@ -182,8 +182,8 @@ def make_router(kind: str, model: type, schema: type[BaseModel], prefix: str) ->
         return ORJSONResponse(out(obj), status_code=201, headers={"ETag": etag(obj)})
 
     @router.get("/{obj_id}", summary=f"Read a {kind}", responses=problem_responses(404))
-    async def read(obj_id: str, session: SessionDep,
-                   if_none_match: Annotated[str | None, Header()] = None) -> Response:
+    async def read(obj_id: IdPath, session: SessionDep,
+                   if_none_match: IfNoneMatch = None) -> Response:
         """With its ETag; If-None-Match gives 304 when unchanged."""
         obj = await load(session, obj_id)
         if etag_matches(if_none_match, etag(obj)):
@@ -192,9 +192,9 @@ def make_router(kind: str, model: type, schema: type[BaseModel], prefix: str) ->
 
     @router.patch("/{obj_id}", summary=f"Change a {kind}",
                   responses=problem_responses(401, 403, 404, 412, 422))
-    async def patch(obj_id: str, request: Request, session: SessionDep, identity: Authenticated,
+    async def patch(obj_id: IdPath, request: Request, session: SessionDep, identity: Authenticated,
                     body: schema,  # type: ignore[valid-type]
-                    if_match: Annotated[str | None, Header()] = None) -> ORJSONResponse:
+                    if_match: IfMatch = None) -> ORJSONResponse:
         """Coordinators and admins only; If-Match guards against lost updates."""
         access.require_national(identity, f"change a {kind}")
         obj = await load(session, obj_id)
@@ -227,7 +227,7 @@ def make_router(kind: str, model: type, schema: type[BaseModel], prefix: str) ->
 
     @router.post("/{obj_id}/archive", summary=f"Archive a {kind}",
                  responses=problem_responses(401, 403, 404))
-    async def archive(obj_id: str, request: Request, session: SessionDep,
+    async def archive(obj_id: IdPath, request: Request, session: SessionDep,
                       identity: Authenticated) -> ORJSONResponse:
         """Hidden from lists, history kept."""
         access.require_national(identity, f"archive a {kind}")

@@ -14,6 +14,7 @@ from registry.models import Call, Change, Project, Theme
 from shared.db import SessionDep
 from shared.errors import NotFound, problem_responses
 from shared.identity import Authenticated, CurrentIdentity
+from shared.limits import CodeQuery, IdPath
 
 changes_router = APIRouter(prefix="/changes", tags=["changes"])
 funding_router = APIRouter(prefix="/funding", tags=["funding"])
@@ -24,7 +25,7 @@ reference_router = APIRouter(prefix="/reference", tags=["reference"])
 async def changes(session: SessionDep, identity: Authenticated,
                   since: Annotated[int, Query(ge=0, le=2**62, description="The last seq you have.")] = 0,
                   limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-                  entity_type: str | None = None) -> ORJSONResponse:
+                  entity_type: CodeQuery = None) -> ORJSONResponse:
     """Every create, update and archive in commit order after `since`; poll with `next_since`."""
     q = select(Change).where(Change.seq > since)
     if entity_type:
@@ -50,7 +51,7 @@ def _split(amount: Decimal, n: int) -> list[Decimal]:
 
 @funding_router.get("/themes/{theme_id}", summary="A theme's budget frame against granted funding",
                     responses=problem_responses(404))
-async def theme_funding(theme_id: str, session: SessionDep, identity: CurrentIdentity) -> ORJSONResponse:
+async def theme_funding(theme_id: IdPath, session: SessionDep, identity: CurrentIdentity) -> ORJSONResponse:
     """Granted = budgets of the theme's projects that are not cancelled or archived; by region
     (a project in several regions is split evenly), by funder and by call (against the call's budget)."""
     theme = await session.get(Theme, theme_id)
@@ -99,7 +100,7 @@ async def authorities() -> dict[str, Any]:
 
 
 @reference_router.get("/{name}", summary="A code list", responses=problem_responses(404))
-async def code_list(name: str) -> dict[str, Any]:
+async def code_list(name: IdPath) -> dict[str, Any]:
     """target_groups, sub_themes, specific_objectives, organisation_kinds, statuses, budget_sources."""
     if name not in reference.LISTS:
         raise NotFound(f"no code list {name}; one of {', '.join(reference.LISTS)}")

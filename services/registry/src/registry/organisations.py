@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import ORJSONResponse
 from pydantic import ConfigDict, Field, field_validator
 from sqlalchemy import String, cast, func, or_, select
@@ -16,14 +16,15 @@ from registry.models import Organisation, Project, ProjectFunder, ProjectPartner
 from registry.projects.service import etag, etag_matches, event_state, specific_objective
 from registry.validators import check_business_id, check_region
 from shared.contracts import registry as contracts
-from shared.contracts.registry import LocalizedText
+from shared.contracts.registry import LocalizedName
 from shared.db import SessionDep, new_id, utcnow
 from shared.errors import Conflict, Forbidden, PreconditionFailed, Unprocessable, problem_responses
 from shared.events.outbox import Outbox
 from shared.exports import EXPORT_RESPONSES, export_response
 from shared.identity import Authenticated, Identity
+from shared.limits import CodeQuery, IdPath, IfMatch, IfNoneMatch
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
-from shared.types import StrictInput
+from shared.types import IsoDate, StrictInput
 
 Kind = Literal["ministry", "funding_authority", "municipality", "company", "association",
                "foundation", "education", "research", "arts_culture", "other"]
@@ -33,12 +34,12 @@ Size = Literal["micro", "small", "medium", "large"]
 class OrganisationIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
 
-    name: LocalizedText | None = None
+    name: LocalizedName | None = None
     business_id: str | None = Field(None, max_length=9, description="Y-tunnus, e.g. 0245437-2.")
     kind: Kind | None = None
     sector: Literal["public", "private", "third"] | None = None
     size_class: Size | None = Field(None, description="micro/small/medium/large (ESF+ SME counts).")
-    region_code: str | None = None
+    region_code: str | None = Field(None, max_length=2)
     authority_code: str | None = Field(None, max_length=20,
                                        description="ELY/elinvoimakeskus code in /reference.")
 
@@ -50,7 +51,7 @@ class Succession(StrictInput):
     model_config = ConfigDict(extra="forbid")
 
     successor_id: str = Field(max_length=36)
-    date: dt.date
+    date: IsoDate
 
 
 router = APIRouter(prefix="/organisations", tags=["organisations"])
@@ -110,8 +111,8 @@ def _query(kind: str | None, region: str | None, business_id: str | None, q: str
 
 @router.get("", summary="List organisations")
 async def list_organisations(session: SessionDep, limit: Limit = 50, cursor: Cursor = None,
-                             kind: Kind | None = None, region: str | None = None,
-                             business_id: str | None = None,
+                             kind: Kind | None = None, region: CodeQuery = None,
+                             business_id: CodeQuery = None,
                              q: Annotated[str | None, Field(max_length=100)] = None) -> ORJSONResponse:
     """Filter by kind, region, business ID or a name fragment; in id order."""
     query = _query(kind, region, business_id, q)
@@ -158,8 +159,8 @@ async def create_organisation(request: Request, session: SessionDep, identity: A
 
 
 @router.get("/{org_id}", summary="Read an organisation", responses=problem_responses(404))
-async def read_organisation(org_id: str, session: SessionDep,
-                            if_none_match: Annotated[str | None, Header()] = None) -> Response:
+async def read_organisation(org_id: IdPath, session: SessionDep,
+                            if_none_match: IfNoneMatch = None) -> Response:
     """With its ETag; 304 when If-None-Match still matches."""
     o = await load(session, org_id)
     if etag_matches(if_none_match, etag(o)):
@@ -169,9 +170,9 @@ async def read_organisation(org_id: str, session: SessionDep,
 
 @router.patch("/{org_id}", summary="Change an organisation",
               responses=problem_responses(401, 403, 404, 409, 412, 422))
-async def update_organisation(org_id: str, request: Request, session: SessionDep,
+async def update_organisation(org_id: IdPath, request: Request, session: SessionDep,
                               identity: Authenticated, body: OrganisationIn,
-                              if_match: Annotated[str | None, Header()] = None) -> ORJSONResponse:
+                              if_match: IfMatch = None) -> ORJSONResponse:
     """Coordinators/admins, or the organisation's own users; emits `organisation.updated`."""
     o = await load(session, org_id)
     if not (identity.is_national or access.owns(identity, o.id)):
@@ -200,7 +201,7 @@ async def update_organisation(org_id: str, request: Request, session: SessionDep
 
 @router.post("/{org_id}/succession", summary="Record that another organisation succeeded this one",
              responses=problem_responses(401, 403, 404, 409, 422))
-async def succeed(org_id: str, request: Request, session: SessionDep, identity: Authenticated,
+async def succeed(org_id: IdPath, request: Request, session: SessionDep, identity: Authenticated,
                   body: Succession) -> ORJSONResponse:
     """E.g. an ELY centre replaced by an elinvoimakeskus on 1.1.2026. Projects funded by the
     predecessor and running on that date get a new dated funder period with the successor."""

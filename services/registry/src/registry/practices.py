@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import ORJSONResponse
 from pydantic import ConfigDict, Field, field_validator
 from sqlalchemy import func, select
@@ -21,14 +20,16 @@ from registry.models import (
 )
 from registry.projects.service import etag, etag_matches
 from registry.validators import check_codes, check_region
+from shared import limits
 from shared.contracts import registry as contracts
-from shared.contracts.registry import LocalizedText
+from shared.contracts.registry import LocalizedDescription, LocalizedName
 from shared.db import SessionDep, new_id, utcnow
 from shared.errors import Forbidden, PreconditionFailed, Unprocessable, problem_responses
 from shared.exports import EXPORT_RESPONSES, export_response
 from shared.identity import Authenticated, CurrentIdentity
+from shared.limits import CodeQuery, CodeStr, IdPath, IfMatch, IfNoneMatch
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
-from shared.types import StrictInput
+from shared.types import IsoDate, StrictInput
 
 Maturity = Literal["idea", "piloted", "evaluated", "adopted_nationally"]
 ORDER = ["idea", "piloted", "evaluated", "adopted_nationally"]
@@ -44,16 +45,16 @@ class Evidence(StrictInput):
 class PracticeIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
 
-    name: LocalizedText | None = None
+    name: LocalizedName | None = None
     kind: Literal["practice", "service_model"] | None = None
-    problem: LocalizedText | None = Field(None, description="What problem it solves.")
-    how_to_adopt: LocalizedText | None = None
+    problem: LocalizedDescription | None = Field(None, description="What problem it solves.")
+    how_to_adopt: LocalizedDescription | None = None
     maturity: Maturity | None = None
     evidence: list[Evidence] | None = Field(None, max_length=50)
-    project_ids: list[str] | None = Field(None, max_length=50)
-    theme_ids: list[str] | None = Field(None, max_length=10)
-    sub_themes: list[str] | None = None
-    target_groups: list[str] | None = None
+    project_ids: list[CodeStr] | None = Field(None, max_length=50)
+    theme_ids: list[CodeStr] | None = Field(None, max_length=10)
+    sub_themes: list[CodeStr] | None = Field(None, max_length=limits.CODES)
+    target_groups: list[CodeStr] | None = Field(None, max_length=limits.CODES)
     organisation_id: str | None = Field(None, max_length=36)
     published: bool | None = None
 
@@ -72,9 +73,9 @@ class AdoptionIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
 
     organisation_id: str = Field(max_length=36)
-    adopted_on: dt.date
+    adopted_on: IsoDate
     scope: Literal["unit", "organisation", "regional_service"]
-    region_code: str | None = None
+    region_code: str | None = Field(None, max_length=2)
     project_id: str | None = Field(None, max_length=36)
     notes: str | None = Field(None, max_length=4000)
 
@@ -161,7 +162,7 @@ async def _query(session, identity, maturity: str | None, project_id: str | None
 @router.get("", summary="List good practices")
 async def list_practices(session: SessionDep, identity: CurrentIdentity, limit: Limit = 50,
                          cursor: Cursor = None, maturity: Maturity | None = None,
-                         project_id: str | None = None, sub_theme: str | None = None) -> ORJSONResponse:
+                         project_id: CodeQuery = None, sub_theme: CodeQuery = None) -> ORJSONResponse:
     """Published ones for the public; own organisation's too for implementers."""
     q = await _query(session, identity, maturity, project_id, sub_theme)
     total = await session.scalar(select(func.count()).select_from(q.subquery()))
@@ -220,8 +221,8 @@ async def create_practice(request: Request, session: SessionDep, identity: Authe
 
 
 @router.get("/{practice_id}", summary="Read a good practice", responses=problem_responses(404))
-async def read_practice(practice_id: str, session: SessionDep, identity: CurrentIdentity,
-                        if_none_match: Annotated[str | None, Header()] = None) -> Response:
+async def read_practice(practice_id: IdPath, session: SessionDep, identity: CurrentIdentity,
+                        if_none_match: IfNoneMatch = None) -> Response:
     """With its ETag."""
     p = await load(session, practice_id, identity)
     if etag_matches(if_none_match, etag(p)):
@@ -231,9 +232,9 @@ async def read_practice(practice_id: str, session: SessionDep, identity: Current
 
 @router.patch("/{practice_id}", summary="Change a good practice",
               responses=problem_responses(401, 403, 404, 412, 422))
-async def update_practice(practice_id: str, request: Request, session: SessionDep,
+async def update_practice(practice_id: IdPath, request: Request, session: SessionDep,
                           identity: Authenticated, body: PracticeIn,
-                          if_match: Annotated[str | None, Header()] = None) -> ORJSONResponse:
+                          if_match: IfMatch = None) -> ORJSONResponse:
     """Maturity moves forward only (evaluated and beyond need evidence); emits events."""
     p = await session.get(Practice, practice_id)
     if p is None:
@@ -265,7 +266,7 @@ async def update_practice(practice_id: str, request: Request, session: SessionDe
 
 @router.post("/{practice_id}/adoptions", summary="Record an adoption", status_code=201,
              responses=problem_responses(401, 403, 404, 422))
-async def record_adoption(practice_id: str, request: Request, session: SessionDep,
+async def record_adoption(practice_id: IdPath, request: Request, session: SessionDep,
                           identity: Authenticated, body: AdoptionIn) -> ORJSONResponse:
     """An organisation took the practice up; emits `adoption.recorded`."""
     p = await load(session, practice_id, identity)
@@ -307,8 +308,8 @@ async def record_adoption(practice_id: str, request: Request, session: SessionDe
 
 @adoptions_router.get("", summary="List adoptions")
 async def list_adoptions(session: SessionDep, identity: CurrentIdentity, limit: Limit = 100,
-                         cursor: Cursor = None, practice_id: str | None = None,
-                         organisation_id: str | None = None, region: str | None = None) -> ORJSONResponse:
+                         cursor: Cursor = None, practice_id: CodeQuery = None,
+                         organisation_id: CodeQuery = None, region: CodeQuery = None) -> ORJSONResponse:
     """Adoptions of the practices the caller may see (the spread of impact)."""
     q = select(Adoption).join(Practice, Practice.id == Adoption.practice_id) \
         .where(access.practice_filter(identity))

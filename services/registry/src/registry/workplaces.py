@@ -2,35 +2,36 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import ORJSONResponse
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 from sqlalchemy import select
 
 from registry import access, audit
 from registry.models import Organisation, ProjectWorkplace
 from registry.projects.service import project as project_service
+from shared import limits
 from shared.contracts import registry as contracts
 from shared.db import SessionDep, new_id
 from shared.errors import Conflict, Forbidden, Unprocessable, problem_responses
 from shared.identity import Authenticated
-from shared.types import StrictInput
+from shared.limits import IdPath
+from shared.types import IsoDate, StrictInput
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
 
 class JoinIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
-    organisation_id: str
-    joined_on: dt.date
+    organisation_id: str = Field(max_length=limits.CODE)
+    joined_on: IsoDate
 
 
 class LeaveIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
-    left_on: dt.date
+    left_on: IsoDate
 
 
 def out(w: ProjectWorkplace) -> dict[str, Any]:
@@ -45,7 +46,7 @@ def _bad(field: str, message: str) -> Unprocessable:
 
 @router.get("/{project_id}/workplaces", summary="A project's participating workplaces",
             responses=problem_responses(404))
-async def list_workplaces(project_id: str, session: SessionDep, identity: Authenticated):
+async def list_workplaces(project_id: IdPath, session: SessionDep, identity: Authenticated):
     """Visible to those who may see the project's private fields."""
     p = await project_service.get(session, project_id, identity)
     if not access.project_private(identity, p, await project_service.past_funders(session, p.id)):
@@ -57,7 +58,7 @@ async def list_workplaces(project_id: str, session: SessionDep, identity: Authen
 
 @router.post("/{project_id}/workplaces", summary="A workplace joins the project", status_code=201,
              responses=problem_responses(401, 403, 404, 409, 422))
-async def join(project_id: str, request: Request, session: SessionDep, identity: Authenticated,
+async def join(project_id: IdPath, request: Request, session: SessionDep, identity: Authenticated,
                body: JoinIn) -> ORJSONResponse:
     """Emits `workplace.joined` (with the workplace's size class and region)."""
     p = await project_service.get(session, project_id)
@@ -92,7 +93,7 @@ async def join(project_id: str, request: Request, session: SessionDep, identity:
 
 @router.post("/{project_id}/workplaces/{workplace_id}/leave", summary="A workplace leaves",
              responses=problem_responses(401, 403, 404, 409, 422))
-async def leave(project_id: str, workplace_id: str, request: Request, session: SessionDep,
+async def leave(project_id: IdPath, workplace_id: IdPath, request: Request, session: SessionDep,
                 identity: Authenticated, body: LeaveIn) -> ORJSONResponse:
     """Emits `workplace.left`."""
     p = await project_service.get(session, project_id)

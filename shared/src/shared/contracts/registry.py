@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import limits
 from shared.events.consumer import StreamSpec
 from shared.types import StrictInput
 
@@ -45,12 +46,32 @@ AdoptionScope = Literal["unit", "organisation", "regional_service"]
 
 
 class LocalizedText(StrictInput):
-    """Text in Finnish (required), Swedish and English."""
+    """Text in Finnish (required), Swedish and English.
+
+    Unbounded, as event payloads and stored state carry it; request bodies use the bounded
+    LocalizedName or LocalizedDescription below."""
 
     model_config = ConfigDict(extra="forbid")
     fi: str = Field(min_length=1)
     sv: str | None = None
     en: str | None = None
+
+
+class LocalizedName(LocalizedText):
+    """A name or title in Finnish (required), Swedish and English: at most 500 characters each."""
+
+    fi: str = Field(min_length=1, max_length=limits.NAME)
+    sv: str | None = Field(None, max_length=limits.NAME)
+    en: str | None = Field(None, max_length=limits.NAME)
+
+
+class LocalizedDescription(LocalizedText):
+    """A description or other free text in Finnish (required), Swedish and English: at most
+    20,000 characters each."""
+
+    fi: str = Field(min_length=1, max_length=limits.TEXT)
+    sv: str | None = Field(None, max_length=limits.TEXT)
+    en: str | None = Field(None, max_length=limits.TEXT)
 
 
 class ProjectState(BaseModel):

@@ -21,9 +21,11 @@ from comms.content.schemas import (
     TransitionRead,
 )
 from comms.models import DraftRule
+from shared import limits
 from shared.db import SessionDep, utcnow
 from shared.errors import NotFound, problem_responses
 from shared.identity import Authenticated, CurrentIdentity, require_roles
+from shared.limits import IdPath
 
 router = APIRouter(prefix="/content", tags=["content"])
 
@@ -40,10 +42,10 @@ async def list_items(
     session: SessionDep, identity: CurrentIdentity,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=36)] = None,
-    status_: Annotated[str | None, Query(alias="status",
+    status_: Annotated[str | None, Query(alias="status", max_length=limits.CODE,
                                          pattern="^(draft|in_review|scheduled|published|archived)$")] = None,
     kind: Annotated[str | None, Query(max_length=30)] = None,
-    language: Annotated[str | None, Query(pattern="^(fi|sv|en)$")] = None,
+    language: Annotated[str | None, Query(max_length=limits.CODE, pattern="^(fi|sv|en)$")] = None,
     project_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> ItemPage:
     """Published items for everyone; drafts too for coordinators and the owning implementer."""
@@ -84,7 +86,7 @@ async def create_rule(session: SessionDep, body: RuleCreate,
 
 @router.patch("/rules/{rule_id}", summary="Change a draft rule", response_model=RuleRead,
               responses=problem_responses(401, 403, 404, 422))
-async def update_rule(rule_id: str, session: SessionDep, body: RuleUpdate,
+async def update_rule(rule_id: IdPath, session: SessionDep, body: RuleUpdate,
                       identity=require_roles("admin", "coordinator")) -> RuleRead:
     """Switch a rule off, or change its conditions or templates."""
     rule = await session.get(DraftRule, rule_id)
@@ -101,14 +103,14 @@ async def update_rule(rule_id: str, session: SessionDep, body: RuleUpdate,
 
 @router.get("/{item_id}", summary="Read a content item", response_model=ItemRead,
             responses=problem_responses(404))
-async def read_item(item_id: str, session: SessionDep, identity: CurrentIdentity) -> ItemRead:
+async def read_item(item_id: IdPath, session: SessionDep, identity: CurrentIdentity) -> ItemRead:
     """One item (drafts only for those who may see them)."""
     return out(await service.get(session, item_id, identity))
 
 
 @router.patch("/{item_id}", summary="Edit a draft", response_model=ItemRead,
               responses=problem_responses(401, 403, 404, 422))
-async def update_item(item_id: str, session: SessionDep, identity: Authenticated,
+async def update_item(item_id: IdPath, session: SessionDep, identity: Authenticated,
                       body: ItemUpdate) -> ItemRead:
     """Change a draft or an item in review."""
     item = await service.get(session, item_id, identity)
@@ -117,7 +119,7 @@ async def update_item(item_id: str, session: SessionDep, identity: Authenticated
 
 @router.post("/{item_id}/transitions", summary="Move an item in its workflow",
              response_model=ItemRead, responses=problem_responses(401, 403, 404, 422))
-async def transition(item_id: str, request: Request, session: SessionDep, identity: Authenticated,
+async def transition(item_id: IdPath, request: Request, session: SessionDep, identity: Authenticated,
                      body: Transition) -> ItemRead:
     """Submit for review, schedule, publish (emits `content.published`), archive or return."""
     item = await service.get(session, item_id, identity)
@@ -128,7 +130,7 @@ async def transition(item_id: str, request: Request, session: SessionDep, identi
 
 @router.get("/{item_id}/history", summary="Who did what to an item",
             response_model=list[TransitionRead], responses=problem_responses(404))
-async def item_history(item_id: str, session: SessionDep, identity: Authenticated) -> list[TransitionRead]:
+async def item_history(item_id: IdPath, session: SessionDep, identity: Authenticated) -> list[TransitionRead]:
     """Every workflow step, oldest first."""
     await service.get(session, item_id, identity)
     return [TransitionRead.model_validate(t) for t in await service.history(session, item_id)]

@@ -8,22 +8,24 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from comms.common import Markdown, Text, aware, check_regions, strip_tags
-from shared.types import StrictInput
+from shared.limits import NOTE, CodeStr, NameStr
+from shared.types import IsoDateTime, StrictInput
 
 Kind = Literal["news", "announcement", "newsletter", "practice_highlight", "event_invitation"]
 Status = Literal["draft", "in_review", "scheduled", "published", "archived"]
 Channel = Literal["web", "email"]
+Condition = NameStr | int | bool  # a rule condition's value (a code, a number, a flag)
 
 
 class ItemBase(StrictInput):
     model_config = ConfigDict(extra="forbid")
 
-    project_ids: list[str] = Field(default_factory=list, max_length=50)
-    practice_ids: list[str] = Field(default_factory=list, max_length=50)
-    indicator_codes: list[str] = Field(default_factory=list, max_length=50)
-    themes: list[str] = Field(default_factory=list, max_length=20)
-    regions: list[str] = Field(default_factory=list, max_length=21)
-    target_groups: list[str] = Field(default_factory=list, max_length=20)
+    project_ids: list[CodeStr] = Field(default_factory=list, max_length=50)
+    practice_ids: list[CodeStr] = Field(default_factory=list, max_length=50)
+    indicator_codes: list[CodeStr] = Field(default_factory=list, max_length=50)
+    themes: list[CodeStr] = Field(default_factory=list, max_length=20)
+    regions: list[CodeStr] = Field(default_factory=list, max_length=21)
+    target_groups: list[CodeStr] = Field(default_factory=list, max_length=20)
     plan_id: str | None = Field(None, max_length=36)
     event_id: str | None = Field(None, max_length=36)
 
@@ -51,12 +53,12 @@ class ItemUpdate(StrictInput):
     title: Text | None = None
     body: Markdown | None = None
     channels: list[Channel] | None = Field(None, max_length=2)
-    project_ids: list[str] | None = Field(None, max_length=50)
-    practice_ids: list[str] | None = Field(None, max_length=50)
-    indicator_codes: list[str] | None = Field(None, max_length=50)
-    themes: list[str] | None = Field(None, max_length=20)
-    regions: list[str] | None = Field(None, max_length=21)
-    target_groups: list[str] | None = Field(None, max_length=20)
+    project_ids: list[CodeStr] | None = Field(None, max_length=50)
+    practice_ids: list[CodeStr] | None = Field(None, max_length=50)
+    indicator_codes: list[CodeStr] | None = Field(None, max_length=50)
+    themes: list[CodeStr] | None = Field(None, max_length=20)
+    regions: list[CodeStr] | None = Field(None, max_length=21)
+    target_groups: list[CodeStr] | None = Field(None, max_length=20)
 
     @field_validator("regions")
     @classmethod
@@ -69,9 +71,9 @@ class Transition(StrictInput):
 
     model_config = ConfigDict(extra="forbid")
     to: Status
-    scheduled_at: dt.datetime | None = Field(
+    scheduled_at: IsoDateTime | None = Field(
         None, description="UTC or with an offset; needed for `scheduled`.")
-    note: str | None = Field(None, max_length=2000)
+    note: str | None = Field(None, max_length=NOTE)
 
     _aware = field_validator("scheduled_at")(aware)
 
@@ -138,17 +140,17 @@ class RuleCreate(StrictInput):
     event_type: str = Field(min_length=1, max_length=200)
     enabled: bool = True
     kind: Kind
-    conditions: dict[str, str | int | bool] = Field(default_factory=dict, max_length=10)
+    conditions: dict[CodeStr, Condition] = Field(default_factory=dict, max_length=10)
     title_template: Text
     body_template: Markdown
-    channels: list[Channel] = Field(default_factory=lambda: ["web"])
+    channels: list[Channel] = Field(default_factory=lambda: ["web"], max_length=2)
 
 
 class RuleUpdate(StrictInput):
     model_config = ConfigDict(extra="forbid")
     enabled: bool | None = None
     kind: Kind | None = None
-    conditions: dict[str, str | int | bool] | None = Field(None, max_length=10)
+    conditions: dict[CodeStr, Condition] | None = Field(None, max_length=10)
     title_template: Text | None = None
     body_template: Markdown | None = None
-    channels: list[Channel] | None = None
+    channels: list[Channel] | None = Field(None, max_length=2)

@@ -12,6 +12,7 @@ from icalendar import Event as IcsEvent
 from sqlalchemy import select
 
 from comms.models import ContentItem, Event
+from shared import limits
 from shared.db import SessionDep
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
@@ -22,7 +23,8 @@ TITLES = {"fi": "TEKE – työelämän kehittäminen", "sv": "TEKE – utvecklin
 @router.get("/events.ics", summary="Calendar of events",
             responses={200: {"content": {"text/calendar": {}}}})
 async def events_ics(request: Request, session: SessionDep,
-                     language: Annotated[str, Query(pattern="^(fi|sv|en)$")] = "fi") -> Response:
+                     language: Annotated[str, Query(max_length=limits.CODE,
+                                                    pattern="^(fi|sv|en)$")] = "fi") -> Response:
     """All open events as iCalendar (times in UTC)."""
     base = request.state.settings.public_base_url
     cal = Calendar()
@@ -59,8 +61,8 @@ def _xml(text: str) -> str:
             responses={200: {"content": {"application/rss+xml": {}, "application/atom+xml": {}}}})
 async def item_feed(
     request: Request, session: SessionDep,
-    language: Annotated[str, Path(pattern="^(fi|sv|en)$")],
-    fmt: Annotated[str, Path(pattern="^(rss|atom)$")],
+    language: Annotated[str, Path(max_length=limits.CODE, pattern="^(fi|sv|en)$")],
+    fmt: Annotated[str, Path(max_length=limits.CODE, pattern="^(rss|atom)$")],
     theme: Annotated[str | None, Query(max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")] = None,
 ) -> Response:
     """Newest 50 published items that have a title in the language."""

@@ -11,9 +11,11 @@ from comms.common import local
 from comms.gatherings import service
 from comms.gatherings.schemas import EventCreate, EventRead, RegisterIn, RegistrationOut
 from comms.models import Event
+from shared import limits
 from shared.db import SessionDep
 from shared.errors import problem_responses
 from shared.identity import require_roles
+from shared.limits import IdPath
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -28,7 +30,8 @@ async def _out(session, ev: Event) -> EventRead:
 
 @router.get("", summary="List events", response_model=list[EventRead])
 async def list_events(session: SessionDep,
-                      region: Annotated[str | None, Query(pattern="^[0-2][0-9]$")] = None) -> list[EventRead]:
+                      region: Annotated[str | None, Query(max_length=limits.CODE,
+                                                          pattern="^[0-2][0-9]$")] = None) -> list[EventRead]:
     """Events by start time (public)."""
     q = select(Event).order_by(Event.starts_at)
     if region:
@@ -55,14 +58,14 @@ async def cancel(request: Request, session: SessionDep,
 
 @router.get("/{event_id}", summary="Read an event", response_model=EventRead,
             responses=problem_responses(404))
-async def read_event(event_id: str, session: SessionDep) -> EventRead:
+async def read_event(event_id: IdPath, session: SessionDep) -> EventRead:
     """One event with its confirmed and waiting counts."""
     return await _out(session, await service.get(session, event_id))
 
 
 @router.post("/{event_id}/registrations", summary="Register (public)", status_code=201,
              response_model=RegistrationOut, responses=problem_responses(404, 409, 422))
-async def register(event_id: str, request: Request, session: SessionDep,
+async def register(event_id: IdPath, request: Request, session: SessionDep,
                    body: RegisterIn) -> RegistrationOut:
     """A place if one is free, else the waiting list; a confirmation mail either way."""
     reg, cancel_token, position = await service.register(session, request.state.settings,

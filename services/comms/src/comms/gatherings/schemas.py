@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from comms.common import Markdown, Text, aware, check_regions
-from shared.types import StrictInput
+from shared.types import IsoDateTime, StrictInput
 
 Kind = Literal["regional_workshop", "national_day", "webinar", "other"]
 
@@ -18,11 +18,11 @@ class EventCreate(StrictInput):
     kind: Kind
     title: Text
     description: Markdown | None = None
-    starts_at: dt.datetime
-    ends_at: dt.datetime
+    starts_at: IsoDateTime
+    ends_at: IsoDateTime
     place: str | None = Field(None, max_length=300)
     online_url: HttpUrl | None = None
-    region_code: str | None = None
+    region_code: str | None = Field(None, max_length=2)
     capacity: int = Field(ge=1, le=100_000)
     plan_id: str | None = Field(None, max_length=36)
     project_id: str | None = Field(None, max_length=36)

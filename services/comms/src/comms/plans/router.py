@@ -11,6 +11,7 @@ from comms.plans.schemas import PlanBody, PlanCreate, PlanProgress, PlanRead
 from shared.db import SessionDep, utcnow
 from shared.errors import Unprocessable, problem_responses
 from shared.identity import Authenticated, require_roles
+from shared.limits import IdPath
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 
@@ -41,14 +42,14 @@ async def create_plan(session: SessionDep, body: PlanCreate,
 
 @router.get("/{plan_id}", summary="Read a plan", response_model=PlanRead,
             responses=problem_responses(401, 404))
-async def read_plan(plan_id: str, session: SessionDep, _identity: Authenticated) -> PlanRead:
+async def read_plan(plan_id: IdPath, session: SessionDep, _identity: Authenticated) -> PlanRead:
     """One plan."""
     return PlanRead.model_validate(await service.get(session, plan_id))
 
 
 @router.put("/{plan_id}", summary="Replace a plan", response_model=PlanRead,
             responses=problem_responses(401, 403, 404, 422))
-async def replace_plan(plan_id: str, session: SessionDep, body: PlanBody,
+async def replace_plan(plan_id: IdPath, session: SessionDep, body: PlanBody,
                        _identity=require_roles("admin", "coordinator")) -> PlanRead:
     """Everything but its scope."""
     plan = await service.get(session, plan_id)
@@ -63,7 +64,7 @@ async def replace_plan(plan_id: str, session: SessionDep, body: PlanBody,
 
 @router.get("/{plan_id}/progress", summary="Progress of a plan's expected results",
             response_model=PlanProgress, responses=problem_responses(401, 404))
-async def plan_progress(plan_id: str, session: SessionDep, _identity: Authenticated) -> PlanProgress:
+async def plan_progress(plan_id: IdPath, session: SessionDep, _identity: Authenticated) -> PlanProgress:
     """Counted from what the service did in the plan's period; never typed in."""
     plan = await service.get(session, plan_id)
     return PlanProgress(plan_id=plan.id, computed_at=utcnow(),

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from comms.common import Text, strip_tags
-from shared.types import StrictInput
+from shared.types import IsoDate, StrictInput
 
 Metric = Literal["subscribers", "deliveries", "event_participants", "items_published"]
 ChannelName = Literal["web", "email", "webhook", "social", "events"]
+Entry = Annotated[str, StringConstraints(max_length=1000)]  # an objective, audience, message
 
 
 class PlanChannel(StrictInput):
@@ -36,21 +37,19 @@ class ExpectedResult(StrictInput):
 class PlanBody(StrictInput):
     model_config = ConfigDict(extra="forbid")
     title: Text
-    objectives: list[str] = Field(default_factory=list, max_length=30)
-    audiences: list[str] = Field(default_factory=list, max_length=30)
-    key_messages: list[str] = Field(default_factory=list, max_length=30)
-    means: list[str] = Field(default_factory=list, max_length=30)
+    objectives: list[Entry] = Field(default_factory=list, max_length=30)
+    audiences: list[Entry] = Field(default_factory=list, max_length=30)
+    key_messages: list[Entry] = Field(default_factory=list, max_length=30)
+    means: list[Entry] = Field(default_factory=list, max_length=30)
     channels: list[PlanChannel] = Field(default_factory=list, max_length=20)
     audience_kind: Literal["internal", "external", "both"] = "external"
-    period_start: dt.date
-    period_end: dt.date
+    period_start: IsoDate
+    period_end: IsoDate
     expected_results: list[ExpectedResult] = Field(default_factory=list, max_length=50)
 
     @field_validator("objectives", "audiences", "key_messages", "means")
     @classmethod
     def _tags(cls, v: list[str]) -> list[str]:
-        if any(len(x) > 1000 for x in v):
-            raise ValueError("each entry must be at most 1000 characters")
         return [x.strip() for x in v if x.strip()]
 
     @model_validator(mode="after")

@@ -15,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from comms.common import aware, local
 from comms.delivery import queue
 from comms.models import PlatformRule, SocialAccount, SocialPost, WebhookSubscription
+from shared import limits
 from shared.db import SessionDep, utcnow
 from shared.errors import Conflict, NotFound, Unprocessable, problem_responses
 from shared.identity import require_roles
-from shared.types import StrictInput
+from shared.types import IsoDateTime, StrictInput
 
 router = APIRouter(prefix="/social", tags=["social"])
 STAFF = [require_roles("admin", "coordinator")]
@@ -56,10 +57,10 @@ class PlatformRuleRead(PlatformRuleIn):
 class PostIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
     account_id: str = Field(max_length=36)
-    text: str = Field(min_length=1, max_length=100_000)
+    text: str = Field(min_length=1, max_length=limits.MARKDOWN)
     link: HttpUrl | None = None
     item_id: str | None = Field(None, max_length=36)
-    scheduled_at: dt.datetime
+    scheduled_at: IsoDateTime
 
     _aware = field_validator("scheduled_at")(aware)
 

@@ -14,6 +14,7 @@ from comms.subscriptions import service
 from shared.db import SessionDep
 from shared.errors import problem_response, problem_responses
 from shared.identity import require_roles
+from shared.limits import CodeStr
 from shared.types import StrictInput
 
 router = APIRouter(prefix="/subscriptions", tags=["subscriptions"])
@@ -24,9 +25,9 @@ class SubscribeIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
     email: str = Field(max_length=320, pattern=EMAIL)
     language: Literal["fi", "sv", "en"] = "fi"
-    themes: list[str] = Field(default_factory=list, max_length=20)
-    regions: list[str] = Field(default_factory=list, max_length=21)
-    target_groups: list[str] = Field(default_factory=list, max_length=20)
+    themes: list[CodeStr] = Field(default_factory=list, max_length=20)
+    regions: list[CodeStr] = Field(default_factory=list, max_length=21)
+    target_groups: list[CodeStr] = Field(default_factory=list, max_length=20)
     consent: Literal[True] = Field(description="The person agrees to receive mail (consent time is kept).")
 
     @field_validator("themes", "target_groups")

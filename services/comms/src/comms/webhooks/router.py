@@ -6,17 +6,19 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, status
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy import func, select
 
 from comms.common import check_regions, token
 from comms.delivery.ssrf import UnsafeTarget, check_target
 from comms.handlers import CONSUMED
 from comms.models import Delivery, WebhookSubscription
+from shared import limits
 from shared.contracts import comms as comms_contracts
 from shared.db import SessionDep
 from shared.errors import NotFound, Unprocessable, problem_responses
 from shared.identity import require_roles
+from shared.limits import CodeStr, IdPath
 from shared.types import StrictInput
 
 router = APIRouter(tags=["webhooks"])
@@ -28,8 +30,9 @@ class WebhookIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     url: str = Field(min_length=8, max_length=1000)
-    event_types: list[str] = Field(default_factory=list, max_length=50)
-    regions: list[str] = Field(default_factory=list, max_length=21)
+    event_types: list[Annotated[str, StringConstraints(max_length=200)]] = Field(
+        default_factory=list, max_length=50)
+    regions: list[CodeStr] = Field(default_factory=list, max_length=21)
     purpose: Literal["events", "social"] = "events"
     secret: str | None = Field(None, min_length=16, max_length=128)
 
@@ -115,7 +118,7 @@ async def list_webhooks(session: SessionDep) -> list[WebhookRead]:
 
 @router.delete("/webhooks/{webhook_id}", summary="Stop a webhook subscription", status_code=204,
                dependencies=STAFF, responses=problem_responses(401, 403, 404))
-async def deactivate(webhook_id: str, session: SessionDep) -> None:
+async def deactivate(webhook_id: IdPath, session: SessionDep) -> None:
     """Nothing new is queued for it; its log is kept."""
     hook = await session.get(WebhookSubscription, webhook_id)
     if hook is None:
@@ -129,8 +132,8 @@ async def deliveries(
     session: SessionDep,
     item_id: Annotated[str | None, Query(max_length=36)] = None,
     webhook_id: Annotated[str | None, Query(max_length=36)] = None,
-    channel: Annotated[str | None, Query(pattern="^(email|webhook|social)$")] = None,
-    status_: Annotated[str | None, Query(alias="status",
+    channel: Annotated[str | None, Query(max_length=limits.CODE, pattern="^(email|webhook|social)$")] = None,
+    status_: Annotated[str | None, Query(alias="status", max_length=limits.CODE,
                                          pattern="^(queued|sending|sent|retrying|failed)$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[DeliveryRead]:

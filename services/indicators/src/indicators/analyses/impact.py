@@ -24,6 +24,7 @@ from indicators.models import (
 )
 from indicators.surveys import privacy, stats
 from indicators.surveys.service import load_scores
+from shared import limits
 from shared.db import SessionDep
 from shared.errors import Unprocessable, problem_responses
 from shared.exports import Column, export_response
@@ -31,7 +32,7 @@ from shared.identity import CurrentIdentity
 
 router = APIRouter(prefix="/analyses", tags=["analyses"])
 R = problem_responses(401, 403, 404, 422)
-Fmt = Annotated[str | None, Query(pattern="^(csv|xlsx|json)$")]
+Fmt = Annotated[str | None, Query(max_length=limits.CODE, pattern="^(csv|xlsx|json)$")]
 CLASSES = ("both_improved", "wellbeing_only", "productivity_only", "neither")
 
 
@@ -57,7 +58,7 @@ async def wellbeing_productivity(
     productivity_indicator: Annotated[str, Query(max_length=40)] = "PROD_VALUE_ADDED_FTE",
     wellbeing_min_effect: Annotated[float | None, Query(ge=0, le=5)] = None,
     productivity_min_change_pct: Annotated[float | None, Query(ge=0, le=1000)] = None,
-    group_by: Annotated[str, Query(pattern="^(project|region|theme)$")] = "project",
+    group_by: Annotated[str, Query(max_length=limits.CODE, pattern="^(project|region|theme)$")] = "project",
     format: Fmt = None,
 ):
     """For each organisation with two or more rounds and productivity figures for the
@@ -168,7 +169,8 @@ async def wellbeing_productivity(
 @router.get("/spread", summary="Spread of practices", response_model=None, responses=R)
 async def spread(session: SessionDep,
                  practice_id: Annotated[str | None, Query(max_length=36)] = None,
-                 interval: Annotated[str, Query(pattern="^(year|half|quarter)$")] = "year",
+                 interval: Annotated[str, Query(max_length=limits.CODE,
+                                                pattern="^(year|half|quarter)$")] = "year",
                  format: Fmt = None):
     """Adoptions over time, organisations and regions reached, within the originating
     projects' organisations or beyond them, and by scope (from the registry's events)."""

@@ -21,14 +21,16 @@ from indicators.models import (
     rollup,
 )
 from indicators.reports.service import achieved
+from shared import limits
 from shared.db import SessionDep
 from shared.errors import Unprocessable, problem_responses
 from shared.exports import Column, export_response
 from shared.identity import Authenticated
+from shared.limits import CodeStr
 
 router = APIRouter(prefix="/analyses", tags=["analyses"])
 R = problem_responses(401, 403, 404, 422)
-Fmt = Annotated[str | None, Query(pattern="^(csv|xlsx|json)$")]
+Fmt = Annotated[str | None, Query(max_length=limits.CODE, pattern="^(csv|xlsx|json)$")]
 DIMS = {"indicator": rollup.c.indicator_code, "year": rollup.c.year, "period": rollup.c.period,
         "region": rollup.c.region_code, "funder": rollup.c.funder_id, "theme": rollup.c.theme_id,
         "programme": rollup.c.programme_id}
@@ -71,7 +73,7 @@ async def rollup_view(
     session: SessionDep,
     group_by: Annotated[str, Query(max_length=80, description="comma list of: " + ", ".join(DIMS))]
     = "region,indicator,year",
-    indicator_code: Annotated[list[str] | None, Query(max_length=50)] = None,
+    indicator_code: Annotated[list[CodeStr] | None, Query(max_length=50)] = None,
     region: Annotated[str | None, Query(max_length=4)] = None,
     funder: Annotated[str | None, Query(max_length=36)] = None,
     theme: Annotated[str | None, Query(max_length=36)] = None,
@@ -132,9 +134,10 @@ EU_COLUMNS = ["specific_objective", "indicator_code", "name", "women", "men", "n
 @router.get("/eu-report", summary="Common indicators for an EU cut-off", response_model=None,
             responses=R)
 async def eu_report(session: SessionDep, identity: Authenticated,
-                    cutoff: Annotated[str, Query(pattern=r"^(19|20|21)\d{2}(06|12)$",
+                    cutoff: Annotated[str, Query(max_length=limits.CODE, pattern=r"^(19|20|21)\d{2}(06|12)$",
                                                  description="YYYY06 or YYYY12")],
-                    format: Fmt = None, lang: Annotated[str, Query(pattern="^(fi|sv|en)$")] = "en"):
+                    format: Fmt = None, lang: Annotated[str, Query(max_length=limits.CODE,
+                                                                   pattern="^(fi|sv|en)$")] = "en"):
     """ESF+ common indicators (EECO/EECR), cumulative approved values up to the cut-off, by
     ESF+ specific objective (e.g. ESO4.7, from the registry's project events) and gender;
     composites from their parts. Projects whose specific objective is not known are counted

@@ -12,10 +12,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from indicators.catalogue.schemas import DefinitionIn, DefinitionOut, FiguresIn
 from indicators.common import field_error
 from indicators.models import IndicatorDefinition, organisation_figure, participation, project_projection
+from shared import limits
 from shared.db import SessionDep, utcnow
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable, problem_responses
 from shared.exports import Column, export_response
 from shared.identity import Authenticated
+from shared.limits import IdPath
 
 router = APIRouter(prefix="/indicators", tags=["catalogue"])
 EXPORT_COLUMNS = [Column(k, {"fi": k, "en": k}) for k in (
@@ -47,8 +49,8 @@ async def list_definitions(
     session: SessionDep,
     family: Annotated[str | None, Query(max_length=30)] = None,
     all_versions: bool = False,
-    format: Annotated[str | None, Query(pattern="^(csv|xlsx|json)$")] = None,
-    lang: Annotated[str, Query(pattern="^(fi|sv|en)$")] = "fi",
+    format: Annotated[str | None, Query(max_length=limits.CODE, pattern="^(csv|xlsx|json)$")] = None,
+    lang: Annotated[str, Query(max_length=limits.CODE, pattern="^(fi|sv|en)$")] = "fi",
 ):
     """Definitions in force (or every version), optionally of one family; exportable."""
     q = select(IndicatorDefinition).order_by(IndicatorDefinition.code, IndicatorDefinition.version)
@@ -66,7 +68,7 @@ async def list_definitions(
 
 @router.get("/definitions/{code}", summary="One indicator with its versions",
             responses=problem_responses(404))
-async def read_definition(code: str, session: SessionDep) -> dict:
+async def read_definition(code: IdPath, session: SessionDep) -> dict:
     """The version in force and the full version history."""
     versions = list((await session.scalars(select(IndicatorDefinition).where(
         IndicatorDefinition.code == code).order_by(IndicatorDefinition.version))).all())
@@ -153,7 +155,8 @@ async def put_figures(body: FiguresIn, session: SessionDep, identity: Authentica
             responses=problem_responses(401, 403))
 async def list_figures(session: SessionDep, identity: Authenticated,
                        organisation_id: Annotated[str | None, Query(max_length=36)] = None,
-                       format: Annotated[str | None, Query(pattern="^(csv|xlsx|json)$")] = None):
+                       format: Annotated[str | None, Query(max_length=limits.CODE,
+                                                           pattern="^(csv|xlsx|json)$")] = None):
     """Figures per organisation (national roles see all; others their own organisation's)."""
     t = organisation_figure
     q = select(t).order_by(t.c.organisation_id, t.c.indicator_code, t.c.period)

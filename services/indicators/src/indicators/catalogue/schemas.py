@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.contracts.registry import LocalizedText
-from shared.types import StrictInput
+from shared.contracts.registry import LocalizedDescription, LocalizedName
+from shared.limits import CodeStr
+from shared.types import IsoDate, StrictInput
 
 Family = Literal["esf_output", "esf_result", "wellbeing", "productivity", "dissemination",
                  "programme_specific", "custom"]
@@ -21,7 +22,7 @@ class Band(StrictInput):
     code: str = Field(min_length=1, max_length=40)
     min: float
     max: float
-    label: LocalizedText
+    label: LocalizedName
 
 
 class DefinitionIn(StrictInput):
@@ -29,8 +30,8 @@ class DefinitionIn(StrictInput):
 
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=2, max_length=40, pattern=r"^[A-Za-z0-9_+\-.]+$")
-    name: LocalizedText
-    description: LocalizedText | None = None
+    name: LocalizedName
+    description: LocalizedDescription | None = None
     family: Family = "custom"
     measure: Measure = "count"
     unit: str | None = Field(None, max_length=40)
@@ -38,12 +39,12 @@ class DefinitionIn(StrictInput):
     aggregation: Aggregation = "sum"
     min_value: float | None = None
     max_value: float | None = None
-    disaggregations: list[str] = Field(default_factory=list, max_length=10)
-    parts: list[str] = Field(default_factory=list, max_length=20)
-    exclusive_with: list[str] = Field(default_factory=list, max_length=10)
+    disaggregations: list[CodeStr] = Field(default_factory=list, max_length=10)
+    parts: list[CodeStr] = Field(default_factory=list, max_length=20)
+    exclusive_with: list[CodeStr] = Field(default_factory=list, max_length=10)
     bands: list[Band] = Field(default_factory=list, max_length=20)
-    valid_from: dt.date | None = None
-    valid_to: dt.date | None = None
+    valid_from: IsoDate | None = None
+    valid_to: IsoDate | None = None
 
     @model_validator(mode="after")
     def _check(self) -> DefinitionIn:
@@ -81,7 +82,7 @@ class FigureIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
     organisation_id: str = Field(min_length=1, max_length=36)
     indicator_code: str = Field(min_length=1, max_length=40)
-    period: str = Field(pattern=r"^\d{4}(H[12]|Q[1-4])?$")
+    period: str = Field(max_length=6, pattern=r"^\d{4}(H[12]|Q[1-4])?$")
     value: float
 
 

@@ -20,10 +20,12 @@ from indicators.common import (
 from indicators.models import Report, Target, project_projection
 from indicators.reports import service
 from indicators.reports.schemas import ImportIn, ReopenIn, ReportIn, ReportOut, TargetIn, ValuesIn
+from shared import limits
 from shared.db import SessionDep
 from shared.errors import Conflict, Unprocessable, problem_responses
 from shared.exports import Column, export_response
 from shared.identity import Authenticated
+from shared.limits import IdPath
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 
 router = APIRouter(tags=["reports"])
@@ -70,12 +72,12 @@ async def import_reports(body: ImportIn, request: Request, session: SessionDep,
 async def list_reports(
     session: SessionDep, identity: Authenticated,
     project_id: Annotated[str | None, Query(max_length=36)] = None,
-    period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
-    status_: Annotated[str | None, Query(alias="status",
+    period: Annotated[str | None, Query(max_length=limits.CODE, pattern=PERIOD_PATTERN)] = None,
+    status_: Annotated[str | None, Query(alias="status", max_length=limits.CODE,
                                          pattern="^(draft|submitted|approved|locked|superseded)$")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-    format: Annotated[str | None, Query(pattern="^(csv|xlsx|json)$")] = None,
+    format: Annotated[str | None, Query(max_length=limits.CODE, pattern="^(csv|xlsx|json)$")] = None,
 ):
     """Reports of the projects you may see, newest period first (then project, period and
     revision), a page at a time: `next_cursor` gives the next page, `total` counts them all.
@@ -124,7 +126,7 @@ def _after(values: list) -> ColumnElement[bool]:
 
 
 @router.get("/reports/{report_id}", summary="Read a report with its values", responses=R)
-async def read_report(report_id: str, session: SessionDep, identity: Authenticated) -> ReportOut:
+async def read_report(report_id: IdPath, session: SessionDep, identity: Authenticated) -> ReportOut:
     """One revision of a report."""
     r = await service.get_report(session, report_id)
     require_see(identity, await get_project(session, r.project_id))
@@ -132,7 +134,7 @@ async def read_report(report_id: str, session: SessionDep, identity: Authenticat
 
 
 @router.get("/reports/{report_id}/history", summary="Every revision of a report", responses=R)
-async def report_history(report_id: str, session: SessionDep, identity: Authenticated) -> dict:
+async def report_history(report_id: IdPath, session: SessionDep, identity: Authenticated) -> dict:
     """All revisions for the report's project and period, oldest first, with their values."""
     r = await service.get_report(session, report_id)
     require_see(identity, await get_project(session, r.project_id))
@@ -148,7 +150,7 @@ async def report_history(report_id: str, session: SessionDep, identity: Authenti
 
 
 @router.put("/reports/{report_id}/values", summary="Replace a draft's values", responses=R)
-async def put_values(report_id: str, body: ValuesIn, session: SessionDep,
+async def put_values(report_id: IdPath, body: ValuesIn, session: SessionDep,
                      identity: Authenticated) -> ReportOut:
     """Only drafts change; a submitted or approved report is corrected by reopening it."""
     r = await service.get_report(session, report_id)
@@ -157,7 +159,7 @@ async def put_values(report_id: str, body: ValuesIn, session: SessionDep,
 
 
 @router.post("/reports/{report_id}/submit", summary="Submit a draft for approval", responses=R)
-async def submit_report(report_id: str, request: Request, session: SessionDep,
+async def submit_report(report_id: IdPath, request: Request, session: SessionDep,
                         identity: Authenticated) -> ReportOut:
     """Implementer submits; emits `report.submitted`."""
     r = await service.get_report(session, report_id)
@@ -165,7 +167,7 @@ async def submit_report(report_id: str, request: Request, session: SessionDep,
 
 
 @router.post("/reports/{report_id}/approve", summary="Approve a submitted report", responses=R)
-async def approve_report(report_id: str, request: Request, session: SessionDep,
+async def approve_report(report_id: IdPath, request: Request, session: SessionDep,
                          identity: Authenticated) -> ReportOut:
     """The project's funder approves; emits `report.approved` (and `target.reached`)."""
     r = await service.get_report(session, report_id)
@@ -173,7 +175,7 @@ async def approve_report(report_id: str, request: Request, session: SessionDep,
 
 
 @router.post("/reports/{report_id}/lock", summary="Lock an approved report", responses=R)
-async def lock_report(report_id: str, session: SessionDep, identity: Authenticated) -> ReportOut:
+async def lock_report(report_id: IdPath, session: SessionDep, identity: Authenticated) -> ReportOut:
     """A locked report reopens only by an admin (e.g. after EU reporting)."""
     r = await service.get_report(session, report_id)
     return await _out(session, await service.lock(session, identity, r))
@@ -181,7 +183,7 @@ async def lock_report(report_id: str, session: SessionDep, identity: Authenticat
 
 @router.post("/reports/{report_id}/reopen", summary="Reopen a report for correction",
              status_code=201, responses=R)
-async def reopen_report(report_id: str, body: ReopenIn, request: Request, session: SessionDep,
+async def reopen_report(report_id: IdPath, body: ReopenIn, request: Request, session: SessionDep,
                         identity: Authenticated) -> ReportOut:
     """Needs a reason; the revision is kept and a new draft revision is returned."""
     r = await service.get_report(session, report_id)
@@ -233,7 +235,8 @@ async def create_target(body: TargetIn, session: SessionDep, identity: Authentic
 @router.get("/targets", summary="Targets of a project", response_model=None, responses=R)
 async def list_targets(session: SessionDep, identity: Authenticated,
                        project_id: Annotated[str, Query(max_length=36)],
-                       format: Annotated[str | None, Query(pattern="^(csv|xlsx|json)$")] = None):
+                       format: Annotated[str | None, Query(max_length=limits.CODE,
+                                                           pattern="^(csv|xlsx|json)$")] = None):
     """Targets with baseline, target and (once reached) when."""
     require_see(identity, await get_project(session, project_id))
     rows = (await session.scalars(select(Target).where(Target.project_id == project_id)

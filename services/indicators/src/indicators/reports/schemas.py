@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from typing_extensions import TypedDict
 
 from indicators.common import PERIOD_PATTERN
-from shared.types import StrictInput
+from shared.limits import CODE, MAP_KEYS, NOTE
+from shared.types import IsoDate, StrictInput
 
 # Values arrive by the hundred thousand (bulk imports), so their bodies are TypedDicts in
 # pydantic's strict mode: validated entirely in pydantic-core (about 0.5 us a value, against
@@ -19,6 +20,8 @@ _STRICT = ConfigDict(extra="forbid", strict=True)
 _NO_NUL = r"^[^\x00]*$"
 Text40 = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=_NO_NUL)]
 CountedId = Annotated[str, StringConstraints(max_length=200, pattern=_NO_NUL)]
+Number = Annotated[float, Field(allow_inf_nan=False)]
+Breakdown = Annotated[dict[Text40, Number], Field(max_length=MAP_KEYS)]  # category -> value
 
 
 class ValueIn(TypedDict):
@@ -28,7 +31,7 @@ class ValueIn(TypedDict):
     indicator_code: Text40
     value: Annotated[float, Field(allow_inf_nan=False)]
     # e.g. {"gender": {"women": 3, "men": 2, "non_binary": 0}}: each must add up to value.
-    disaggregations: NotRequired[dict[str, dict[str, Annotated[float, Field(allow_inf_nan=False)]]] | None]
+    disaggregations: NotRequired[Annotated[dict[Text40, Breakdown], Field(max_length=MAP_KEYS)] | None]
     # Pseudonymous ids of what was counted (e.g. business IDs), for counting rules.
     counted_ids: NotRequired[Annotated[list[CountedId], Field(max_length=100000)] | None]
 
@@ -38,7 +41,7 @@ class ReportIn(TypedDict):
 
     __pydantic_config__ = _STRICT  # type: ignore[misc]
     project_id: Annotated[str, StringConstraints(min_length=1, max_length=36, pattern=_NO_NUL)]
-    period: Annotated[str, StringConstraints(pattern=PERIOD_PATTERN)]
+    period: Annotated[str, StringConstraints(max_length=CODE, pattern=PERIOD_PATTERN)]
     values: NotRequired[Annotated[list[ValueIn], Field(max_length=200000)]]
 
 
@@ -57,7 +60,7 @@ class ImportIn(TypedDict):
 
 class ReopenIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=3, max_length=2000)
+    reason: str = Field(min_length=3, max_length=NOTE)
 
 
 class TargetIn(StrictInput):
@@ -65,9 +68,9 @@ class TargetIn(StrictInput):
     project_id: str = Field(min_length=1, max_length=36)
     indicator_code: str = Field(min_length=1, max_length=40)
     baseline_value: float | None = Field(None, allow_inf_nan=False)
-    baseline_date: dt.date | None = None
+    baseline_date: IsoDate | None = None
     target_value: float = Field(allow_inf_nan=False)
-    target_date: dt.date
+    target_date: IsoDate
 
 
 class ReportOut(BaseModel):

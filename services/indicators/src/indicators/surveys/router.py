@@ -13,10 +13,12 @@ from indicators.common import field_error
 from indicators.models import Instrument, SurveyRound, survey_response, survey_wording
 from indicators.surveys import privacy, service, stats
 from indicators.surveys.schemas import InstrumentIn, ResponsesIn, RoundIn, WordingIn
+from shared import limits
 from shared.db import SessionDep, utcnow
 from shared.errors import Conflict, Forbidden, Unprocessable, problem_responses
 from shared.exports import Column, export_response
 from shared.identity import Authenticated
+from shared.limits import IdPath
 
 router = APIRouter(prefix="/surveys", tags=["surveys"])
 R = problem_responses(401, 403, 404, 409, 413, 422)
@@ -55,7 +57,7 @@ async def list_instruments(session: SessionDep) -> dict:
 
 
 @router.get("/instruments/{code}", summary="One instrument", responses=R)
-async def read_instrument(code: str, session: SessionDep, identity: Authenticated) -> dict:
+async def read_instrument(code: IdPath, session: SessionDep, identity: Authenticated) -> dict:
     """With item wording when your organisation has loaded its licensed wording."""
     ins = await service.get_instrument(session, code)
     wording = None
@@ -85,7 +87,7 @@ async def create_instrument(body: InstrumentIn, session: SessionDep, identity: A
 
 @router.put("/instruments/{code}/wording", summary="Load your organisation's licensed wording",
             responses=R)
-async def put_wording(code: str, body: WordingIn, session: SessionDep, identity: Authenticated) -> dict:
+async def put_wording(code: IdPath, body: WordingIn, session: SessionDep, identity: Authenticated) -> dict:
     """Item wording is licensed: each organisation holding a licence loads its own copy."""
     if not identity.org:
         raise Forbidden("wording is loaded for an organisation; your identity has none")
@@ -136,7 +138,8 @@ async def create_round(body: RoundIn, session: SessionDep, identity: Authenticat
 async def list_rounds(request: Request, session: SessionDep, identity: Authenticated,
                       organisation_id: Annotated[str | None, Query(max_length=36)] = None,
                       project_id: Annotated[str | None, Query(max_length=36)] = None,
-                      format: Annotated[str | None, Query(pattern="^(csv|xlsx|json)$")] = None):
+                      format: Annotated[str | None, Query(max_length=limits.CODE,
+                                                          pattern="^(csv|xlsx|json)$")] = None):
     """Rounds you may see, with response counts (withheld while below the threshold)."""
     q = select(SurveyRound).order_by(SurveyRound.organisation_id, SurveyRound.label)
     if not identity.is_national:
@@ -160,7 +163,7 @@ async def list_rounds(request: Request, session: SessionDep, identity: Authentic
 
 @router.post("/rounds/{round_id}/responses", summary="Add anonymous responses",
              status_code=status.HTTP_201_CREATED, responses=R)
-async def add_responses(round_id: str, body: ResponsesIn, session: SessionDep,
+async def add_responses(round_id: IdPath, body: ResponsesIn, session: SessionDep,
                         identity: Authenticated) -> dict:
     """Answers are scored here; only the scores are kept, with no respondent identity."""
     r, ins = await service.get_round(session, round_id)
@@ -174,7 +177,7 @@ async def add_responses(round_id: str, body: ResponsesIn, session: SessionDep,
 
 @router.post("/rounds/{round_id}/upload", summary="Upload responses as CSV", status_code=201,
              responses=R)
-async def upload_responses(round_id: str, request: Request, session: SessionDep,
+async def upload_responses(round_id: IdPath, request: Request, session: SessionDep,
                            identity: Authenticated) -> dict:
     """Body: text/csv with a header of the instrument's item ids and optionally `unit`.
     All rows are checked first; one bad row rejects the upload."""
@@ -188,7 +191,7 @@ async def upload_responses(round_id: str, request: Request, session: SessionDep,
 
 
 @router.post("/rounds/{round_id}/close", summary="Close a round", responses=R)
-async def close_round(round_id: str, request: Request, session: SessionDep,
+async def close_round(round_id: IdPath, request: Request, session: SessionDep,
                       identity: Authenticated) -> dict:
     """Emits `survey_round.closed` (results_available is false below the privacy threshold);
     409 when the round is closed already (by hand or at its close time)."""
@@ -199,9 +202,10 @@ async def close_round(round_id: str, request: Request, session: SessionDep,
 
 @router.get("/rounds/{round_id}/results", summary="Results of a round", response_model=None,
             responses=R)
-async def round_results(round_id: str, request: Request, session: SessionDep,
+async def round_results(round_id: IdPath, request: Request, session: SessionDep,
                         identity: Authenticated, breakdown: bool = False,
-                        format: Annotated[str | None, Query(pattern="^(csv|xlsx|json)$")] = None):
+                        format: Annotated[str | None, Query(max_length=limits.CODE,
+                                                            pattern="^(csv|xlsx|json)$")] = None):
     """n, mean, SD, 95 % CI and bands, in total and per unit; figures about fewer than k
     respondents are withheld (also where they could be derived by subtraction)."""
     r, ins = await service.get_round(session, round_id)

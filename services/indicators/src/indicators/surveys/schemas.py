@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from indicators.catalogue.schemas import Band
 from indicators.surveys import privacy, stats
 from indicators.surveys.service import end_of_day, start_of_day
-from shared.contracts.registry import LocalizedText
-from shared.types import IsoDateTime, StrictInput
+from shared.contracts.registry import LocalizedDescription, LocalizedName
+from shared.types import IsoDate, IsoDateTime, StrictInput
+
+ItemKey = Annotated[str, StringConstraints(max_length=20)]  # an item id (ItemIn.id)
+UnitLabel = Annotated[str, StringConstraints(max_length=80)]  # a unit (ResponseIn.unit)
 
 
 class ItemIn(StrictInput):
@@ -24,7 +26,7 @@ class ItemIn(StrictInput):
 class DimensionIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=40)
-    indicator_code: str | None = None
+    indicator_code: str | None = Field(None, max_length=40)
 
 
 class InstrumentIn(StrictInput):
@@ -32,7 +34,7 @@ class InstrumentIn(StrictInput):
 
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=2, max_length=40, pattern=r"^[A-Za-z0-9_\-.]+$")
-    name: LocalizedText
+    name: LocalizedName
     scale_min: int = Field(ge=0, le=1000)
     scale_max: int = Field(ge=1, le=1000)
     scoring: Literal["mean", "percent_of_max"] = "mean"
@@ -42,7 +44,7 @@ class InstrumentIn(StrictInput):
         default_factory=list, max_length=20,
         description="Score bands in ascending order, contiguous: each covers [min, max), the "
         "last up to its max inclusive; together they cover the whole score range.")
-    indicator_code: str | None = None
+    indicator_code: str | None = Field(None, max_length=40)
 
     @model_validator(mode="after")
     def _check(self) -> InstrumentIn:
@@ -65,7 +67,7 @@ class InstrumentIn(StrictInput):
 
 class WordingIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
-    items: dict[str, LocalizedText] = Field(min_length=1, max_length=200)
+    items: dict[ItemKey, LocalizedDescription] = Field(min_length=1, max_length=200)
 
 
 class RoundIn(StrictInput):
@@ -73,13 +75,13 @@ class RoundIn(StrictInput):
     instrument_code: str = Field(min_length=1, max_length=40)
     organisation_id: str = Field(min_length=1, max_length=36)
     project_id: str | None = Field(None, max_length=36)
-    label: str = Field(pattern=r"^T\d{1,2}$", description="T0 baseline, T1, T2 follow-ups")
-    opens_on: dt.date
-    closes_on: dt.date
+    label: str = Field(max_length=3, pattern=r"^T\d{1,2}$", description="T0 baseline, T1, T2 follow-ups")
+    opens_on: IsoDate
+    closes_on: IsoDate
     closes_at: IsoDateTime | None = Field(
         None, description="When the round closes itself, with its UTC offset; within closes_on "
         "(Europe/Helsinki). Default: the end of closes_on.")
-    units: list[str] = Field(default_factory=list, max_length=500)
+    units: list[UnitLabel] = Field(default_factory=list, max_length=500)
 
     @model_validator(mode="after")
     def _dates(self) -> RoundIn:
@@ -96,7 +98,7 @@ class RoundIn(StrictInput):
 class ResponseIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
     unit: str | None = Field(None, max_length=80)
-    answers: dict[str, int] = Field(
+    answers: dict[ItemKey, int] = Field(
         min_length=1, max_length=200,
         description="Item id -> answer: a whole number on the instrument's scale.")
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from indicators.common import field_error, get_project, is_funder_of, is_implementer_of
 from indicators.models import Instrument, SurveyRound, survey_response
 from indicators.surveys import privacy, stats
+from shared import limits
 from shared.contracts import indicators as contracts
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Unprocessable
@@ -141,8 +142,7 @@ def answers_from_json(ins: Instrument, responses: list[Any]) -> tuple[np.ndarray
     return arr, [x.unit for x in responses]
 
 
-MAX_UPLOAD_ROWS = 100_000       # a large employer's whole survey export in one file (~2 MB)
-MAX_CSV_FIELD = 100             # an item answer or a unit label (units are at most 80)
+UNIT_CHARS = 80                 # as ResponseIn.unit
 
 
 def answers_from_csv(ins: Instrument, body: bytes) -> tuple[np.ndarray, list]:
@@ -170,14 +170,15 @@ def answers_from_csv(ins: Instrument, body: bytes) -> tuple[np.ndarray, list]:
         for row in reader:
             if not any(c.strip() for c in row):
                 continue
-            if len(rows) == MAX_UPLOAD_ROWS:
-                raise PayloadTooLarge(f"at most {MAX_UPLOAD_ROWS} responses in one upload",
+            if len(rows) == limits.SURVEY_CSV_ROWS:
+                raise PayloadTooLarge(f"at most {limits.SURVEY_CSV_ROWS} responses in one upload",
                                       errors=[field_error("body", "rows", f"split the file into "
-                                                          f"uploads of {MAX_UPLOAD_ROWS} rows")])
+                                                          f"uploads of {limits.SURVEY_CSV_ROWS} rows")])
             rows.append(row)
-    except csv.Error as exc:
-        raise Unprocessable("malformed CSV", errors=[field_error(
-            f"body/line/{reader.line_num}", "csv", str(exc)[:200])]) from None
+    except csv.Error as exc:   # e.g. a field over the csv module's 131,072 characters
+        raise Unprocessable(f"unreadable CSV at line {reader.line_num}", errors=[field_error(
+            "body", "string_too_long" if "field limit" in str(exc) else "csv",
+            f"{str(exc)[:200]}; a field may have at most {limits.CSV_FIELD} characters")]) from None
     if not rows:
         raise Unprocessable("no responses in the CSV", errors=[field_error("body", "empty", "no rows")])
     unit_col = header.index("unit") if "unit" in header else None
@@ -187,9 +188,9 @@ def answers_from_csv(ins: Instrument, body: bytes) -> tuple[np.ndarray, list]:
     for n, row in enumerate(rows, start=2):
         if len(row) != width:
             errors.append(field_error(f"body/line/{n}", "columns", f"{len(row)} cells, expected {width}"))
-        elif any(len(c) > MAX_CSV_FIELD for c in row):
-            errors.append(field_error(f"body/line/{n}", "too_long",
-                                      f"a cell is over {MAX_CSV_FIELD} characters"))
+        elif unit_col is not None and len(row[unit_col].strip()) > UNIT_CHARS:
+            errors.append(field_error(f"body/line/{n}/unit", "string_too_long",
+                                      f"at most {UNIT_CHARS} characters"))
         elif not all(_WHOLE.fullmatch(row[j].strip()) for j in order):
             errors.append(field_error(f"body/line/{n}", "integer",
                                       "every answer must be a whole number on the scale"))

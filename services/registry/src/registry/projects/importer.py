@@ -52,7 +52,7 @@ from registry.models import (
 )
 from registry.projects.schemas import ProjectCreate
 from registry.projects.service import ALLOWED_STATUS, SCALARS, TAG_KINDS
-from shared import idempotency
+from shared import idempotency, limits
 from shared.contracts import registry as contracts
 from shared.db import SessionDep, bulk_insert, new_id, new_ids, utcnow
 from shared.errors import (
@@ -68,7 +68,7 @@ from shared.identity import Authenticated, Identity
 from shared.jsonutil import loads
 
 router = APIRouter(prefix="/projects", tags=["import"])
-MAX_ROWS = 10_000
+MAX_ROWS = limits.IMPORT_ROWS
 LIST_SPLIT = (";", "|")
 T = Project.__table__
 CHUNK = 1000
@@ -104,11 +104,34 @@ def _split_list(value: str) -> list[str]:
     return [value.strip()] if value.strip() else []
 
 
+def _records(reader: csv.DictReader):
+    """The reader's records, at most MAX_ROWS; past that, or when the csv module refuses a field
+    (over limits.CSV_FIELD characters) or a line, 422 naming the row (numbered from 0, as the
+    import report numbers them)."""
+    n = 0
+    while True:
+        try:
+            raw = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise Unprocessable(f"unreadable CSV at row {n} (line {reader.line_num}): {exc}",
+                                errors=[{"field": f"body/row/{n}", "message": f"{exc}; at most "
+                                         f"{limits.CSV_FIELD} characters a field",
+                                         "type": "string_too_long" if "field limit" in str(exc)
+                                         else "csv"}]) from None
+        n += 1
+        if n > MAX_ROWS:
+            raise Unprocessable(f"at most {MAX_ROWS} projects a request", errors=[
+                {"field": "body", "type": "too_long", "message": f"at most {MAX_ROWS} rows"}])
+        yield raw
+
+
 def csv_rows(text: str) -> list[dict[str, Any]]:
     """CSV with a header row: name_fi/name_sv/name_en, goals_fi..., budget_<source>, lists by ';'."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     out = []
-    for raw in reader:
+    for raw in _records(reader):
         row: dict[str, Any] = {}
         for key, value in raw.items():
             if key is None or value is None or value == "":

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import ORJSONResponse
 from pydantic import StringConstraints
 from sqlalchemy import select
@@ -22,12 +21,14 @@ from registry.projects.schemas import (
 )
 from registry.projects.service import etag, etag_matches
 from registry.projects.service import project as project_service
+from shared import limits
 from shared.db import SessionDep
 from shared.errors import problem_responses
 from shared.exports import EXPORT_RESPONSES, Column, export_response
 from shared.identity import Authenticated, CurrentIdentity
+from shared.limits import IdPath, IfMatch, IfNoneMatch
 from shared.pagination import Cursor, Limit
-from shared.types import Code, IsoDate
+from shared.types import Code, DecimalIn, IsoDate
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 Lang = Literal["fi", "sv", "en"]
@@ -37,21 +38,23 @@ def project_query(
     q: Annotated[str | None, Query(max_length=200, description="Full-text search (fi/sv/en).")] = None,
     search_lang: Annotated[Lang | None, Query(description="Search one language only.")] = None,
     status_: Annotated[list[Literal["planned", "active", "ended", "cancelled"]] | None,
-                       Query(alias="status")] = None,
-    region: Annotated[list[Annotated[str, StringConstraints(pattern=r"^\d{2}$")]] | None,
-                      Query(description="Maakunta codes.")] = None,
-    theme: Annotated[list[Code] | None, Query()] = None,
-    programme: Annotated[list[Code] | None, Query()] = None,
-    funder: Annotated[list[Code] | None, Query()] = None,
-    implementer: Annotated[list[Code] | None, Query(description="Lead implementer ids.")] = None,
-    call: Annotated[list[Code] | None, Query()] = None,
-    target_group: Annotated[list[Code] | None, Query()] = None,
-    sub_theme: Annotated[list[Code] | None, Query()] = None,
-    partner: Annotated[list[Code] | None, Query()] = None,
+                       Query(alias="status", max_length=4)] = None,
+    region: Annotated[list[Annotated[str, StringConstraints(max_length=2, pattern=r"^\d{2}$")]] | None,
+                      Query(max_length=limits.FILTER_VALUES, description="Maakunta codes.")] = None,
+    theme: Annotated[list[Code] | None, Query(max_length=limits.FILTER_VALUES)] = None,
+    programme: Annotated[list[Code] | None, Query(max_length=limits.FILTER_VALUES)] = None,
+    funder: Annotated[list[Code] | None, Query(max_length=limits.FILTER_VALUES)] = None,
+    implementer: Annotated[list[Code] | None,
+                           Query(max_length=limits.FILTER_VALUES,
+                                 description="Lead implementer ids.")] = None,
+    call: Annotated[list[Code] | None, Query(max_length=limits.FILTER_VALUES)] = None,
+    target_group: Annotated[list[Code] | None, Query(max_length=limits.FILTER_VALUES)] = None,
+    sub_theme: Annotated[list[Code] | None, Query(max_length=limits.FILTER_VALUES)] = None,
+    partner: Annotated[list[Code] | None, Query(max_length=limits.FILTER_VALUES)] = None,
     active_from: Annotated[IsoDate | None, Query(description="Term overlaps from this date.")] = None,
     active_to: Annotated[IsoDate | None, Query(description="Term overlaps up to this date.")] = None,
-    budget_min: Annotated[Decimal | None, Query(ge=0, le=10**12)] = None,
-    budget_max: Annotated[Decimal | None, Query(ge=0, le=10**12)] = None,
+    budget_min: Annotated[DecimalIn | None, Query(ge=0, le=10**12)] = None,
+    budget_max: Annotated[DecimalIn | None, Query(ge=0, le=10**12)] = None,
     published: bool | None = None,
     include_archived: bool = False,
     sort: Annotated[str | None, Query(max_length=20, description="code, start_date, end_date, "
@@ -165,8 +168,8 @@ async def _project_response(session, identity, p, code: int = 200,
 
 @router.get("/{project_id}", summary="Read a project", response_model=ProjectRead,
             responses=problem_responses(404))
-async def read_project(project_id: str, session: SessionDep, identity: CurrentIdentity,
-                       if_none_match: Annotated[str | None, Header()] = None) -> Response:
+async def read_project(project_id: IdPath, session: SessionDep, identity: CurrentIdentity,
+                       if_none_match: IfNoneMatch = None) -> Response:
     """One project with its ETag (send it back as If-Match when you change it)."""
     p = await project_service.get(session, project_id, identity)
     if etag_matches(if_none_match, etag(p)):
@@ -177,8 +180,8 @@ async def read_project(project_id: str, session: SessionDep, identity: CurrentId
 @router.patch("/{project_id}", summary="Change a project", response_model=ProjectRead,
               responses=problem_responses(401, 403, 404, 409, 412, 422))
 async def update_project(
-    project_id: str, request: Request, session: SessionDep, identity: Authenticated,
-    body: ProjectUpdate, if_match: Annotated[str | None, Header()] = None,
+    project_id: IdPath, request: Request, session: SessionDep, identity: Authenticated,
+    body: ProjectUpdate, if_match: IfMatch = None,
 ) -> Response:
     """Change some fields; emits `project.updated` (and `project.status_changed`) when anything changed."""
     p = await project_service.get(session, project_id)  # 403 below if the caller may not edit it
@@ -188,9 +191,9 @@ async def update_project(
 
 @router.post("/{project_id}/status", summary="Move a project along its lifecycle",
              response_model=ProjectRead, responses=problem_responses(401, 403, 404, 409, 412, 422))
-async def change_status(project_id: str, request: Request, session: SessionDep,
+async def change_status(project_id: IdPath, request: Request, session: SessionDep,
                         identity: Authenticated, body: StatusChange,
-                        if_match: Annotated[str | None, Header()] = None) -> Response:
+                        if_match: IfMatch = None) -> Response:
     """planned -> active -> ended, or -> cancelled; the date and reason are kept."""
     p = await project_service.get(session, project_id)
     update = ProjectUpdate(status=body.status, status_date=body.date, status_reason=body.reason)
@@ -200,9 +203,9 @@ async def change_status(project_id: str, request: Request, session: SessionDep,
 
 @router.post("/{project_id}/archive", summary="Archive a project", response_model=ProjectRead,
              responses=problem_responses(401, 403, 404, 412))
-async def archive_project(project_id: str, request: Request, session: SessionDep,
+async def archive_project(project_id: IdPath, request: Request, session: SessionDep,
                           identity: Authenticated,
-                          if_match: Annotated[str | None, Header()] = None) -> Response:
+                          if_match: IfMatch = None) -> Response:
     """Hide from lists, keep its history; emits `project.archived`."""
     p = await project_service.get(session, project_id)
     p = await project_service.archive(session, request.state.outbox, identity, p, if_match)
@@ -211,7 +214,7 @@ async def archive_project(project_id: str, request: Request, session: SessionDep
 
 @router.delete("/{project_id}/people/{person_id}", summary="Erase a person's data",
                status_code=204, responses=problem_responses(401, 403, 404))
-async def erase_person(project_id: str, person_id: str, session: SessionDep,
+async def erase_person(project_id: IdPath, person_id: IdPath, session: SessionDep,
                        identity: Authenticated) -> Response:
     """Erase a contact person or steering-group member on request."""
     p = await project_service.get(session, project_id, identity)
@@ -221,7 +224,7 @@ async def erase_person(project_id: str, person_id: str, session: SessionDep,
 
 @router.get("/{project_id}/history", summary="A project's change history",
             responses=problem_responses(403, 404))
-async def project_history(project_id: str, session: SessionDep,
+async def project_history(project_id: IdPath, session: SessionDep,
                           identity: Authenticated) -> dict[str, Any]:
     """Every change: who, when, what changed (before/after); personal data never kept here."""
     p = await project_service.get(session, project_id, identity)

@@ -9,8 +9,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from registry.validators import check_codes
-from shared.contracts.registry import LocalizedText
-from shared.types import StrictInput
+from shared import limits
+from shared.contracts.registry import LocalizedDescription, LocalizedName, LocalizedText
+from shared.limits import CodeStr, ShortStr
+from shared.types import DecimalIn, IsoDate, StrictInput
 
 ProjectStatus = Literal["planned", "active", "ended", "cancelled"]
 PartnerRole = Literal["co_implementer", "partner", "expert", "subcontractor", "financier", "other"]
@@ -33,7 +35,7 @@ class Partner(_In):
 
 class BudgetLine(_In):
     source: BudgetSource
-    amount: Decimal = Field(ge=0, max_digits=16, decimal_places=2)
+    amount: DecimalIn = Field(ge=0, max_digits=16, decimal_places=2)
 
 
 class Person(_In):
@@ -48,7 +50,7 @@ class Person(_In):
 
 class Evaluation(_In):
     kind: Literal["mid_term", "final", "other"]
-    date: dt.date | None = None
+    date: IsoDate | None = None
     evaluator: str | None = Field(None, max_length=200)
     findings: str | None = Field(None, max_length=20000)
     link: str | None = Field(None, max_length=500, pattern=r"^https?://\S+$")
@@ -57,23 +59,23 @@ class Evaluation(_In):
 class _Record(_In):
     """Fields of the full project record (seed project page + theme card)."""
 
-    start_date: dt.date | None = None
-    end_date: dt.date | None = None
+    start_date: IsoDate | None = None
+    end_date: IsoDate | None = None
     organisation_id: Id | None = Field(None, max_length=36, description="Lead implementer.")
     funder_id: Id | None = Field(None, max_length=36)
-    funder_since: dt.date | None = Field(None, description="When funder_id became the funder.")
-    region_codes: list[str] | None = Field(None, max_length=21)
-    case_numbers: list[str] | None = Field(None, max_length=20)
+    funder_since: IsoDate | None = Field(None, description="When funder_id became the funder.")
+    region_codes: list[CodeStr] | None = Field(None, max_length=21)
+    case_numbers: list[ShortStr] | None = Field(None, max_length=20)
     appointing_body: str | None = Field(None, max_length=200)
-    set_up_date: dt.date | None = None
-    goals: LocalizedText | None = None
-    starting_points: LocalizedText | None = None
-    further_info: LocalizedText | None = None
+    set_up_date: IsoDate | None = None
+    goals: LocalizedDescription | None = None
+    starting_points: LocalizedDescription | None = None
+    further_info: LocalizedDescription | None = None
     theme_id: Id | None = Field(None, max_length=36)
     programme_id: Id | None = Field(None, max_length=36)
     call_id: Id | None = Field(None, max_length=36)
-    target_groups: list[str] | None = Field(None, max_length=30)
-    sub_themes: list[str] | None = Field(None, max_length=30)
+    target_groups: list[CodeStr] | None = Field(None, max_length=30)
+    sub_themes: list[CodeStr] | None = Field(None, max_length=30)
     partners: list[Partner] | None = Field(None, max_length=200)
     budget: list[BudgetLine] | None = Field(None, max_length=10)
     contact_persons: list[Person] | None = Field(None, max_length=50)
@@ -118,17 +120,17 @@ class ProjectCreate(_Record):
     """Properties to receive when a project is created."""
 
     code: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9:/._-]+$")
-    name: LocalizedText
+    name: LocalizedName
     status: ProjectStatus = "planned"
 
 
 class ProjectUpdate(_Record):
     """Properties that may change; all optional, unknown ones refused. Lists replace whole."""
 
-    name: LocalizedText | None = None
+    name: LocalizedName | None = None
     status: ProjectStatus | None = None
-    status_date: dt.date | None = Field(None, description="When the status changed (default today).")
-    status_reason: str | None = Field(None, max_length=2000)
+    status_date: IsoDate | None = Field(None, description="When the status changed (default today).")
+    status_reason: str | None = Field(None, max_length=limits.NOTE)
 
 
 class FunderPeriod(BaseModel):
@@ -227,5 +229,5 @@ class ProjectPage(BaseModel):
 
 class StatusChange(_In):
     status: ProjectStatus
-    date: dt.date | None = None
-    reason: str | None = Field(None, max_length=2000)
+    date: IsoDate | None = None
+    reason: str | None = Field(None, max_length=limits.NOTE)
