@@ -290,8 +290,23 @@ class ForwardingApp:
                 await send({"type": "http.response.body", "body": b""})
                 return status
             compress = self._gzip_min > 0 and req.gzip and status != 206 and _compressible(out)
-            if conn.complete or (length is not None and length <= _READ_WHOLE_UNDER):
+            whole = conn.complete or (length is not None and length <= _READ_WHOLE_UNDER)
+            data = b""
+            if whole:
                 data = await conn.read_all()
+            elif length is None:
+                # Chunked or close-delimited: read up to the same bound before answering, so a
+                # small body that fails midway is still a 502/503 rather than a cut response.
+                parts, size = [], 0
+                while size <= _READ_WHOLE_UNDER:
+                    piece = await conn.read_some()
+                    if not piece:
+                        whole = True
+                        break
+                    parts.append(piece)
+                    size += len(piece)
+                data = b"".join(parts)
+            if whole:
                 if method == "GET" and status == 200:
                     status, data = _conditional(out, data, req.if_none_match)
                 if compress and len(data) >= self._gzip_min:
@@ -310,6 +325,10 @@ class ForwardingApp:
                 _vary(out)
             progress[0] = True
             await send({"type": "http.response.start", "status": status, "headers": out})
+            if data:
+                if compressor is not None:
+                    data = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+                await send({"type": "http.response.body", "body": data, "more_body": True})
             while chunk := await conn.read_some():
                 if compressor is not None:
                     chunk = compressor.compress(chunk) + compressor.flush(zlib.Z_SYNC_FLUSH)
