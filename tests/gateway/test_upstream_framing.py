@@ -156,6 +156,7 @@ async def test_framings(name, dribble, mode):
         status, headers, body, pooled = await fetch(pool, mode=mode)
         assert status >= 200 and body == expected and pooled == pooled_expected
         assert b"link" not in headers  # an interim answer's headers are not the final's
+        assert b"x-checksum" not in headers  # nor are a chunked body's trailer fields
         if name == "103 early hints":
             assert headers[b"x-final"] == b"1"
         await check_next_is_good(pool, server, reused=pooled_expected)

@@ -109,7 +109,7 @@ class _Conn(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             self._fail(UpstreamError("the upstream tried to switch protocols"))
         except httptools.HttpParserError as exc:
-            if self.spoiled:  # bytes after the end of a complete response
+            if self.spoiled or self.complete:  # bytes after the end of a complete response
                 self._spoil()
             elif self.error is None:
                 self._fail(UpstreamError(f"malformed upstream response: {exc}"))
@@ -137,6 +137,8 @@ class _Conn(asyncio.Protocol):
             raise _Stop
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.headers_done:  # a chunked body's trailer fields: not forwarded
+            return
         name = name.lower()
         if name == b"content-length":
             self.has_length = True
