@@ -223,12 +223,13 @@ class ForwardingApp:
             try:
                 async with asyncio.timeout(self.settings.upstream_timeout_seconds):
                     status = await self._exchange(send, progress, route.upstream, method,
-                                                  target, req, body)
+                                                  target, req, body, fresh=attempt > 0)
                 breaker.success()
                 return status
             except Disconnected as exc:
-                # A pooled keep-alive connection closed under us: safe to retry reads only.
-                if progress[0] or attempt >= retries:
+                # A pooled keep-alive connection closed under us before any answer: safe to
+                # retry reads only, on a new connection.
+                if progress[0] or not exc.reused or attempt >= retries:
                     return await self._upstream_failed(scope, receive, send, route, exc,
                                                        progress[0], req)
             except (TimeoutError, UpstreamError) as exc:
@@ -264,10 +265,10 @@ class ForwardingApp:
         return False
 
     async def _exchange(self, send, progress: list, upstream: str, method: str,
-                        target: bytes, req: _Request, body: bytes) -> int:
+                        target: bytes, req: _Request, body: bytes, fresh: bool = False) -> int:
         """One upstream call, streamed back to the client; marks `progress` once bytes go out."""
         pool = self.upstreams.pools[upstream]
-        conn = await pool.exchange(method, target, req.out, body)
+        conn = await pool.exchange(method, target, req.out, body, fresh)
         try:
             status = conn.status
             out = []
@@ -278,9 +279,34 @@ class ForwardingApp:
                 elif k == b"content-length" and v.isdigit():
                     length = int(v)
             out.append((b"x-request-id", req.request_id.encode("latin-1")))
+            if method == "HEAD" or status in (204, 304):
+                # No body: a HEAD keeps the upstream's length (that of the GET), 204 and 304
+                # carry none (RFC 9110 8.6).
+                if method == "HEAD" and length is not None:
+                    out.append((b"content-length", str(length).encode()))
+                await conn.read_all()
+                progress[0] = True
+                await send({"type": "http.response.start", "status": status, "headers": out})
+                await send({"type": "http.response.body", "body": b""})
+                return status
             compress = self._gzip_min > 0 and req.gzip and status != 206 and _compressible(out)
-            if conn.complete or (length is not None and length <= _READ_WHOLE_UNDER):
+            whole = conn.complete or (length is not None and length <= _READ_WHOLE_UNDER)
+            data = b""
+            if whole:
                 data = await conn.read_all()
+            elif length is None:
+                # Chunked or close-delimited: read up to the same bound before answering, so a
+                # small body that fails midway is still a 502/503 rather than a cut response.
+                parts, size = [], 0
+                while size <= _READ_WHOLE_UNDER:
+                    piece = await conn.read_some()
+                    if not piece:
+                        whole = True
+                        break
+                    parts.append(piece)
+                    size += len(piece)
+                data = b"".join(parts)
+            if whole:
                 if method == "GET" and status == 200:
                     status, data = _conditional(out, data, req.if_none_match)
                 if compress and len(data) >= self._gzip_min:
@@ -299,6 +325,10 @@ class ForwardingApp:
                 _vary(out)
             progress[0] = True
             await send({"type": "http.response.start", "status": status, "headers": out})
+            if data:
+                if compressor is not None:
+                    data = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+                await send({"type": "http.response.body", "body": data, "more_body": True})
             while chunk := await conn.read_some():
                 if compressor is not None:
                     chunk = compressor.compress(chunk) + compressor.flush(zlib.Z_SYNC_FLUSH)
