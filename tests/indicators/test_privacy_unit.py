@@ -112,3 +112,15 @@ def test_ci_uses_t_distribution():
     d = stats.describe(np.array([1.0, 2, 3, 4, 5]))
     assert d["mean"] == 3 and d["sd"] == pytest.approx(1.5811, abs=1e-4)
     assert d["ci95_low"] == pytest.approx(3 - 2.776 * 1.5811 / 5 ** 0.5, abs=1e-3)
+
+
+def test_an_audit_that_cannot_answer_publishes_nothing(monkeypatch):
+    """Fail closed: if the solver cannot decide, every figure is withheld (no 500, no leak)."""
+    def broken(*_a, **_k):
+        return SimpleNamespace(status=4, message="numerical trouble", fun=0.0)
+
+    monkeypatch.setattr(privacy, "linprog", broken)
+    units = np.array(["A"] * 6 + ["B"] * 3 + ["C"] * 7, dtype=object)
+    total = np.array([1.0] * 6 + [4.0] * 3 + [5.5] * 7)
+    res = results(units, total, total.reshape(-1, 1), _instrument(), 5, True)
+    assert res["total"]["suppressed"] and all(r["suppressed"] for r in res["breakdown"])

@@ -37,6 +37,9 @@ import numpy as np
 from scipy.optimize import linprog
 from scipy.sparse import csr_matrix
 
+from shared.logging import get_logger
+
+log = get_logger(__name__)
 EPS = 1e-7
 
 
@@ -212,7 +215,11 @@ def _suppress(t: Table) -> None:
         changed = _withhold_rows(t) | _fix_remainders(t)
         if changed:
             continue
-        unsafe = _audit(t)
+        try:
+            unsafe = _audit(t)
+        except RuntimeError:      # a solver that cannot answer: fail closed, publish nothing
+            log.warning("survey_privacy.audit_failed", exc_info=True)
+            break
         if not unsafe:
             return
         if not any(_hide_partner(t, i) for i in unsafe):
