@@ -143,7 +143,10 @@ class RowCounts:
 
 
 def diff(before: dict[str, int], after: dict[str, int]) -> dict[str, tuple[int, int]]:
-    return {k: (before.get(k), v) for k, v in after.items() if before.get(k) != v}
+    """Tables whose row count changed. An outbox that shrank is the relay's retention purge
+    of published events (background work), not a write; one that grew is an event written."""
+    return {k: (before.get(k), v) for k, v in after.items() if before.get(k) != v
+            and not (k.endswith(".outbox") and v < (before.get(k) or 0))}
 
 
 # --- a world to write into ----------------------------------------------------------------
