@@ -13,9 +13,9 @@ from registry.catalogue.router import calls_router, funding_router, programmes_r
 from registry.changes.router import router as changes_router
 from registry.config import Settings
 from registry.models import metadata
-from registry.organisations import router as organisations_router
-from registry.practices import adoptions_router
-from registry.practices import router as practices_router
+from registry.organisations.router import router as organisations_router
+from registry.practices.router import adoptions_router
+from registry.practices.router import router as practices_router
 from registry.projects import index as pindex
 from registry.projects.importer import router as import_router
 from registry.projects.router import router as projects_router
