@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from registry.validators import check_codes
+from registry.validators import check_code_field, check_codes
 from shared import limits
 from shared.contracts.registry import LocalizedDescription, LocalizedName
 from shared.limits import CodeStr
@@ -51,15 +51,7 @@ class ThemeIn(_Period):
     period_start: IsoDate | None = None
     period_end: IsoDate | None = None
 
-    @field_validator("sub_themes")
-    @classmethod
-    def _st(cls, v):
-        return check_codes("sub_themes", v)
-
-    @field_validator("target_groups")
-    @classmethod
-    def _tg(cls, v):
-        return check_codes("target_groups", v)
+    _codes = field_validator("sub_themes", "target_groups")(check_code_field)
 
     @field_validator("specific_objective")
     @classmethod

@@ -78,6 +78,17 @@ async def create(uow: UnitOfWork, identity: Identity, data: dict[str, Any]) -> O
     return o
 
 
+async def _record_update(session: AsyncSession, identity: Identity, o: Organisation,
+                         before: dict[str, Any]) -> None:
+    """A changed organisation: its next version, its history and its feed row."""
+    o.version += 1
+    o.updated_at = utcnow()
+    await session.flush()
+    await history.record(session, entity_type="organisation", entity_id=o.id, action="update",
+                         version=o.version, actor=identity.sub, before=before, after=out(o),
+                         feed_state=events.state(o), published=True)
+
+
 async def update(uow: UnitOfWork, identity: Identity, org_id: str, data: dict[str, Any],
                  if_match: str | None) -> Organisation:
     """Coordinators/admins, or the organisation's own users; name and kind cannot be unset."""
@@ -95,12 +106,7 @@ async def update(uow: UnitOfWork, identity: Identity, org_id: str, data: dict[st
         setattr(o, k, v)
     changed = [k for k in FIELDS if before.get(k) != history.jsonable(getattr(o, k))]
     if changed:
-        o.version += 1
-        o.updated_at = utcnow()
-        await session.flush()
-        await history.record(session, entity_type="organisation", entity_id=o.id, action="update",
-                             version=o.version, actor=identity.sub, before=before, after=out(o),
-                             feed_state=events.state(o), published=True)
+        await _record_update(session, identity, o, before)
         await uow.emit(contracts.ORGANISATION_UPDATED, o.id, events.updated(o, changed))
     return o
 
@@ -121,12 +127,7 @@ async def succeed(uow: UnitOfWork, identity: Identity, org_id: str, successor_id
         raise Conflict(f"already succeeded by {o.successor_id}")
     before = out(o)
     o.successor_id, o.succeeded_on = successor.id, date
-    o.version += 1
-    o.updated_at = utcnow()
-    await session.flush()
-    await history.record(session, entity_type="organisation", entity_id=o.id, action="update",
-                         version=o.version, actor=identity.sub, before=before, after=out(o),
-                         feed_state=events.state(o), published=True)
+    await _record_update(session, identity, o, before)
     await uow.emit(contracts.ORGANISATION_UPDATED, o.id, events.updated(o, ["successor_id"]))
     await uow.emit(contracts.ORGANISATION_SUCCEEDED, o.id, events.succeeded(o, successor.id, date))
     moved = await _move_funded_projects(session, uow.outbox, identity, o, successor, date)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
-from registry.validators import check_codes, check_region
+from registry.validators import check_code_field, check_region
 from shared import limits
 from shared.contracts.registry import LocalizedDescription, LocalizedName
 from shared.limits import CodeStr
@@ -37,15 +37,7 @@ class PracticeIn(StrictInput):
     organisation_id: str | None = Field(None, max_length=36)
     published: bool | None = None
 
-    @field_validator("sub_themes")
-    @classmethod
-    def _st(cls, v):
-        return check_codes("sub_themes", v)
-
-    @field_validator("target_groups")
-    @classmethod
-    def _tg(cls, v):
-        return check_codes("target_groups", v)
+    _codes = field_validator("sub_themes", "target_groups")(check_code_field)
 
 
 class AdoptionIn(StrictInput):
