@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from registry import audit, reference
+from registry import reference
+from registry.changes import history
 from registry.config import Settings
 from registry.main import spec
 from registry.models import Adoption, Organisation, Practice, Programme, Project, Theme
@@ -269,7 +270,7 @@ async def _practices(session, outbox, count: int, seed: int, orgs: list[dict]) -
                          within_origin=False, created_by="demo")
             session.add(a)
             await session.flush()
-            data = audit.jsonable({"id": a.id, "practice_id": p.id, "organisation_id": a.organisation_id,
+            data = history.jsonable({"id": a.id, "practice_id": p.id, "organisation_id": a.organisation_id,
                                    "adopted_on": a.adopted_on, "scope": a.scope,
                                    "region_code": a.region_code, "project_id": a.project_id,
                                    "within_origin": False})

@@ -9,16 +9,17 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from registry.catalogue import calls_router, programmes_router, themes_router
+from registry.catalogue.router import calls_router, funding_router, programmes_router, themes_router
+from registry.changes.router import router as changes_router
 from registry.config import Settings
-from registry.feeds import changes_router, funding_router, reference_router
 from registry.models import metadata
-from registry.organisations import router as organisations_router
-from registry.practices import adoptions_router
-from registry.practices import router as practices_router
+from registry.organisations.router import router as organisations_router
+from registry.practices.router import adoptions_router
+from registry.practices.router import router as practices_router
 from registry.projects import index as pindex
 from registry.projects.importer import router as import_router
 from registry.projects.router import router as projects_router
+from registry.reference.router import router as reference_router
 from registry.workplaces import router as workplaces_router
 from shared.contracts import registry as contracts
 from shared.logging import get_logger

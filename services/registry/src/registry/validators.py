@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from pydantic import ValidationInfo
+
 from registry import reference
 
 _BUSINESS_ID = re.compile(r"^(\d{7})-(\d)$")
@@ -48,6 +50,11 @@ def check_codes(kind: str, values: list[str] | None) -> list[str] | None:
             f"see /reference/{kind}"
         raise ValueError(f"unknown code(s) {unknown}; use {hint}")
     return sorted(set(values))
+
+
+def check_code_field(values: list[str] | None, info: ValidationInfo) -> list[str] | None:
+    """check_codes for a field named after its code list (sub_themes, target_groups)."""
+    return check_codes(info.field_name, values)
 
 
 def check_region(value: str | None) -> str | None:

@@ -1,0 +1,84 @@
+"""Catalogue endpoints: one router shape for programmes, themes and calls, and the theme funding
+overview.
+
+No `from __future__ import annotations` here: the routes' body type is the factory's `schema`
+argument, which FastAPI must see as a class, not as a name to resolve in the module."""
+
+from fastapi import APIRouter, Response
+from fastapi.responses import ORJSONResponse
+
+from registry.catalogue import funding, service
+from registry.catalogue.service import CALL, PROGRAMME, THEME, Kind
+from registry.projects.service import etag, etag_matches
+from shared.db import SessionDep
+from shared.errors import problem_responses
+from shared.identity import Authenticated, CurrentIdentity
+from shared.limits import IdPath, IfMatch, IfNoneMatch
+from shared.pagination import Cursor, Limit
+from shared.uow import UnitOfWorkDep
+
+
+def make_router(kind: Kind, prefix: str) -> APIRouter:
+    router = APIRouter(prefix=prefix, tags=[prefix.strip("/")])
+    schema = kind.schema
+
+    def ok(obj, status_code: int = 200) -> ORJSONResponse:
+        return ORJSONResponse(service.out(kind, obj), status_code=status_code,
+                              headers={"ETag": etag(obj)})
+
+    @router.get("", summary=f"List {prefix.strip('/')}")
+    async def list_all(session: SessionDep, limit: Limit = 50, cursor: Cursor = None,
+                       include_archived: bool = False) -> ORJSONResponse:
+        """In code order, a page at a time."""
+        items, total, nxt = await service.list_page(session, kind, include_archived, cursor, limit)
+        return ORJSONResponse({"items": items, "total": total, "next_cursor": nxt})
+
+    @router.post("", summary=f"Create a {kind.name}", status_code=201,
+                 responses=problem_responses(401, 403, 409, 422))
+    async def create(uow: UnitOfWorkDep, identity: Authenticated,
+                     body: schema) -> ORJSONResponse:  # type: ignore[valid-type]
+        """Coordinators and admins only."""
+        data = body.model_dump(mode="python", exclude_none=True)
+        return ok(await service.create(uow, identity, kind, data), 201)
+
+    @router.get("/{obj_id}", summary=f"Read a {kind.name}", responses=problem_responses(404))
+    async def read(obj_id: IdPath, session: SessionDep,
+                   if_none_match: IfNoneMatch = None) -> Response:
+        """With its ETag; If-None-Match gives 304 when unchanged."""
+        obj = await service.load(session, kind, obj_id)
+        if etag_matches(if_none_match, etag(obj)):
+            return Response(status_code=304, headers={"ETag": etag(obj)})
+        return ok(obj)
+
+    @router.patch("/{obj_id}", summary=f"Change a {kind.name}",
+                  responses=problem_responses(401, 403, 404, 412, 422))
+    async def patch(obj_id: IdPath, uow: UnitOfWorkDep, identity: Authenticated,
+                    body: schema,  # type: ignore[valid-type]
+                    if_match: IfMatch = None) -> ORJSONResponse:
+        """Coordinators and admins only; If-Match guards against lost updates."""
+        data = body.model_dump(mode="python", exclude_unset=True)
+        return ok(await service.update(uow, identity, kind, obj_id, data, if_match))
+
+    @router.post("/{obj_id}/archive", summary=f"Archive a {kind.name}",
+                 responses=problem_responses(401, 403, 404))
+    async def archive(obj_id: IdPath, uow: UnitOfWorkDep,
+                      identity: Authenticated) -> ORJSONResponse:
+        """Hidden from lists, history kept."""
+        return ok(await service.archive(uow, identity, kind, obj_id))
+
+    return router
+
+
+programmes_router = make_router(PROGRAMME, "/programmes")
+themes_router = make_router(THEME, "/themes")
+calls_router = make_router(CALL, "/calls")
+
+funding_router = APIRouter(prefix="/funding", tags=["funding"])
+
+
+@funding_router.get("/themes/{theme_id}", summary="A theme's budget frame against granted funding",
+                    responses=problem_responses(404))
+async def theme_funding(theme_id: IdPath, session: SessionDep, identity: CurrentIdentity) -> ORJSONResponse:
+    """Granted = budgets of the theme's projects that are not cancelled or archived; by region
+    (a project in several regions is split evenly), by funder and by call (against the call's budget)."""
+    return ORJSONResponse(await funding.theme_overview(session, identity, theme_id))

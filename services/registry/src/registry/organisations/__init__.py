@@ -1,0 +1,1 @@
+"""Organisations: business ID checked, kinds, size classes, and succession (ELY -> elinvoimakeskus)."""

@@ -1,0 +1,1 @@
+"""Good practices and service models, their maturity with evidence, and their adoptions."""

@@ -1,0 +1,53 @@
+"""Request bodies of practices and adoptions."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import ConfigDict, Field, field_validator
+
+from registry.validators import check_code_field, check_region
+from shared import limits
+from shared.contracts.registry import LocalizedDescription, LocalizedName
+from shared.limits import CodeStr
+from shared.types import IsoDate, StrictInput
+
+Maturity = Literal["idea", "piloted", "evaluated", "adopted_nationally"]
+
+
+class Evidence(StrictInput):
+    model_config = ConfigDict(extra="forbid")
+    link: str = Field(max_length=500, pattern=r"^https?://\S+$")
+    description: str | None = Field(None, max_length=1000)
+
+
+class PracticeIn(StrictInput):
+    model_config = ConfigDict(extra="forbid")
+
+    name: LocalizedName | None = None
+    kind: Literal["practice", "service_model"] | None = None
+    problem: LocalizedDescription | None = Field(None, description="What problem it solves.")
+    how_to_adopt: LocalizedDescription | None = None
+    maturity: Maturity | None = None
+    evidence: list[Evidence] | None = Field(None, max_length=50)
+    project_ids: list[CodeStr] | None = Field(None, max_length=50)
+    theme_ids: list[CodeStr] | None = Field(None, max_length=10)
+    sub_themes: list[CodeStr] | None = Field(None, max_length=limits.CODES)
+    target_groups: list[CodeStr] | None = Field(None, max_length=limits.CODES)
+    organisation_id: str | None = Field(None, max_length=36)
+    published: bool | None = None
+
+    _codes = field_validator("sub_themes", "target_groups")(check_code_field)
+
+
+class AdoptionIn(StrictInput):
+    model_config = ConfigDict(extra="forbid")
+
+    organisation_id: str = Field(max_length=36)
+    adopted_on: IsoDate
+    scope: Literal["unit", "organisation", "regional_service"]
+    region_code: str | None = Field(None, max_length=2)
+    project_id: str | None = Field(None, max_length=36)
+    notes: str | None = Field(None, max_length=4000)
+
+    _region = field_validator("region_code")(check_region)
