@@ -8,7 +8,7 @@ from indicators.analyses.impact import router as impact_router
 from indicators.analyses.rollups import router as rollups_router
 from indicators.catalogue.router import router as catalogue_router
 from indicators.config import Settings
-from indicators.handlers import handlers
+from indicators.events.handlers import handlers
 from indicators.models import metadata, project_projection
 from indicators.reports.router import router as reports_router
 from indicators.surveys.closer import RoundCloser

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from comms.common import check_regions, token
 from comms.delivery.ssrf import UnsafeTarget, check_target
-from comms.handlers import CONSUMED
+from comms.events.handlers import CONSUMED
 from comms.models import Delivery, WebhookSubscription
 from shared import limits
 from shared.contracts import comms as comms_contracts
