@@ -27,7 +27,7 @@ def _baseline_handlers():
     """The handler registry with the project handler as it was before (for the ratio)."""
     from sqlalchemy import select, update
 
-    from indicators import handlers as h
+    from indicators.events import handlers as h
     from shared.contracts import registry as rc
     from shared.events.consumer import HandlerRegistry
 
@@ -92,7 +92,7 @@ async def _round(url: str, handlers) -> tuple[float, float]:
 def main(dbs: list[str] | None = None) -> None:  # noqa: ARG001 - SQLite only
     from bench.common import run
     from deploy.embedded import Stack
-    from indicators.handlers import handlers
+    from indicators.events.handlers import handlers
 
     print(f"indicators_consumer: {N} project.created then {N} project.updated per round, SQLite")
     variants = {"baseline": _baseline_handlers(), "current": handlers}

@@ -259,8 +259,8 @@ async def test_every_emitted_event_matches_its_contract(stack):
 
 @pytest.mark.parametrize("status", ["submitted", "approved"])
 def test_report_event_payload_validates(status):
+    from indicators.events.payloads import report_event as event_data
     from indicators.models import Report
-    from indicators.reports.service import event_data
     r = Report(id=uid(), project_id=uid(), period="2025H1", revision=1, status=status)
     data = event_data(r, ["EECO01", "EECO01", "EECO05"], "someone", None)
     model = ic.EVENTS[ic.REPORT_SUBMITTED if status == "submitted" else ic.REPORT_APPROVED]

@@ -9,9 +9,9 @@ from fastapi import FastAPI
 from comms.config import Settings
 from comms.content.router import router as content_router
 from comms.delivery.worker import DeliveryWorker
+from comms.events.handlers import handlers
 from comms.feeds.router import router as feeds_router
 from comms.gatherings.router import router as events_router
-from comms.handlers import handlers
 from comms.models import metadata, project_projection
 from comms.plans.router import router as plans_router
 from comms.scheduler import Scheduler

@@ -6,9 +6,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from comms.config import Settings
 from comms.content.service import publish_due
-from comms.social.router import hand_over_due
+from comms.social.service import hand_over_due
 from shared.events.outbox import Outbox
 from shared.logging import get_logger
+from shared.uow import UnitOfWork
 
 log = get_logger(__name__)
 
@@ -26,7 +27,7 @@ class Scheduler:
 
     async def tick(self) -> None:
         async with self.maker() as s, s.begin():
-            items = await publish_due(s, self.outbox, self.settings.public_base_url)
+            items = await publish_due(UnitOfWork(s, self.outbox), self.settings.public_base_url)
         async with self.maker() as s, s.begin():
             posts = await hand_over_due(s)
         if items or posts:

@@ -4,11 +4,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from indicators.analyses.impact import router as impact_router
-from indicators.analyses.rollups import router as rollups_router
+from indicators.analyses.router import router as analyses_router
 from indicators.catalogue.router import router as catalogue_router
 from indicators.config import Settings
-from indicators.handlers import handlers
+from indicators.events.handlers import handlers
 from indicators.models import metadata, project_projection
 from indicators.reports.router import router as reports_router
 from indicators.surveys.closer import RoundCloser
@@ -26,8 +25,7 @@ spec = ServiceSpec(
     metadata=metadata,
     settings_factory=Settings,
     routers=[project_projection_router("/indicators", project_projection, "indicators"),
-             catalogue_router, reports_router, surveys_router, rollups_router,
-             impact_router],
+             catalogue_router, reports_router, surveys_router, analyses_router],
     produces=contracts.STREAM,
     consumes=[registry_contracts.STREAM],
     handlers=handlers,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
-from sqlalchemy import select
 
 from comms.common import local
+from comms.content import rules as draft_rules
 from comms.content import service
 from comms.content.schemas import (
     ItemCreate,
@@ -20,12 +20,12 @@ from comms.content.schemas import (
     Transition,
     TransitionRead,
 )
-from comms.models import DraftRule
 from shared import limits
-from shared.db import SessionDep, utcnow
-from shared.errors import NotFound, problem_responses
+from shared.db import SessionDep
+from shared.errors import problem_responses
 from shared.identity import Authenticated, CurrentIdentity, require_roles
 from shared.limits import IdPath
+from shared.uow import UnitOfWorkDep
 
 router = APIRouter(prefix="/content", tags=["content"])
 
@@ -66,7 +66,7 @@ async def create_item(session: SessionDep, identity: Authenticated, body: ItemCr
             dependencies=[require_roles("admin", "coordinator")], responses=problem_responses(401, 403))
 async def list_rules(session: SessionDep) -> list[RuleRead]:
     """Which incoming events become draft items, with what title and text."""
-    rows = (await session.scalars(select(DraftRule).order_by(DraftRule.event_type))).all()
+    rows = await draft_rules.all_rules(session)
     return [RuleRead.model_validate(r) for r in rows]
 
 
@@ -75,12 +75,7 @@ async def list_rules(session: SessionDep) -> list[RuleRead]:
 async def create_rule(session: SessionDep, body: RuleCreate,
                       identity=require_roles("admin", "coordinator")) -> RuleRead:
     """Templates may use {name}, {code}, {period}, {indicator_code}, {value}, {label} ..."""
-    rule = DraftRule(**body.model_dump(exclude={"title_template", "body_template"}),
-                     title_template=body.title_template.model_dump(exclude_none=True),
-                     body_template=body.body_template.model_dump(exclude_none=True),
-                     updated_by=identity.sub)
-    session.add(rule)
-    await session.flush()
+    rule = await draft_rules.create(session, identity, body)
     return RuleRead.model_validate(rule)
 
 
@@ -89,15 +84,7 @@ async def create_rule(session: SessionDep, body: RuleCreate,
 async def update_rule(rule_id: IdPath, session: SessionDep, body: RuleUpdate,
                       identity=require_roles("admin", "coordinator")) -> RuleRead:
     """Switch a rule off, or change its conditions or templates."""
-    rule = await session.get(DraftRule, rule_id)
-    if rule is None:
-        raise NotFound(f"no rule {rule_id}")
-    for key, value in body.model_dump(exclude_unset=True, exclude_none=True).items():
-        setattr(rule, key, value)
-    rule.version += 1
-    rule.updated_by = identity.sub
-    rule.updated_at = utcnow()
-    await session.flush()
+    rule = await draft_rules.change(session, identity, rule_id, body)
     return RuleRead.model_validate(rule)
 
 
@@ -119,12 +106,11 @@ async def update_item(item_id: IdPath, session: SessionDep, identity: Authentica
 
 @router.post("/{item_id}/transitions", summary="Move an item in its workflow",
              response_model=ItemRead, responses=problem_responses(401, 403, 404, 422))
-async def transition(item_id: IdPath, request: Request, session: SessionDep, identity: Authenticated,
+async def transition(item_id: IdPath, request: Request, uow: UnitOfWorkDep, identity: Authenticated,
                      body: Transition) -> ItemRead:
     """Submit for review, schedule, publish (emits `content.published`), archive or return."""
-    item = await service.get(session, item_id, identity)
-    item = await service.transition(session, request.state.outbox, identity, item, body,
-                                    request.state.settings.public_base_url)
+    item = await service.get(uow.session, item_id, identity)
+    item = await service.transition(uow, identity, item, body, request.state.settings.public_base_url)
     return out(item)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,12 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from comms.content.render import render_all
 from comms.content.schemas import ItemCreate, ItemUpdate, Transition
 from comms.delivery import queue
+from comms.events import payloads
 from comms.models import ContentItem, ContentTransition, project_projection
 from shared.contracts import comms as contracts
 from shared.db import utcnow
 from shared.errors import Forbidden, NotFound, Unprocessable
-from shared.events.outbox import Outbox
 from shared.identity import Identity
+from shared.uow import UnitOfWork
 
 # to-status -> statuses it may come from; all but in_review need a coordinator.
 ALLOWED = {
@@ -152,8 +152,9 @@ async def change(session: AsyncSession, identity: Identity, item: ContentItem,
     return item
 
 
-async def transition(session: AsyncSession, outbox: Outbox, identity: Identity, item: ContentItem,
+async def transition(uow: UnitOfWork, identity: Identity, item: ContentItem,
                      data: Transition, base_url: str) -> ContentItem:
+    session = uow.session
     _may_edit(identity, item)
     if item.status not in ALLOWED[data.to]:
         raise Unprocessable(f"an item cannot move from {item.status} to {data.to}", errors=_field_error(
@@ -173,7 +174,7 @@ async def transition(session: AsyncSession, outbox: Outbox, identity: Identity, 
         raise Unprocessable("scheduled_at is only for `scheduled`",
                             errors=_field_error("scheduled_at", "unexpected", "leave it out"))
     if data.to == "published":
-        await publish(session, outbox, item, identity.sub, data.note, base_url)
+        await publish(uow, item, identity.sub, data.note, base_url)
         return item
     _record(session, item, data.to, identity.sub, data.note, item.status)
     if data.to != "scheduled":
@@ -185,32 +186,25 @@ async def transition(session: AsyncSession, outbox: Outbox, identity: Identity, 
     return item
 
 
-def published_payload(item: ContentItem) -> dict[str, Any]:
-    return contracts.ContentPublishedV1(
-        id=item.id, kind=item.kind, title=item.title, published_at=item.published_at,
-        project_ids=item.project_ids, practice_ids=item.practice_ids,
-        indicator_codes=item.indicator_codes, themes=item.themes, regions=item.regions,
-        languages=sorted(item.title), channels=item.channels,
-    ).model_dump(mode="json")
-
-
-async def publish(session: AsyncSession, outbox: Outbox, item: ContentItem, actor: str,
-                  note: str | None, base_url: str) -> None:
+async def publish(uow: UnitOfWork, item: ContentItem, actor: str, note: str | None,
+                  base_url: str) -> None:
     """Publish now: record who, emit content.published, queue the newsletter and webhooks."""
+    session = uow.session
     _record(session, item, "published", actor, note, item.status)
     item.status = "published"
     item.published_at = utcnow()
     item.version += 1
     item.updated_at = item.published_at
     await session.flush()
-    env = await outbox.record(session, contracts.CONTENT_PUBLISHED, item.id, published_payload(item))
+    env = await uow.emit(contracts.CONTENT_PUBLISHED, item.id, payloads.content_published(item))
     if "email" in item.channels:
         await queue.newsletter(session, item, base_url)
     await queue.fan_out(session, env, item.regions)
 
 
-async def publish_due(session: AsyncSession, outbox: Outbox, base_url: str) -> int:
+async def publish_due(uow: UnitOfWork, base_url: str) -> int:
     """Publish scheduled items whose time has come; safe with several replicas running this."""
+    session = uow.session
     now = utcnow()
     due = (await session.scalars(select(ContentItem.id).where(
         ContentItem.status == "scheduled", ContentItem.scheduled_at <= now).limit(100))).all()
@@ -224,6 +218,6 @@ async def publish_due(session: AsyncSession, outbox: Outbox, base_url: str) -> i
             continue
         item = await session.get(ContentItem, item_id, populate_existing=True)
         item.status = "scheduled"
-        await publish(session, outbox, item, "scheduler", "published at its scheduled time", base_url)
+        await publish(uow, item, "scheduler", "published at its scheduled time", base_url)
         done += 1
     return done

@@ -9,9 +9,8 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from feedgen.feed import FeedGenerator
 from icalendar import Calendar
 from icalendar import Event as IcsEvent
-from sqlalchemy import select
 
-from comms.models import ContentItem, Event
+from comms.feeds import queries
 from shared import limits
 from shared.db import SessionDep
 
@@ -31,8 +30,7 @@ async def events_ics(request: Request, session: SessionDep,
     cal.add("prodid", "-//TEKE//comms//FI")
     cal.add("version", "2.0")
     cal.add("x-wr-timezone", "Europe/Helsinki")
-    for ev in (await session.scalars(select(Event).where(Event.status != "cancelled")
-                                     .order_by(Event.starts_at))).all():
+    for ev in await queries.open_events(session):
         e = IcsEvent()
         e.add("uid", f"{ev.id}@teke.fi")
         e.add("summary", ev.title.get(language) or ev.title["fi"])
@@ -67,8 +65,7 @@ async def item_feed(
 ) -> Response:
     """Newest 50 published items that have a title in the language."""
     base = request.state.settings.public_base_url
-    rows = (await session.scalars(select(ContentItem).where(ContentItem.status == "published")
-                                  .order_by(ContentItem.published_at.desc()).limit(500))).all()
+    rows = await queries.newest_published(session)
     rows = [r for r in rows if r.title.get(language) and (not theme or theme in r.themes)][:50]
     fg = FeedGenerator()
     fg.id(f"{base}/api/v1/feeds/{language}.{fmt}" + (f"?theme={theme}" if theme else ""))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
-from sqlalchemy import select
 
 from comms.common import local
 from comms.gatherings import service
@@ -33,10 +32,7 @@ async def list_events(session: SessionDep,
                       region: Annotated[str | None, Query(max_length=limits.CODE,
                                                           pattern="^[0-2][0-9]$")] = None) -> list[EventRead]:
     """Events by start time (public)."""
-    q = select(Event).order_by(Event.starts_at)
-    if region:
-        q = q.where(Event.region_code == region)
-    return [await _out(session, e) for e in (await session.scalars(q.limit(500))).all()]
+    return [await _out(session, e) for e in await service.list_events(session, region)]
 
 
 @router.post("", summary="Create an event", status_code=status.HTTP_201_CREATED,

@@ -110,3 +110,11 @@ async def cancel(session: AsyncSession, settings: Settings, cancel_token: str) -
             if nxt.email:
                 await _mail(session, settings, ev, nxt, "promoted", None)
     return reg
+
+
+async def list_events(session: AsyncSession, region: str | None) -> list[Event]:
+    """Events by start time (at most 500), optionally in one region."""
+    q = select(Event).order_by(Event.starts_at)
+    if region:
+        q = q.where(Event.region_code == region)
+    return list((await session.scalars(q.limit(500))).all())

@@ -9,9 +9,11 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from comms.common import HELSINKI
-from comms.models import ContentItem, Delivery, Event, Plan, Registration, Subscriber
+from comms.models import ContentItem, Delivery, Event, Plan, Registration, Subscriber, project_projection
+from comms.plans.schemas import PlanBody, PlanCreate
 from shared.db import utcnow
-from shared.errors import NotFound
+from shared.errors import NotFound, Unprocessable
+from shared.identity import Identity
 
 
 def _bounds(plan: Plan) -> tuple[dt.datetime, dt.datetime]:
@@ -81,3 +83,33 @@ async def progress(session: AsyncSession, plan: Plan) -> list[dict[str, Any]]:
 
 def now() -> dt.datetime:
     return utcnow()
+
+
+async def all_plans(session: AsyncSession) -> list[Plan]:
+    return list((await session.scalars(select(Plan).order_by(Plan.period_start, Plan.id))).all())
+
+
+async def create(session: AsyncSession, identity: Identity, body: PlanCreate) -> Plan:
+    """A plan for the theme, or for a project the service knows of."""
+    if body.project_id:
+        t = project_projection
+        if await session.scalar(select(t.c.id).where(t.c.id == body.project_id)) is None:
+            raise Unprocessable(f"unknown project {body.project_id}", errors=[
+                {"field": "body/project_id", "type": "unknown", "message": "no such project (yet)"}])
+    plan = Plan(**body.model_dump(mode="json", exclude={"period_start", "period_end"}),
+                period_start=body.period_start, period_end=body.period_end, created_by=identity.sub)
+    session.add(plan)
+    await session.flush()
+    return plan
+
+
+async def replace(session: AsyncSession, plan_id: str, body: PlanBody) -> Plan:
+    """Everything but its scope, as a new version."""
+    plan = await get(session, plan_id)
+    for k, v in body.model_dump(mode="json", exclude={"period_start", "period_end"}).items():
+        setattr(plan, k, v)
+    plan.period_start, plan.period_end = body.period_start, body.period_end
+    plan.version += 1
+    plan.updated_at = utcnow()
+    await session.flush()
+    return plan

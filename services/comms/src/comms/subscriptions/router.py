@@ -6,10 +6,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, status
 from pydantic import ConfigDict, Field, field_validator
-from sqlalchemy import func, select
 
 from comms.common import check_regions, strip_tags
-from comms.models import ErasureCount, Subscriber
 from comms.subscriptions import service
 from shared.db import SessionDep
 from shared.errors import problem_response, problem_responses
@@ -109,6 +107,4 @@ async def erase(session: SessionDep, body: EraseIn):
             dependencies=[require_roles("admin", "coordinator")])
 async def stats(session: SessionDep):
     """Counts only (subscribers are personal data and are never listed publicly)."""
-    rows = (await session.execute(select(Subscriber.status, func.count()).group_by(Subscriber.status))).all()
-    erased = await session.scalar(select(func.coalesce(func.sum(ErasureCount.subscribers), 0)))
-    return {"by_status": dict(rows), "erased": int(erased or 0)}
+    return await service.stats(session)

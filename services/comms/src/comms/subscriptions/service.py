@@ -122,3 +122,10 @@ async def erase(session: AsyncSession, email: str) -> dict[str, int]:
     session.add(ErasureCount(**counts))
     await session.flush()
     return counts
+
+
+async def stats(session: AsyncSession) -> dict[str, object]:
+    """Counts only: subscribers by status, and how many were erased."""
+    rows = (await session.execute(select(Subscriber.status, func.count()).group_by(Subscriber.status))).all()
+    erased = await session.scalar(select(func.coalesce(func.sum(ErasureCount.subscribers), 0)))
+    return {"by_status": dict(rows), "erased": int(erased or 0)}

@@ -7,16 +7,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
-from sqlalchemy import func, select
 
-from comms.common import check_regions, token
-from comms.delivery.ssrf import UnsafeTarget, check_target
-from comms.handlers import CONSUMED
-from comms.models import Delivery, WebhookSubscription
+from comms.common import check_regions
+from comms.events.handlers import CONSUMED
+from comms.webhooks import service as webhook_service
 from shared import limits
 from shared.contracts import comms as comms_contracts
 from shared.db import SessionDep
-from shared.errors import NotFound, Unprocessable, problem_responses
+from shared.errors import problem_responses
 from shared.identity import require_roles
 from shared.limits import CodeStr, IdPath
 from shared.types import StrictInput
@@ -78,14 +76,6 @@ class DeliveryRead(BaseModel):
     sent_at: dt.datetime | None
 
 
-async def validate_target(request: Request, url: str) -> None:
-    try:
-        await check_target(url, request.state.settings.webhook_allow_networks)
-    except UnsafeTarget as exc:
-        raise Unprocessable(str(exc), errors=[{"field": "body/url", "type": "unsafe_target",
-                                               "message": str(exc)}]) from None
-
-
 @router.get("/webhooks/event-types", summary="Event types a webhook can subscribe to")
 async def event_types() -> list[str]:
     """Registry, indicators and comms events."""
@@ -97,12 +87,9 @@ async def event_types() -> list[str]:
 async def create_webhook(request: Request, session: SessionDep, body: WebhookIn,
                          identity=require_roles("admin", "coordinator")) -> WebhookRead:
     """Signed (HMAC-SHA256) deliveries of the chosen events; the secret is returned once."""
-    await validate_target(request, body.url)
-    secret = body.secret or token()
-    hook = WebhookSubscription(**body.model_dump(exclude={"secret"}), secret=secret,
-                               organisation_id=identity.org, created_by=identity.sub)
-    session.add(hook)
-    await session.flush()
+    await webhook_service.validate_target(body.url, request.state.settings.webhook_allow_networks)
+    hook, secret = await webhook_service.create(session, identity, body.model_dump(exclude={"secret"}),
+                                                body.secret)
     out = WebhookRead.model_validate(hook)
     out.secret = secret
     return out
@@ -112,18 +99,14 @@ async def create_webhook(request: Request, session: SessionDep, body: WebhookIn,
             dependencies=STAFF, responses=problem_responses(401, 403))
 async def list_webhooks(session: SessionDep) -> list[WebhookRead]:
     """Without secrets."""
-    rows = (await session.scalars(select(WebhookSubscription).order_by(WebhookSubscription.created_at))).all()
-    return [WebhookRead.model_validate(r) for r in rows]
+    return [WebhookRead.model_validate(r) for r in await webhook_service.all_hooks(session)]
 
 
 @router.delete("/webhooks/{webhook_id}", summary="Stop a webhook subscription", status_code=204,
                dependencies=STAFF, responses=problem_responses(401, 403, 404))
 async def deactivate(webhook_id: IdPath, session: SessionDep) -> None:
     """Nothing new is queued for it; its log is kept."""
-    hook = await session.get(WebhookSubscription, webhook_id)
-    if hook is None:
-        raise NotFound(f"no webhook {webhook_id}")
-    hook.active = False
+    await webhook_service.deactivate(session, webhook_id)
 
 
 @router.get("/deliveries", summary="The delivery log", response_model=list[DeliveryRead],
@@ -138,12 +121,8 @@ async def deliveries(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[DeliveryRead]:
     """Per item × channel × recipient: status, attempts and the last error."""
-    q = select(Delivery)
-    for col, val in ((Delivery.item_id, item_id), (Delivery.webhook_id, webhook_id),
-                     (Delivery.channel, channel), (Delivery.status, status_)):
-        if val:
-            q = q.where(col == val)
-    rows = (await session.scalars(q.order_by(Delivery.seq).limit(limit))).all()
+    rows = await webhook_service.deliveries(session, {
+        "item_id": item_id, "webhook_id": webhook_id, "channel": channel, "status": status_}, limit)
     return [DeliveryRead.model_validate(r) for r in rows]
 
 
@@ -151,10 +130,4 @@ async def deliveries(
             responses=problem_responses(401, 403))
 async def summary(session: SessionDep, item_id: Annotated[str | None, Query(max_length=36)] = None):
     """Counts by channel and status."""
-    q = select(Delivery.channel, Delivery.status, func.count()).group_by(Delivery.channel, Delivery.status)
-    if item_id:
-        q = q.where(Delivery.item_id == item_id)
-    out: dict[str, dict[str, int]] = {}
-    for ch, st, n in (await session.execute(q)).all():
-        out.setdefault(ch, {})[st] = n
-    return out
+    return await webhook_service.summary(session, item_id)

@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from fastapi import APIRouter, Query, status
 
-from indicators.catalogue.router import current_definitions
-from indicators.common import (
-    PERIOD_PATTERN,
-    field_error,
-    get_project,
-    require_report,
-    require_see,
-    visible_project_filter,
-)
-from indicators.models import Report, Target, project_projection
-from indicators.reports import service
+from indicators.common import PERIOD_PATTERN, get_project, require_see
+from indicators.models import Report, Target
+from indicators.reports import queries, targets
+from indicators.reports import service as report_service
 from indicators.reports.schemas import ImportIn, ReopenIn, ReportIn, ReportOut, TargetIn, ValuesIn
 from shared import limits
 from shared.db import SessionDep
-from shared.errors import Conflict, Unprocessable, problem_responses
+from shared.errors import problem_responses
 from shared.exports import Column, export_response
 from shared.identity import Authenticated
 from shared.limits import IdPath
 from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.uow import UnitOfWorkDep
 
 router = APIRouter(tags=["reports"])
 R = problem_responses(401, 403, 404, 409, 422)
@@ -38,7 +30,7 @@ LIST_COLUMNS = [Column(k, {"fi": k, "en": k}) for k in (
 async def _out(session, r: Report, with_values: bool = True) -> ReportOut:
     out = ReportOut.model_validate(r)
     if with_values:
-        out.values = (await service.load_values(session, [r.id]))[r.id]
+        out.values = (await queries.load_values(session, [r.id]))[r.id]
     return out
 
 
@@ -46,23 +38,16 @@ async def _out(session, r: Report, with_values: bool = True) -> ReportOut:
              responses=R)
 async def create_report(body: ReportIn, session: SessionDep, identity: Authenticated) -> ReportOut:
     """A project's values for one period as a draft; the implementer submits it later."""
-    r = await service.create(session, identity, body)
+    r = await report_service.create(session, identity, body)
     return await _out(session, r)
 
 
 @router.post("/reports/import", summary="Import many reports at once", status_code=201,
              responses=R)
-async def import_reports(body: ImportIn, request: Request, session: SessionDep,
-                         identity: Authenticated) -> dict:
+async def import_reports(body: ImportIn, uow: UnitOfWorkDep, identity: Authenticated) -> dict:
     """All reports are checked; any problem rejects the whole import (nothing is stored)."""
-    keys = [(x["project_id"], x["period"]) for x in body["reports"]]
-    if len(set(keys)) != len(keys):
-        raise Unprocessable("the import names a project and period twice", errors=[
-            field_error("body/reports", "duplicate", "one report per project and period")])
-    reports = await service.bulk_create(session, identity, body["reports"])
-    if body.get("submit"):
-        for r in reports:
-            await service.submit(session, request.state.outbox, identity, r)
+    reports = await report_service.import_reports(uow, identity, body["reports"],
+                                                  bool(body.get("submit")))
     ids = [r.id for r in reports]
     return {"created": len(ids), "ids": ids,
             "values": sum(len(x.get("values", ())) for x in body["reports"])}
@@ -83,52 +68,20 @@ async def list_reports(
     revision), a page at a time: `next_cursor` gives the next page, `total` counts them all.
     The cursor holds the last row's sort key, so reports added while paging are neither
     skipped nor repeated on the pages that follow."""
-    q = select(Report).join(project_projection, project_projection.c.id == Report.project_id)
-    cond = visible_project_filter(identity)
-    if cond is not None:
-        q = q.where(cond)
-    if project_id:
-        q = q.where(Report.project_id == project_id)
-    if period:
-        q = q.where(Report.period == period)
-    if status_:
-        q = q.where(Report.status == status_)
-    order = (Report.period_end.desc(), Report.project_id, Report.period, Report.revision.desc())
+    q = queries.visible_reports(identity, project_id, period, status_)
     if format:
         rows = [ReportOut.model_validate(r).model_dump(mode="json")
-                for r in (await session.scalars(q.order_by(*order).limit(100000))).all()]
+                for r in await queries.all_reports(session, q)]
         return export_response(rows, LIST_COLUMNS, format, filename="reports")
-    total = await session.scalar(select(func.count()).select_from(q.subquery()))
-    after = decode_cursor(cursor)
-    if after:
-        q = q.where(_after(after))
-    rows = (await session.scalars(q.order_by(*order).limit(limit + 1))).all()
-    nxt = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        nxt = encode_cursor([last.period_end.isoformat(), last.project_id, last.period, last.revision])
-    return {"items": [ReportOut.model_validate(r).model_dump(mode="json") for r in rows[:limit]],
-            "total": int(total or 0), "next_cursor": nxt}
-
-
-def _after(values: list) -> ColumnElement[bool]:
-    """Rows after the cursor's (period_end desc, project_id, period, revision desc)."""
-    try:
-        end, pid, per, rev = dt.date.fromisoformat(values[0]), str(values[1]), str(values[2]), int(values[3])
-    except (ValueError, TypeError, IndexError):
-        raise Unprocessable("invalid cursor", errors=[field_error(
-            "query/cursor", "value_error", "not a cursor this list gave out")]) from None
-    return or_(Report.period_end < end,
-               and_(Report.period_end == end, Report.project_id > pid),
-               and_(Report.period_end == end, Report.project_id == pid, Report.period > per),
-               and_(Report.period_end == end, Report.project_id == pid, Report.period == per,
-                    Report.revision < rev))
+    rows, total, nxt = await queries.page(session, q, limit, decode_cursor(cursor))
+    return {"items": [ReportOut.model_validate(r).model_dump(mode="json") for r in rows],
+            "total": total, "next_cursor": encode_cursor(nxt) if nxt else None}
 
 
 @router.get("/reports/{report_id}", summary="Read a report with its values", responses=R)
 async def read_report(report_id: IdPath, session: SessionDep, identity: Authenticated) -> ReportOut:
     """One revision of a report."""
-    r = await service.get_report(session, report_id)
+    r = await queries.get_report(session, report_id)
     require_see(identity, await get_project(session, r.project_id))
     return await _out(session, r)
 
@@ -136,11 +89,10 @@ async def read_report(report_id: IdPath, session: SessionDep, identity: Authenti
 @router.get("/reports/{report_id}/history", summary="Every revision of a report", responses=R)
 async def report_history(report_id: IdPath, session: SessionDep, identity: Authenticated) -> dict:
     """All revisions for the report's project and period, oldest first, with their values."""
-    r = await service.get_report(session, report_id)
+    r = await queries.get_report(session, report_id)
     require_see(identity, await get_project(session, r.project_id))
-    revs = (await session.scalars(select(Report).where(
-        Report.project_id == r.project_id, Report.period == r.period).order_by(Report.revision))).all()
-    values = await service.load_values(session, [x.id for x in revs])
+    revs = await queries.revisions(session, r)
+    values = await queries.load_values(session, [x.id for x in revs])
     items = []
     for x in revs:
         o = ReportOut.model_validate(x)
@@ -153,42 +105,42 @@ async def report_history(report_id: IdPath, session: SessionDep, identity: Authe
 async def put_values(report_id: IdPath, body: ValuesIn, session: SessionDep,
                      identity: Authenticated) -> ReportOut:
     """Only drafts change; a submitted or approved report is corrected by reopening it."""
-    r = await service.get_report(session, report_id)
-    await service.replace_values(session, identity, r, body["values"])
+    r = await queries.get_report(session, report_id)
+    await report_service.replace_values(session, identity, r, body["values"])
     return await _out(session, r)
 
 
 @router.post("/reports/{report_id}/submit", summary="Submit a draft for approval", responses=R)
-async def submit_report(report_id: IdPath, request: Request, session: SessionDep,
+async def submit_report(report_id: IdPath, uow: UnitOfWorkDep,
                         identity: Authenticated) -> ReportOut:
     """Implementer submits; emits `report.submitted`."""
-    r = await service.get_report(session, report_id)
-    return await _out(session, await service.submit(session, request.state.outbox, identity, r))
+    r = await queries.get_report(uow.session, report_id)
+    return await _out(uow.session, await report_service.submit(uow, identity, r))
 
 
 @router.post("/reports/{report_id}/approve", summary="Approve a submitted report", responses=R)
-async def approve_report(report_id: IdPath, request: Request, session: SessionDep,
+async def approve_report(report_id: IdPath, uow: UnitOfWorkDep,
                          identity: Authenticated) -> ReportOut:
     """The project's funder approves; emits `report.approved` (and `target.reached`)."""
-    r = await service.get_report(session, report_id)
-    return await _out(session, await service.approve(session, request.state.outbox, identity, r))
+    r = await queries.get_report(uow.session, report_id)
+    return await _out(uow.session, await report_service.approve(uow, identity, r))
 
 
 @router.post("/reports/{report_id}/lock", summary="Lock an approved report", responses=R)
 async def lock_report(report_id: IdPath, session: SessionDep, identity: Authenticated) -> ReportOut:
     """A locked report reopens only by an admin (e.g. after EU reporting)."""
-    r = await service.get_report(session, report_id)
-    return await _out(session, await service.lock(session, identity, r))
+    r = await queries.get_report(session, report_id)
+    return await _out(session, await report_service.lock(session, identity, r))
 
 
 @router.post("/reports/{report_id}/reopen", summary="Reopen a report for correction",
              status_code=201, responses=R)
-async def reopen_report(report_id: IdPath, body: ReopenIn, request: Request, session: SessionDep,
+async def reopen_report(report_id: IdPath, body: ReopenIn, uow: UnitOfWorkDep,
                         identity: Authenticated) -> ReportOut:
     """Needs a reason; the revision is kept and a new draft revision is returned."""
-    r = await service.get_report(session, report_id)
-    new = await service.reopen(session, request.state.outbox, identity, r, body.reason)
-    return await _out(session, new)
+    r = await queries.get_report(uow.session, report_id)
+    new = await report_service.reopen(uow, identity, r, body.reason)
+    return await _out(uow.session, new)
 
 
 # --- targets ---------------------------------------------------------------------------------
@@ -204,32 +156,7 @@ def _target_dict(t: Target) -> dict:
 @router.post("/targets", summary="Set a baseline and target", status_code=201, responses=R)
 async def create_target(body: TargetIn, session: SessionDep, identity: Authenticated) -> dict:
     """Per project and indicator (IATI: baseline value/date, target value/date)."""
-    project = await get_project(session, body.project_id)
-    require_report(identity, project)
-    defs = await current_definitions(session, [body.indicator_code])
-    d = defs.get(body.indicator_code)
-    errors = []
-    if d is None:
-        errors.append(field_error("body/indicator_code", "unknown", "no such indicator"))
-    else:
-        for f in ("target_value", "baseline_value"):
-            v = getattr(body, f)
-            if v is not None and ((d.min_value is not None and v < d.min_value)
-                                  or (d.max_value is not None and v > d.max_value)):
-                errors.append(field_error(f"body/{f}", "out_of_bounds",
-                                          f"must be within [{d.min_value}, {d.max_value}]"))
-    if body.baseline_date and body.baseline_date > body.target_date:
-        errors.append(field_error("body/target_date", "date_order", "target_date is before baseline_date"))
-    if errors:
-        raise Unprocessable("invalid target", errors=errors)
-    if await session.scalar(select(Target.id).where(
-            Target.project_id == body.project_id, Target.indicator_code == body.indicator_code,
-            Target.target_date == body.target_date)):
-        raise Conflict("that project already has a target for this indicator and date")
-    t = Target(**body.model_dump(), created_by=identity.sub)
-    session.add(t)
-    await session.flush()
-    return _target_dict(t)
+    return _target_dict(await targets.create(session, identity, body))
 
 
 @router.get("/targets", summary="Targets of a project", response_model=None, responses=R)
@@ -238,9 +165,7 @@ async def list_targets(session: SessionDep, identity: Authenticated,
                        format: Annotated[str | None, Query(max_length=limits.CODE,
                                                            pattern="^(csv|xlsx|json)$")] = None):
     """Targets with baseline, target and (once reached) when."""
-    require_see(identity, await get_project(session, project_id))
-    rows = (await session.scalars(select(Target).where(Target.project_id == project_id)
-                                  .order_by(Target.indicator_code, Target.target_date))).all()
+    rows = await targets.of_project(session, identity, project_id)
     items = [_target_dict(t) for t in rows]
     if format:
         return export_response(items, [Column(x, {"fi": x, "en": x}) for x in TARGET_KEYS], format,

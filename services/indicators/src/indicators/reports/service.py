@@ -4,14 +4,13 @@ kept current in the approving transaction, targets reached, and the events each 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import String, delete, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from indicators.catalogue.router import current_definitions
+from indicators.catalogue.service import current_definitions
 from indicators.common import (
     field_error,
     get_project,
@@ -19,29 +18,24 @@ from indicators.common import (
     require_approve,
     require_report,
 )
+from indicators.events import payloads
 from indicators.models import (
     Report,
-    Target,
     project_extra,
     project_projection,
     reported_value,
     rollup,
 )
+from indicators.reports import queries, targets
 from indicators.reports.schemas import ReportIn, ValueIn
 from indicators.reports.validation import check_values, rules_of, value_rows
 from shared.contracts import indicators as contracts
 from shared.db import new_id, utcnow
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
-from shared.events.outbox import Outbox
 from shared.identity import Identity
+from shared.uow import UnitOfWork
 
 ACTIVE = ("draft", "submitted", "approved", "locked")
-
-
-def event_data(r: Report, codes: list[str], actor: str | None, reason: str | None = None) -> dict:
-    return {"id": r.id, "project_id": r.project_id, "period": r.period, "revision": r.revision,
-            "status": r.status, "indicator_codes": sorted(set(codes)), "actor": actor,
-            "reason": reason}
 
 
 async def _check_period(project: dict[str, Any], period: str, field: str) -> tuple[dt.date, dt.date]:
@@ -64,27 +58,6 @@ async def validate_values(session: AsyncSession, values: list[ValueIn], period_e
         if rules is None:
             rules = cache[period_end] = rules_of(await current_definitions(session, on=period_end))
     check_values(values, rules, prefix)
-
-
-async def load_values(session: AsyncSession, report_ids: list[str]) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = defaultdict(list)
-    if not report_ids:
-        return out
-    t = reported_value
-    rows = (await session.execute(select(t).where(t.c.report_id.in_(report_ids))
-                                  .order_by(t.c.id))).mappings().all()
-    for r in rows:
-        out[r["report_id"]].append({"indicator_code": r["indicator_code"], "value": r["value"],
-                                    "disaggregations": r["disaggregations"],
-                                    "counted_ids": r["counted_ids"]})
-    return out
-
-
-async def get_report(session: AsyncSession, report_id: str) -> Report:
-    r = await session.get(Report, report_id)
-    if r is None:
-        raise NotFound(f"no report {report_id}")
-    return r
 
 
 async def create(session: AsyncSession, identity: Identity, body: ReportIn,
@@ -177,6 +150,20 @@ async def bulk_create(session: AsyncSession, identity: Identity,
     return reports
 
 
+async def import_reports(uow: UnitOfWork, identity: Identity, bodies: list[ReportIn],
+                         submit_them: bool) -> list[Report]:
+    """All reports are checked; any problem rejects the whole import (nothing is stored)."""
+    keys = [(x["project_id"], x["period"]) for x in bodies]
+    if len(set(keys)) != len(keys):
+        raise Unprocessable("the import names a project and period twice", errors=[
+            field_error("body/reports", "duplicate", "one report per project and period")])
+    reports = await bulk_create(uow.session, identity, bodies)
+    if submit_them:
+        for r in reports:
+            await submit(uow, identity, r)
+    return reports
+
+
 async def replace_values(session: AsyncSession, identity: Identity, r: Report,
                          values: list[ValueIn]) -> None:
     project = await get_project(session, r.project_id)
@@ -190,23 +177,19 @@ async def replace_values(session: AsyncSession, identity: Identity, r: Report,
     r.updated_at = utcnow()
 
 
-async def _codes(session: AsyncSession, r: Report) -> list[str]:
-    return list((await session.scalars(select(reported_value.c.indicator_code)
-                                       .where(reported_value.c.report_id == r.id))).all())
-
-
-async def submit(session: AsyncSession, outbox: Outbox, identity: Identity, r: Report) -> Report:
+async def submit(uow: UnitOfWork, identity: Identity, r: Report) -> Report:
+    session = uow.session
     project = await get_project(session, r.project_id)
     require_report(identity, project)
     if r.status != "draft":
         raise Conflict(f"the report is {r.status}; only a draft can be submitted")
-    codes = await _codes(session, r)
+    codes = await queries.codes_of(session, r)
     if not codes:
         raise Unprocessable("an empty report cannot be submitted", errors=[
             field_error("body/values", "empty", "add at least one value")])
     r.status, r.submitted_by, r.submitted_at, r.updated_at = "submitted", identity.sub, utcnow(), utcnow()
     await session.flush()
-    await outbox.record(session, contracts.REPORT_SUBMITTED, r.id, event_data(r, codes, identity.sub))
+    await uow.emit(contracts.REPORT_SUBMITTED, r.id, payloads.report_event(r, codes, identity.sub))
     return r
 
 
@@ -233,47 +216,8 @@ async def _rollup_add(session: AsyncSession, project: dict[str, Any], r: Report,
     await session.execute(stmt, rows)
 
 
-async def achieved(session: AsyncSession, project_id: str, code: str, aggregation: str,
-                   until: dt.date | None = None) -> tuple[float | None, str | None]:
-    """The project's approved value for an indicator: summed over periods, or the latest."""
-    t = reported_value
-    q = (select(t.c.value, Report.period, Report.period_end).join(Report, Report.id == t.c.report_id)
-         .where(Report.project_id == project_id, Report.status.in_(("approved", "locked")),
-                t.c.indicator_code == code).order_by(Report.period_end))
-    if until:
-        q = q.where(Report.period_end <= until)
-    rows = (await session.execute(q)).all()
-    if not rows:
-        return None, None
-    if aggregation in ("sum", "count"):
-        return sum(v for v, _, _ in rows), rows[-1][1]
-    return rows[-1][0], rows[-1][1]
-
-
-async def _targets_reached(session: AsyncSession, outbox: Outbox, r: Report,
-                           codes: list[str]) -> None:
-    targets = (await session.scalars(select(Target).where(
-        Target.project_id == r.project_id, Target.indicator_code.in_(codes),
-        Target.reached_on.is_(None)))).all()
-    if not targets:
-        return
-    defs = await current_definitions(session, {t.indicator_code for t in targets})
-    for tg in targets:
-        d = defs.get(tg.indicator_code)
-        value, period = await achieved(session, r.project_id, tg.indicator_code,
-                                       d.aggregation if d else "sum")
-        if value is None:
-            continue
-        hit = value >= tg.target_value if (d is None or d.higher_is_better) else value <= tg.target_value
-        if hit:
-            tg.reached_on, tg.reached_value = dt.date.today(), value
-            await outbox.record(session, contracts.TARGET_REACHED, tg.id, {
-                "id": tg.id, "project_id": tg.project_id, "indicator_code": tg.indicator_code,
-                "target_value": tg.target_value, "value": value, "period": period or r.period,
-                "reached_on": tg.reached_on.isoformat()})
-
-
-async def approve(session: AsyncSession, outbox: Outbox, identity: Identity, r: Report) -> Report:
+async def approve(uow: UnitOfWork, identity: Identity, r: Report) -> Report:
+    session = uow.session
     project = await get_project(session, r.project_id)
     require_approve(identity, project)
     if r.status != "submitted":
@@ -281,9 +225,9 @@ async def approve(session: AsyncSession, outbox: Outbox, identity: Identity, r: 
     r.status, r.approved_by, r.approved_at, r.updated_at = "approved", identity.sub, utcnow(), utcnow()
     await session.flush()
     await _rollup_add(session, project, r, +1)
-    codes = await _codes(session, r)
-    await outbox.record(session, contracts.REPORT_APPROVED, r.id, event_data(r, codes, identity.sub))
-    await _targets_reached(session, outbox, r, codes)
+    codes = await queries.codes_of(session, r)
+    await uow.emit(contracts.REPORT_APPROVED, r.id, payloads.report_event(r, codes, identity.sub))
+    await targets.reached(uow, r, codes)
     return r
 
 
@@ -296,9 +240,9 @@ async def lock(session: AsyncSession, identity: Identity, r: Report) -> Report:
     return r
 
 
-async def reopen(session: AsyncSession, outbox: Outbox, identity: Identity, r: Report,
-                 reason: str) -> Report:
+async def reopen(uow: UnitOfWork, identity: Identity, r: Report, reason: str) -> Report:
     """Reopen for correction: this revision is kept (superseded), a new draft revision copies it."""
+    session = uow.session
     project = await get_project(session, r.project_id)
     if r.status == "locked":
         if not identity.has_role("admin"):
@@ -309,7 +253,7 @@ async def reopen(session: AsyncSession, outbox: Outbox, identity: Identity, r: R
         raise Conflict(f"the report is {r.status}; only submitted, approved or locked reports reopen")
     if r.status in ("approved", "locked"):
         await _rollup_add(session, project, r, -1)
-    codes = await _codes(session, r)
+    codes = await queries.codes_of(session, r)
     r.status, r.updated_at = "superseded", utcnow()
     new = Report(project_id=r.project_id, period=r.period, period_start=r.period_start,
                  period_end=r.period_end, revision=r.revision + 1, status="draft",
@@ -321,7 +265,7 @@ async def reopen(session: AsyncSession, outbox: Outbox, identity: Identity, r: R
         ["report_id", "indicator_code", "value", "disaggregations", "counted_ids"],
         select(literal(new.id, String(36)).label("r"), t.c.indicator_code, t.c.value,
                t.c.disaggregations, t.c.counted_ids).where(t.c.report_id == r.id)))
-    await outbox.record(session, contracts.REPORT_REOPENED, new.id,
-                        event_data(new, codes, identity.sub, reason))
+    await uow.emit(contracts.REPORT_REOPENED, new.id,
+                   payloads.report_event(new, codes, identity.sub, reason))
     return new
 

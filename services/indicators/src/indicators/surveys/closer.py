@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from indicators.surveys import service
+from indicators.surveys import queries, service
 from shared.db import utcnow
 from shared.events.outbox import Outbox
 from shared.logging import get_logger
+from shared.uow import UnitOfWork
 
 log = get_logger(__name__)
 
@@ -27,12 +28,12 @@ class RoundCloser:
     async def tick(self) -> float:
         """Close what is due; return how long to sleep (until the next close, at most poll)."""
         async with self.maker() as s, s.begin():
-            closed = await service.close_due(s, self.outbox, self.k)
+            closed = await service.close_due(UnitOfWork(s, self.outbox), self.k)
         if closed:
             log.info("survey_rounds.closed", rounds=closed)
             return 0.0  # there may be more than one batch due
         async with self.maker() as s:
-            nxt = await service.next_close(s)
+            nxt = await queries.next_close(s)
         if nxt is None:
             return self.poll
         return min(self.poll, max(0.01, (nxt - utcnow()).total_seconds()))

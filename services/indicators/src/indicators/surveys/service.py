@@ -1,30 +1,29 @@
-"""Survey rules: who runs rounds, taking responses (API and CSV), scoring, and results with
-the privacy rule applied to every figure that leaves."""
+"""Survey rules: who runs rounds, taking responses, scoring, closing, and results with the
+privacy rule applied to every figure that leaves."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from indicators.common import field_error, get_project, is_funder_of, is_implementer_of
+from indicators.events import payloads
 from indicators.models import Instrument, SurveyRound, survey_response
-from indicators.surveys import privacy, stats
-from shared import limits
+from indicators.surveys import answers, privacy, queries, stats
 from shared.contracts import indicators as contracts
 from shared.db import utcnow
-from shared.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Unprocessable
-from shared.events.outbox import Outbox
+from shared.errors import Conflict, Forbidden, Unprocessable
 from shared.identity import Identity
+from shared.uow import UnitOfWork
 
-UNSPECIFIED = "(unspecified)"
+if TYPE_CHECKING:  # the schemas use this module's day bounds
+    from indicators.surveys.schemas import InstrumentIn, RoundIn, WordingIn
+
 HELSINKI = ZoneInfo("Europe/Helsinki")
 
 
@@ -35,20 +34,6 @@ def end_of_day(day: dt.date) -> dt.datetime:
 
 def start_of_day(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), HELSINKI).astimezone(dt.UTC)
-
-
-async def get_instrument(session: AsyncSession, code: str) -> Instrument:
-    ins = await session.scalar(select(Instrument).where(Instrument.code == code))
-    if ins is None:
-        raise NotFound(f"no survey instrument {code}")
-    return ins
-
-
-async def get_round(session: AsyncSession, round_id: str) -> tuple[SurveyRound, Instrument]:
-    r = await session.get(SurveyRound, round_id)
-    if r is None:
-        raise NotFound(f"no survey round {round_id}")
-    return r, await session.get(Instrument, r.instrument_id)
 
 
 async def _project(session: AsyncSession, r_project_id: str | None) -> dict[str, Any] | None:
@@ -111,104 +96,117 @@ async def store_scored(session: AsyncSession, r: SurveyRound, ins: Instrument,
     return len(rows)
 
 
-def _check_units(r: SurveyRound, units: list[str | None], field: str) -> None:
-    if r.units:
-        bad = sorted({u for u in units if u is not None and u not in r.units})
-        if bad:
-            raise Unprocessable("unknown units", errors=[field_error(
-                field, "unknown", f"units {bad[:5]} are not among the round's {r.units[:20]}")])
+async def create_instrument(session: AsyncSession, identity: Identity, body: InstrumentIn) -> Instrument:
+    """Coordinators add instruments as data."""
+    if not identity.is_national:
+        raise Forbidden("only coordinators and admins add instruments")
+    if await queries.instrument_exists(session, body.code):
+        raise Conflict(f"instrument {body.code} exists")
+    ins = Instrument(code=body.code, name=body.name.model_dump(exclude_none=True),
+                     scale_min=body.scale_min, scale_max=body.scale_max, scoring=body.scoring,
+                     items=[i.model_dump() for i in body.items],
+                     dimensions=[d.model_dump(exclude_none=True) for d in body.dimensions],
+                     bands=[b.model_dump() for b in body.bands], indicator_code=body.indicator_code)
+    session.add(ins)
+    await session.flush()
+    return ins
 
 
-def answers_from_json(ins: Instrument, responses: list[Any]) -> tuple[np.ndarray, list]:
-    sc = stats.Scoring.of(ins)
-    ids = sc.item_ids
-    errors = []
-    arr = np.full((len(responses), len(ids)), np.nan)
-    for i, resp in enumerate(responses):
-        extra = set(resp.answers) - set(ids)
-        if extra:
-            errors.append(field_error(f"body/responses/{i}/answers", "unknown",
-                                      f"unknown items {sorted(extra)}"))
-        for j, item in enumerate(ids):
-            if item in resp.answers:
-                arr[i, j] = resp.answers[item]
-    bad = np.nonzero(sc.invalid_rows(arr))[0]
-    for i in bad[:20]:
-        errors.append(field_error(f"body/responses/{int(i)}/answers", "invalid",
-                                  f"every item {ids[0]}..{ids[-1]} needs a whole-number answer "
-                                  f"within [{ins.scale_min}, {ins.scale_max}]"))
-    if errors:
-        raise Unprocessable("invalid responses", errors=errors[:50])
-    return arr, [x.unit for x in responses]
+async def set_wording(session: AsyncSession, identity: Identity, code: str,
+                      body: WordingIn) -> tuple[Instrument, dict]:
+    """Item wording is licensed: each organisation holding a licence loads its own copy."""
+    if not identity.org:
+        raise Forbidden("wording is loaded for an organisation; your identity has none")
+    ins = await queries.get_instrument(session, code)
+    ids = {i["id"] for i in ins.items}
+    bad = sorted(set(body.items) - ids)
+    if bad:
+        raise Unprocessable("unknown items", errors=[field_error("body/items", "unknown", f"{bad[:10]}")])
+    values = {"instrument_id": ins.id, "organisation_id": identity.org,
+              "items": {k: v.model_dump(exclude_none=True) for k, v in body.items.items()},
+              "updated_at": utcnow()}
+    await queries.put_wording(session, values)
+    return ins, values["items"]
 
 
-UNIT_CHARS = 80                 # as ResponseIn.unit
+async def create_round(session: AsyncSession, identity: Identity, body: RoundIn) -> SurveyRound:
+    """A round per organisation (and optionally project); it closes itself at `closes_at`
+    (default: the end of `closes_on`, Helsinki time)."""
+    ins = await queries.get_instrument(session, body.instrument_code)
+    if body.project_id:
+        await get_project(session, body.project_id)
+    await require_manage(session, identity, body.organisation_id, body.project_id)
+    if await queries.round_exists(session, ins.id, body.organisation_id, body.project_id, body.label):
+        raise Conflict(f"round {body.label} exists for this organisation and instrument")
+    r = SurveyRound(instrument_id=ins.id, organisation_id=body.organisation_id,
+                    project_id=body.project_id, label=body.label, opens_on=body.opens_on,
+                    closes_on=body.closes_on,
+                    closes_at=body.closes_at or end_of_day(body.closes_on),
+                    units=body.units, created_by=identity.sub, created_at=utcnow())
+    session.add(r)
+    await session.flush()
+    return r
 
 
-def answers_from_csv(ins: Instrument, body: bytes) -> tuple[np.ndarray, list]:
-    """CSV with a header: the instrument's item ids and optionally `unit`. Answers are whole
-    numbers on the scale; every row is checked before anything is stored."""
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise Unprocessable("the CSV is not UTF-8", errors=[
-            field_error("body", "encoding", "send UTF-8")]) from None
-    sc = stats.Scoring.of(ins)
-    reader = csv.reader(io.StringIO(text))
-    try:
-        header = next(reader, None)
-        if not header:
-            raise Unprocessable("empty CSV", errors=[field_error("body", "empty", "no header row")])
-        header = [h.strip() for h in header]
-        unknown = [h[:40] for h in header if h not in sc.item_ids and h != "unit"]
-        missing = [i for i in sc.item_ids if i not in header]
-        if unknown or missing or len(set(header)) != len(header):
-            raise Unprocessable("the CSV header does not match the instrument", errors=[field_error(
-                "body/header", "columns",
-                f"unknown {unknown[:10]}, missing {missing[:10]}; expected unit? and {sc.item_ids}")])
-        rows = []
-        for row in reader:
-            if not any(c.strip() for c in row):
-                continue
-            if len(rows) == limits.SURVEY_CSV_ROWS:
-                raise PayloadTooLarge(f"at most {limits.SURVEY_CSV_ROWS} responses in one upload",
-                                      errors=[field_error("body", "rows", f"split the file into "
-                                                          f"uploads of {limits.SURVEY_CSV_ROWS} rows")])
-            rows.append(row)
-    except csv.Error as exc:   # e.g. a field over the csv module's 131,072 characters
-        raise Unprocessable(f"unreadable CSV at line {reader.line_num}", errors=[field_error(
-            "body", "string_too_long" if "field limit" in str(exc) else "csv",
-            f"{str(exc)[:200]}; a field may have at most {limits.CSV_FIELD} characters")]) from None
-    if not rows:
-        raise Unprocessable("no responses in the CSV", errors=[field_error("body", "empty", "no rows")])
-    unit_col = header.index("unit") if "unit" in header else None
-    order = [header.index(i) for i in sc.item_ids]
-    width = len(header)
-    errors = []
-    for n, row in enumerate(rows, start=2):
-        if len(row) != width:
-            errors.append(field_error(f"body/line/{n}", "columns", f"{len(row)} cells, expected {width}"))
-        elif unit_col is not None and len(row[unit_col].strip()) > UNIT_CHARS:
-            errors.append(field_error(f"body/line/{n}/unit", "string_too_long",
-                                      f"at most {UNIT_CHARS} characters"))
-        elif not all(_WHOLE.fullmatch(row[j].strip()) for j in order):
-            errors.append(field_error(f"body/line/{n}", "integer",
-                                      "every answer must be a whole number on the scale"))
-        if len(errors) >= 20:
-            break
-    if errors:
-        raise Unprocessable("malformed CSV rows", errors=errors)
-    arr = np.array([[int(row[j]) for j in order] for row in rows], dtype=float)
-    bad = np.nonzero(sc.invalid_rows(arr))[0]
-    if len(bad):
-        raise Unprocessable(f"{len(bad)} rows have answers outside [{ins.scale_min}, {ins.scale_max}]",
-                            errors=[field_error(f"body/line/{int(i) + 2}", "out_of_range",
-                                                "answer outside the scale") for i in bad[:20]])
-    units = [(row[unit_col].strip() or None) if unit_col is not None else None for row in rows]
-    return arr, units
+async def open_round(session: AsyncSession, identity: Identity,
+                     round_id: str) -> tuple[SurveyRound, Instrument]:
+    """The round, if the caller runs it and it takes responses now."""
+    r, ins = await queries.get_round(session, round_id)
+    await require_manage(session, identity, r.organisation_id, r.project_id)
+    check_open(r, identity)
+    return r, ins
 
 
-_WHOLE = re.compile(r"[+-]?\d{1,6}")
+async def add_responses(session: AsyncSession, r: SurveyRound, ins: Instrument, arr: np.ndarray,
+                        units: list[str | None], field: str) -> int:
+    """Checked answers scored and stored (only the scores, with no respondent identity)."""
+    answers.check_units(r, units, field)
+    return await store_scored(session, r, ins, arr, units)
+
+
+async def round_results(session: AsyncSession, identity: Identity, round_id: str, k: int,
+                        breakdown: bool) -> tuple[SurveyRound, Instrument, dict[str, Any]]:
+    """A closed round's results, for those who may see them, as `privacy` lets them out."""
+    r, ins = await queries.get_round(session, round_id)
+    await require_results(session, identity, r)
+    require_closed(r)
+    units, total, dims = await queries.load_scores(session, r.id, [d["code"] for d in ins.dimensions])
+    return r, ins, results(units, total, dims, ins, k, breakdown)
+
+
+async def change(session: AsyncSession, identity: Identity, from_round: str, to_round: str,
+                 k: int) -> dict[str, Any]:
+    """Change between two closed rounds of one instrument."""
+    a, ins_a = await queries.get_round(session, from_round)
+    b, ins_b = await queries.get_round(session, to_round)
+    if ins_a.id != ins_b.id:
+        raise Unprocessable("the rounds use different instruments", errors=[
+            field_error("query/to_round", "instrument", "compare rounds of one instrument")])
+    await require_results(session, identity, a)
+    await require_results(session, identity, b)
+    require_closed(a)
+    require_closed(b)
+    return compare(await queries.load_scores(session, a.id, [d["code"] for d in ins_a.dimensions]),
+                   await queries.load_scores(session, b.id, [d["code"] for d in ins_a.dimensions]),
+                   [d["code"] for d in ins_a.dimensions], k) | {
+        "from_round": a.id, "to_round": b.id, "instrument": ins_a.code}
+
+
+def compare(sa, sb, dim_codes: list[str], k: int) -> dict[str, Any]:
+    _, ta, da = sa
+    _, tb, db = sb
+    if not (len(ta) and len(tb) and privacy.publishable_total(len(ta), k)
+            and privacy.publishable_total(len(tb), k)):
+        return {"suppressed": True, "k": k, "total": None, "dimensions": None}
+
+    def one(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+        return {"mean_from": round(float(x.mean()), 4), "mean_to": round(float(y.mean()), 4),
+                "difference": round(float(y.mean() - x.mean()), 4),
+                "effect_size_d": stats.cohens_d(x, y)}
+
+    return {"suppressed": False, "k": k, "n_from": len(ta), "n_to": len(tb),
+            "total": one(ta, tb),
+            "dimensions": {c: one(da[:, j], db[:, j]) for j, c in enumerate(dim_codes)}}
 
 
 async def _claim_close(session: AsyncSession, r: SurveyRound, closed_at: dt.datetime) -> bool:
@@ -223,56 +221,34 @@ async def _claim_close(session: AsyncSession, r: SurveyRound, closed_at: dt.date
     return True
 
 
-async def _record_closed(session: AsyncSession, outbox: Outbox, r: SurveyRound, k: int) -> None:
-    ins = await session.get(Instrument, r.instrument_id)
-    n = await session.scalar(select(func.count()).select_from(survey_response)
-                             .where(survey_response.c.round_id == r.id))
-    await outbox.record(session, contracts.SURVEY_ROUND_CLOSED, r.id, {
-        "id": r.id, "project_id": r.project_id, "organisation_id": r.organisation_id,
-        "instrument": ins.code, "label": r.label,
-        "closed_at": r.closed_at.isoformat().replace("+00:00", "Z"),
-        "results_available": int(n or 0) >= k})
+async def _record_closed(uow: UnitOfWork, r: SurveyRound, k: int) -> None:
+    ins = await uow.session.get(Instrument, r.instrument_id)
+    n = await queries.response_count(uow.session, r.id)
+    await uow.emit(contracts.SURVEY_ROUND_CLOSED, r.id,
+                   payloads.survey_round_closed(r, ins.code, n >= k))
 
 
-async def close(session: AsyncSession, outbox: Outbox, identity: Identity, r: SurveyRound,
-                k: int) -> SurveyRound:
-    await require_manage(session, identity, r.organisation_id, r.project_id)
-    if r.status == "closed" or not await _claim_close(session, r, utcnow()):
+async def close(uow: UnitOfWork, identity: Identity, r: SurveyRound, k: int) -> SurveyRound:
+    await require_manage(uow.session, identity, r.organisation_id, r.project_id)
+    if r.status == "closed" or not await _claim_close(uow.session, r, utcnow()):
         raise Conflict("the round is already closed")
-    await _record_closed(session, outbox, r, k)
+    await _record_closed(uow, r, k)
     return r
 
 
-async def close_due(session: AsyncSession, outbox: Outbox, k: int, limit: int = 100) -> list[str]:
+async def close_due(uow: UnitOfWork, k: int, limit: int = 100) -> list[str]:
     """Close the open rounds whose close time has come (each at its close time), with the
     same event as a manual close. Rounds created after their close time are left to a person."""
-    now = utcnow()
-    due = (await session.scalars(select(SurveyRound).where(
-        SurveyRound.status == "open", SurveyRound.closes_at <= now,
-        SurveyRound.closes_at > SurveyRound.created_at)
-        .order_by(SurveyRound.closes_at).limit(limit))).all()
     closed = []
-    for r in due:
-        if await _claim_close(session, r, r.closes_at):
-            await _record_closed(session, outbox, r, k)
+    for r in await queries.due_rounds(uow.session, utcnow(), limit):
+        if await _claim_close(uow.session, r, r.closes_at):
+            await _record_closed(uow, r, k)
             closed.append(r.id)
     return closed
 
 
-async def next_close(session: AsyncSession) -> dt.datetime | None:
-    return await session.scalar(select(func.min(SurveyRound.closes_at)).where(
-        SurveyRound.status == "open", SurveyRound.closes_at > SurveyRound.created_at))
 
 
-async def load_scores(session: AsyncSession, round_id: str, dim_codes: list[str]):
-    rows = (await session.execute(select(survey_response.c.unit, survey_response.c.total,
-                                         survey_response.c.dimension_scores)
-                                  .where(survey_response.c.round_id == round_id))).all()
-    units = np.array([u if u is not None else UNSPECIFIED for u, _, _ in rows], dtype=object)
-    total = np.array([t for _, t, _ in rows], dtype=float)
-    dims = np.array([[d.get(c, np.nan) for c in dim_codes] for _, _, d in rows], dtype=float) \
-        if rows else np.empty((0, len(dim_codes)))
-    return units, total, dims
 
 
 def _from_sums(n: int, s: float, ss: float) -> dict[str, Any]:

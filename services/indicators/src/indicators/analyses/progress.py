@@ -1,15 +1,16 @@
-"""Progress against targets, rollups (indicator x period x place) and the EU-style report."""
+"""Progress against targets, rollups (indicator x period x place) and the EU-style report:
+the approved figures, read and combined."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from typing import Annotated
+from typing import Any
 
-from fastapi import APIRouter, Query
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from indicators.catalogue.router import current_definitions
+from indicators.catalogue.service import current_definitions
 from indicators.common import field_error, get_project, require_see, visible_project_filter
 from indicators.models import (
     IndicatorDefinition,
@@ -20,31 +21,18 @@ from indicators.models import (
     reported_value,
     rollup,
 )
-from indicators.reports.service import achieved
-from shared import limits
-from shared.db import SessionDep
-from shared.errors import Unprocessable, problem_responses
-from shared.exports import Column, export_response
-from shared.identity import Authenticated
-from shared.limits import CodeStr
+from indicators.reports.queries import achieved
+from shared.errors import Unprocessable
+from shared.identity import Identity
 
-router = APIRouter(prefix="/analyses", tags=["analyses"])
-R = problem_responses(401, 403, 404, 422)
-Fmt = Annotated[str | None, Query(max_length=limits.CODE, pattern="^(csv|xlsx|json)$")]
 DIMS = {"indicator": rollup.c.indicator_code, "year": rollup.c.year, "period": rollup.c.period,
         "region": rollup.c.region_code, "funder": rollup.c.funder_id, "theme": rollup.c.theme_id,
         "programme": rollup.c.programme_id}
+UNKNOWN_OBJECTIVE = "unknown"
 
 
-def _cols(keys: list[str]) -> list[Column]:
-    return [Column(k, {"fi": k, "en": k}) for k in keys]
-
-
-@router.get("/progress", summary="Progress against targets for a project", response_model=None,
-            responses=R)
-async def progress(session: SessionDep, identity: Authenticated,
-                   project_id: Annotated[str, Query(max_length=36)], format: Fmt = None):
-    """Baseline, target and the approved value so far, with progress in %."""
+async def progress(session: AsyncSession, identity: Identity, project_id: str) -> list[dict[str, Any]]:
+    """Per target: baseline, target and the approved value so far, with progress in %."""
     require_see(identity, await get_project(session, project_id))
     targets = (await session.scalars(select(Target).where(Target.project_id == project_id)
                                      .order_by(Target.indicator_code, Target.target_date))).all()
@@ -62,30 +50,12 @@ async def progress(session: SessionDep, identity: Authenticated,
                       "target_value": t.target_value, "target_date": t.target_date,
                       "achieved": value, "latest_period": period, "progress_pct": pct,
                       "reached_on": t.reached_on})
-    if format:
-        return export_response(items, _cols(list(items[0]) if items else ["indicator_code"]),
-                               format, filename="progress")
-    return {"project_id": project_id, "items": items}
+    return items
 
 
-@router.get("/rollup", summary="Approved values rolled up", response_model=None, responses=R)
-async def rollup_view(
-    session: SessionDep,
-    group_by: Annotated[str, Query(max_length=80, description="comma list of: " + ", ".join(DIMS))]
-    = "region,indicator,year",
-    indicator_code: Annotated[list[CodeStr] | None, Query(max_length=50)] = None,
-    region: Annotated[str | None, Query(max_length=4)] = None,
-    funder: Annotated[str | None, Query(max_length=36)] = None,
-    theme: Annotated[str | None, Query(max_length=36)] = None,
-    programme: Annotated[str | None, Query(max_length=36)] = None,
-    year_from: Annotated[int | None, Query(ge=2000, le=2100)] = None,
-    year_to: Annotated[int | None, Query(ge=2000, le=2100)] = None,
-    format: Fmt = None,
-):
-    """Approved figures only (public), by any of indicator, year, period, region, funder,
-    theme, programme: a time series when grouped by year or period. Read from the
-    pre-aggregated table kept current as reports are approved. A project in several regions
-    counts in each, so region figures do not add up to the national total."""
+def rollup_keys(group_by: str, indicator_code: list[str] | None) -> list[str]:
+    """The dimensions to group by; the indicator is always one (unless only one is asked
+    for): different indicators never add up."""
     keys = [k.strip() for k in group_by.split(",") if k.strip()]
     bad = [k for k in keys if k not in DIMS]
     if bad or not keys or len(set(keys)) != len(keys):
@@ -93,12 +63,22 @@ async def rollup_view(
             "query/group_by", "value_error", f"use a comma list of {sorted(DIMS)}")])
     if "indicator" not in keys and not (indicator_code and len(indicator_code) == 1):
         keys = ["indicator", *keys]  # never add up different indicators
+    return keys
+
+
+async def rollup_items(session: AsyncSession, keys: list[str], indicator_code: list[str] | None,
+                       filters: dict[str, str | None], year_from: int | None,
+                       year_to: int | None) -> list[dict[str, Any]]:
+    """Sums from the pre-aggregated table; averages divided out per indicator.
+    `filters`: region, funder, theme, programme."""
     cols = [DIMS[k].label(k) for k in keys]
     q = select(*cols, func.sum(rollup.c.total).label("total"), func.sum(rollup.c.n).label("n"))
     if indicator_code:
         q = q.where(rollup.c.indicator_code.in_(indicator_code))
-    for col, v in ((rollup.c.region_code, region), (rollup.c.funder_id, funder),
-                   (rollup.c.theme_id, theme), (rollup.c.programme_id, programme)):
+    for col, v in ((rollup.c.region_code, filters.get("region")),
+                   (rollup.c.funder_id, filters.get("funder")),
+                   (rollup.c.theme_id, filters.get("theme")),
+                   (rollup.c.programme_id, filters.get("programme"))):
         if v:
             q = q.where(col == v)
     if year_from:
@@ -121,29 +101,19 @@ async def rollup_view(
             item["value"] = item["total"]
         item["aggregation"] = aggs.get(code, "sum")
         items.append(item)
-    if format:
-        return export_response(items, _cols([*keys, "value", "n", "aggregation"]), format,
-                               filename="rollup")
-    return {"group_by": keys, "items": items, "total": len(items)}
+    return items
 
 
-UNKNOWN_OBJECTIVE = "unknown"
-EU_COLUMNS = ["specific_objective", "indicator_code", "name", "women", "men", "non_binary", "total"]
-
-
-@router.get("/eu-report", summary="Common indicators for an EU cut-off", response_model=None,
-            responses=R)
-async def eu_report(session: SessionDep, identity: Authenticated,
-                    cutoff: Annotated[str, Query(max_length=limits.CODE, pattern=r"^(19|20|21)\d{2}(06|12)$",
-                                                 description="YYYY06 or YYYY12")],
-                    format: Fmt = None, lang: Annotated[str, Query(max_length=limits.CODE,
-                                                                   pattern="^(fi|sv|en)$")] = "en"):
-    """ESF+ common indicators (EECO/EECR), cumulative approved values up to the cut-off, by
-    ESF+ specific objective (e.g. ESO4.7, from the registry's project events) and gender;
-    composites from their parts. Projects whose specific objective is not known are counted
-    under the row `unknown`, never dropped."""
+def cutoff_end(cutoff: str) -> dt.date:
+    """The last day of a YYYY06 or YYYY12 cut-off."""
     year, month = int(cutoff[:4]), int(cutoff[4:])
-    end = dt.date(year, 6, 30) if month == 6 else dt.date(year, 12, 31)
+    return dt.date(year, 6, 30) if month == 6 else dt.date(year, 12, 31)
+
+
+async def eu_report(session: AsyncSession, identity: Identity, end: dt.date,
+                    lang: str) -> list[dict[str, Any]]:
+    """Cumulative approved EEC* values up to `end` by specific objective and gender, with
+    composites from their parts; an unknown objective is its own row, never dropped."""
     t = reported_value
     q = (select(project_extra.c.specific_objective, t.c.indicator_code, t.c.value,
                 t.c.disaggregations)
@@ -170,13 +140,8 @@ async def eu_report(session: SessionDep, identity: Authenticated,
                     for p in d.parts:
                         for g, n in acc.get((so, p), {}).items():
                             cell[g] += n
-    items = [{"specific_objective": so, "indicator_code": code,
-              "name": (defs[code].name.get(lang) or defs[code].name.get("fi")) if code in defs else code,
-              "women": v.get("women", 0), "men": v.get("men", 0),
-              "non_binary": v.get("non_binary", 0), "total": v["total"]}
-             for (so, code), v in sorted(acc.items())]
-    if format:
-        return export_response(items, _cols(EU_COLUMNS), format, filename=f"esf-common-indicators-{cutoff}")
-    return {"cutoff": cutoff, "period_end": end, "items": items}
-
-
+    return [{"specific_objective": so, "indicator_code": code,
+             "name": (defs[code].name.get(lang) or defs[code].name.get("fi")) if code in defs else code,
+             "women": v.get("women", 0), "men": v.get("men", 0),
+             "non_binary": v.get("non_binary", 0), "total": v["total"]}
+            for (so, code), v in sorted(acc.items())]

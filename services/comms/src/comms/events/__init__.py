@@ -1,0 +1,1 @@
+"""Events comms consumes (handlers) and the payloads of the events it emits (payloads)."""

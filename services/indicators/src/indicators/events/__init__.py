@@ -1,0 +1,1 @@
+"""Events indicators consumes (handlers) and the payloads of the events it emits (payloads)."""
