@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import gzip
-import hashlib
 import time
 import uuid
 import zlib
 
 import aiohttp
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 
+from gateway import messages
 from gateway.auth import Authenticator
 from gateway.config import Settings
+from gateway.messages import ParsedRequest
 from gateway.protection import CircuitBreaker, TokenBuckets, retry_after
 from gateway.routes import API_PREFIX, match
 from gateway.upstream import ConnectFailed, Disconnected, Pool, UpstreamError
@@ -137,7 +137,7 @@ class ForwardingApp:
             return await self.dressed(scope, receive, send)
         started = time.perf_counter()
         query = scope["query_string"]
-        req = _parse(scope["headers"])
+        req = messages.parse_headers(scope["headers"])
         if not req.request_id or len(req.request_id) > 200:
             req.request_id = uuid.uuid4().hex
         req.out.append((b"x-request-id", req.request_id.encode("latin-1")))
@@ -158,20 +158,20 @@ class ForwardingApp:
     async def _dressed_core(self, scope, receive, send):
         """Forwarding under the shared middlewares (they set the request id and traceparent)."""
         sub_path = scope["path"][_PREFIX_LEN:]
-        req = _parse(scope["headers"])
+        req = messages.parse_headers(scope["headers"])
         req.out.append((b"x-request-id", req.request_id.encode("latin-1")))
         if req.traceparent:
             req.out.append((b"traceparent", req.traceparent.encode("latin-1")))
         await self._guarded(scope, receive, send, match(sub_path), sub_path, req)
 
-    async def _guarded(self, scope, receive, send, route, sub_path: str, req: _Request) -> int:
+    async def _guarded(self, scope, receive, send, route, sub_path: str, req: ParsedRequest) -> int:
         try:
             return await self._forward(scope, receive, send, route, sub_path, req)
         except AppError as exc:
             return await self._problem(scope, receive, send, req, exc.status, exc.detail,
                                        slug=exc.slug, title=exc.title, headers=exc.headers)
 
-    async def _forward(self, scope, receive, send, route, sub_path: str, req: _Request) -> int:
+    async def _forward(self, scope, receive, send, route, sub_path: str, req: ParsedRequest) -> int:
         client = scope.get("client")
         address = client[0] if client else "unknown"
         wait = self.address_limits.take(address)
@@ -200,7 +200,7 @@ class ForwardingApp:
 
         limit = (self.settings.max_bulk_body_bytes if is_bulk_path(sub_path)
                  else self.settings.max_body_bytes)
-        body = await _read_body(receive, limit, req.content_length)
+        body = await messages.read_body(receive, limit, req.content_length)
         if body is None:
             return await self._problem(scope, receive, send, req, 413,
                                        f"request body over {limit} bytes")
@@ -265,7 +265,7 @@ class ForwardingApp:
         return False
 
     async def _exchange(self, send, progress: list, upstream: str, method: str,
-                        target: bytes, req: _Request, body: bytes, fresh: bool = False) -> int:
+                        target: bytes, req: ParsedRequest, body: bytes, fresh: bool = False) -> int:
         """One upstream call, streamed back to the client; marks `progress` once bytes go out."""
         pool = self.upstreams.pools[upstream]
         conn = await pool.exchange(method, target, req.out, body, fresh)
@@ -289,7 +289,7 @@ class ForwardingApp:
                 await send({"type": "http.response.start", "status": status, "headers": out})
                 await send({"type": "http.response.body", "body": b""})
                 return status
-            compress = self._gzip_min > 0 and req.gzip and status != 206 and _compressible(out)
+            compress = self._gzip_min > 0 and req.gzip and status != 206 and messages.compressible(out)
             whole = conn.complete or (length is not None and length <= _READ_WHOLE_UNDER)
             data = b""
             if whole:
@@ -308,11 +308,11 @@ class ForwardingApp:
                 data = b"".join(parts)
             if whole:
                 if method == "GET" and status == 200:
-                    status, data = _conditional(out, data, req.if_none_match)
+                    status, data = messages.conditional(out, data, req.if_none_match)
                 if compress and len(data) >= self._gzip_min:
-                    data = await _gzip(data)
+                    data = await messages.gzip_body(data)
                     out.append((b"content-encoding", b"gzip"))
-                    _vary(out)
+                    messages.add_vary(out)
                 out.append((b"content-length", str(len(data)).encode()))
                 progress[0] = True
                 await send({"type": "http.response.start", "status": status, "headers": out})
@@ -322,7 +322,7 @@ class ForwardingApp:
             if compress:
                 compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
                 out.append((b"content-encoding", b"gzip"))
-                _vary(out)
+                messages.add_vary(out)
             progress[0] = True
             await send({"type": "http.response.start", "status": status, "headers": out})
             if data:
@@ -340,7 +340,7 @@ class ForwardingApp:
             pool.release(conn)
 
     async def _upstream_failed(self, scope, receive, send, route, exc: Exception,
-                               started: bool, req: _Request) -> int:
+                               started: bool, req: ParsedRequest) -> int:
         self.upstreams.breakers[route.upstream].failure()
         name = route.upstream
         if isinstance(exc, (ConnectFailed, Disconnected)):
@@ -358,12 +358,12 @@ class ForwardingApp:
         headers = {"Retry-After": "5"} if status == 503 else None
         return await self._problem(scope, receive, send, req, status, detail, headers=headers)
 
-    async def _too_many(self, scope, receive, send, req: _Request, wait: float,
+    async def _too_many(self, scope, receive, send, req: ParsedRequest, wait: float,
                         detail: str = "too many requests; slow down") -> int:
         return await self._problem(scope, receive, send, req, 429, detail,
                                    headers={"Retry-After": retry_after(wait)})
 
-    async def _problem(self, scope, receive, send, req: _Request, status: int, detail: str,
+    async def _problem(self, scope, receive, send, req: ParsedRequest, status: int, detail: str,
                        instance: str | None = None, headers: dict | None = None, **kw) -> int:
         headers = {**(headers or {}), "X-Request-ID": req.request_id}
         await problem_response(status, detail=detail, instance=instance or scope["path"],
@@ -383,52 +383,8 @@ class ForwardingApp:
         children[1].observe(seconds)
 
 
-class _Request:
-    """What the forwarding path needs from the request headers, read in one pass."""
-
-    __slots__ = ("out", "authorization", "api_key", "request_id", "traceparent",
-                 "if_none_match", "content_length", "gzip")
-
-    def __init__(self) -> None:
-        self.out: list[tuple[bytes, bytes]] = []
-        self.authorization = self.api_key = self.request_id = self.traceparent = None
-        self.if_none_match = self.content_length = None
-        self.gzip = False
-
-
-def _parse(headers) -> _Request:
-    req = _Request()
-    out = req.out
-    for k, v in headers:
-        action = _SPECIAL.get(k)
-        if action is None:
-            out.append((k, v))
-        elif action == "gzip":
-            req.gzip = req.gzip or b"gzip" in v.lower()
-            out.append((k, v))
-        elif action == "if_none_match":
-            req.if_none_match = v.decode("latin-1")
-            out.append((k, v))
-        elif action != "drop":
-            setattr(req, action, v.decode("latin-1"))
-    return req
-
-
-# Request headers the handler reads; "drop" ones (hop-by-hop, credentials the gateway
-# consumed, an identity a client tries to assert itself) never go upstream. The request id
-# and traceparent are re-added by the handler.
-_SPECIAL: dict[bytes, str] = {
-    **dict.fromkeys((b"host", b"connection", b"keep-alive", b"proxy-authorization", b"te",
-                     b"trailer", b"transfer-encoding", b"upgrade", b"x-teke-identity",
-                     b"expect"), "drop"),
-    b"authorization": "authorization", b"x-api-key": "api_key",
-    b"x-request-id": "request_id", b"traceparent": "traceparent",
-    b"content-length": "content_length", b"accept-encoding": "gzip",
-    b"if-none-match": "if_none_match",
-}
 _PREFIX_SLASH = API_PREFIX + "/"
 _PREFIX_LEN = len(API_PREFIX)
-_NO_GZIP = frozenset(DEFAULT_EXCLUDED_CONTENT_TYPES)
 
 
 def _dress(app):
@@ -436,61 +392,3 @@ def _dress(app):
                                                                  service="gateway")))
 
 
-def _compressible(headers: list) -> bool:
-    media = ""
-    for k, v in headers:
-        if k == b"content-encoding":
-            return False
-        if k == b"content-type":
-            media = v.decode("latin-1").partition(";")[0].strip().lower()
-    return media not in _NO_GZIP and media.partition("/")[0] + "/*" not in _NO_GZIP
-
-
-async def _gzip(data: bytes) -> bytes:
-    # Same level as Starlette's GZipMiddleware; big bodies off the event loop, as there.
-    if len(data) >= 128 * 1024:
-        return await asyncio.to_thread(gzip.compress, data, 9)
-    return gzip.compress(data, 9)
-
-
-def _vary(headers: list) -> None:
-    for i, (k, v) in enumerate(headers):
-        if k == b"vary":
-            if b"accept-encoding" not in v.lower():
-                headers[i] = (k, v + b", Accept-Encoding")
-            return
-    headers.append((b"vary", b"Accept-Encoding"))
-
-
-def _conditional(headers: list, data: bytes, if_none_match: str | None) -> tuple[int, bytes]:
-    """Same ETag convention on every GET: a weak ETag where the service gave none, and 304
-    when the client already has this representation."""
-    etag = next((v for k, v in headers if k == b"etag"), None)
-    if etag is None:
-        etag = b'W/"' + hashlib.blake2b(data, digest_size=12).hexdigest().encode() + b'"'
-        headers.append((b"etag", etag))
-    if if_none_match is not None:
-        wanted = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
-        if "*" in wanted or etag.decode("latin-1").removeprefix("W/") in wanted:
-            headers[:] = [h for h in headers if h[0] not in (b"content-type",)]
-            return 304, b""
-    return 200, data
-
-
-async def _read_body(receive, limit: int, declared: str | None) -> bytes | None:
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            break
-    return b"".join(chunks)
