@@ -80,7 +80,7 @@ async def test_api3_implementer_cannot_hand_its_project_to_another_organisation(
 
 
 # API4 Unrestricted resource consumption: body size, page size, rate limits
-# (tests/test_gateway_protection.py has the 429s).
+# (tests/gateway/test_protection.py has the 429s).
 async def test_api4_resource_limits(gw):
     assert (await gw.post("/projects", content=b"{" + b" " * 2_000_000 + b"}",
                           headers={"content-type": "application/json"})).status_code == 413
