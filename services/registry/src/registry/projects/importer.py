@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry import audit, search
+from registry import audit
 from registry.models import (
     Call,
     Organisation,
@@ -50,6 +50,7 @@ from registry.models import (
     Theme,
     idempotency_table,
 )
+from registry.projects import search
 from registry.projects.schemas import ProjectCreate
 from registry.projects.service import ALLOWED_STATUS, SCALARS, TAG_KINDS
 from shared import idempotency, limits

@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.models import Change, Project, ProjectFunder, ProjectPartner
-from registry.search import SEARCH
+from registry.projects.search import SEARCH
 from shared.identity import Identity
 
 # Facet name -> column of the project row (single-valued) or list column (multi-valued);

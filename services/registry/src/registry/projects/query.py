@@ -28,9 +28,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry import access, reference, search
+from registry import access, reference
 from registry.models import Call, Organisation, Programme, Project, ProjectPartner, ProjectTag, Theme
 from registry.projects import index as pindex
+from registry.projects import search
 from shared.errors import Unprocessable
 from shared.identity import Identity
 from shared.pagination import decode_cursor, encode_cursor

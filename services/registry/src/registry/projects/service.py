@@ -10,7 +10,7 @@ from sqlalchemy import Date, String, cast, delete, func, insert, literal, null, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry import access, audit, search
+from registry import access, audit
 from registry.models import (
     Call,
     Money,
@@ -25,6 +25,7 @@ from registry.models import (
     ProjectTag,
     Theme,
 )
+from registry.projects import search
 from registry.projects.schemas import ProjectCreate, ProjectUpdate
 from shared.contracts import registry as contracts
 from shared.db import new_id, utcnow
