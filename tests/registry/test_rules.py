@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 
 from registry import reference
+from registry.events.projects import project_state as event_state
 from registry.models import Project
 from registry.projects.schemas import ProjectCreate
-from registry.projects.service import event_state
 from registry.validators import business_id_check_digit, check_business_id
 from shared.contracts import registry as contracts
 

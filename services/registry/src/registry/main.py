@@ -17,7 +17,7 @@ from registry.organisations import router as organisations_router
 from registry.practices import adoptions_router
 from registry.practices import router as practices_router
 from registry.projects import index as pindex
-from registry.projects.importer import router as import_router
+from registry.projects.imports.router import router as import_router
 from registry.projects.router import router as projects_router
 from registry.projects.workplaces import router as workplaces_router
 from shared.contracts import registry as contracts

@@ -12,8 +12,9 @@ from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import access, audit, exports
+from registry.events.projects import project_state as event_state
 from registry.models import Organisation, Project, ProjectFunder, ProjectPartner
-from registry.projects.service import etag, etag_matches, event_state, specific_objective
+from registry.projects.service import etag, etag_matches, specific_objective
 from registry.validators import check_business_id, check_region
 from shared.contracts import registry as contracts
 from shared.contracts.registry import LocalizedName

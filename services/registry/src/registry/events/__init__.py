@@ -1,0 +1,1 @@
+"""Event payload builders of the registry: one place per entity."""
