@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import ORJSONResponse
 from pydantic import ConfigDict, Field
 from sqlalchemy import select
@@ -19,6 +19,7 @@ from shared.errors import Conflict, Forbidden, Unprocessable, problem_responses
 from shared.identity import Authenticated
 from shared.limits import IdPath
 from shared.types import IsoDate, StrictInput
+from shared.uow import UnitOfWorkDep
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
@@ -58,9 +59,10 @@ async def list_workplaces(project_id: IdPath, session: SessionDep, identity: Aut
 
 @router.post("/{project_id}/workplaces", summary="A workplace joins the project", status_code=201,
              responses=problem_responses(401, 403, 404, 409, 422))
-async def join(project_id: IdPath, request: Request, session: SessionDep, identity: Authenticated,
+async def join(project_id: IdPath, uow: UnitOfWorkDep, identity: Authenticated,
                body: JoinIn) -> ORJSONResponse:
     """Emits `workplace.joined` (with the workplace's size class and region)."""
+    session = uow.session
     p = await project_service.get(session, project_id)
     if not access.may_edit_project(identity, p):
         raise Forbidden("you may not change this project")
@@ -84,7 +86,7 @@ async def join(project_id: IdPath, request: Request, session: SessionDep, identi
     await audit.record(session, entity_type="workplace", entity_id=w.id, action="create",
                        version=1, actor=identity.sub, before=None, after=out(w), feed_state=out(w),
                        published=False, organisation_id=p.organisation_id, funder_id=p.funder_id)
-    await request.state.outbox.record(session, contracts.WORKPLACE_JOINED, w.id, {
+    await uow.emit(contracts.WORKPLACE_JOINED, w.id, {
         "id": w.id, "project_id": p.id, "organisation_id": org.id,
         "joined_on": w.joined_on.isoformat(), "size_class": org.size_class,
         "region_code": org.region_code})
@@ -93,9 +95,10 @@ async def join(project_id: IdPath, request: Request, session: SessionDep, identi
 
 @router.post("/{project_id}/workplaces/{workplace_id}/leave", summary="A workplace leaves",
              responses=problem_responses(401, 403, 404, 409, 422))
-async def leave(project_id: IdPath, workplace_id: IdPath, request: Request, session: SessionDep,
+async def leave(project_id: IdPath, workplace_id: IdPath, uow: UnitOfWorkDep,
                 identity: Authenticated, body: LeaveIn) -> ORJSONResponse:
     """Emits `workplace.left`."""
+    session = uow.session
     p = await project_service.get(session, project_id)
     if not access.may_edit_project(identity, p):
         raise Forbidden("you may not change this project")
@@ -112,7 +115,7 @@ async def leave(project_id: IdPath, workplace_id: IdPath, request: Request, sess
                        version=2, actor=identity.sub, before={"left_on": None},
                        after={"left_on": w.left_on}, feed_state=out(w), published=False,
                        organisation_id=p.organisation_id, funder_id=p.funder_id)
-    await request.state.outbox.record(session, contracts.WORKPLACE_LEFT, w.id, {
+    await uow.emit(contracts.WORKPLACE_LEFT, w.id, {
         "id": w.id, "project_id": p.id, "organisation_id": w.organisation_id,
         "left_on": w.left_on.isoformat()})
     return ORJSONResponse(out(w))
