@@ -66,8 +66,9 @@ async def _load(url: str, n: int) -> float:
     from registry.demo import SEED_ACTOR, demo_organisations, demo_projects
     from registry.main import spec
     from registry.models import Organisation, Theme
-    from registry.projects.importer import run_import
+    from registry.projects.imports.service import run_import
     from shared.db import create_engine, make_sessionmaker
+    from shared.uow import UnitOfWork
 
     engine = create_engine(url)
     maker = make_sessionmaker(engine)
@@ -86,7 +87,8 @@ async def _load(url: str, n: int) -> float:
     t0 = time.perf_counter()
     for c in range(0, n, 10_000):
         async with maker() as s:
-            status, res = await run_import(s, outbox, SEED_ACTOR, rows[c:c + 10_000], "best_effort")
+            status, res = await run_import(UnitOfWork(s, outbox), SEED_ACTOR, rows[c:c + 10_000],
+                                           "best_effort")
             assert res["summary"]["rejected"] == 0, res["summary"]
             await s.execute(text("DELETE FROM outbox"))  # not measured here; keeps the DB small
             await s.commit()

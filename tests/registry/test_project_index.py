@@ -20,11 +20,12 @@ from registry.main import spec
 from registry.models import Organisation, Project, Theme
 from registry.projects import index as pindex
 from registry.projects import query as pquery
-from registry.projects.importer import run_import
+from registry.projects.imports.service import run_import
 from registry.projects.service import project as project_service
 from shared.db import create_engine, make_sessionmaker
 from shared.identity import Identity
 from shared.migrate import upgrade
+from shared.uow import UnitOfWork
 from tests.registry.conftest import new_org
 from tests.support import databases
 
@@ -64,7 +65,7 @@ async def _seed(maker) -> list[str]:
         await s.execute(insert(Organisation), [{**o, "version": 1} for o in orgs])
         await s.execute(insert(Theme), [{"id": "theme-idx", "code": "IDX", "version": 1,
                                          "name": {"fi": "Teema", "en": "Theme"}}])
-        status, res = await run_import(s, spec.outbox(), SEED_ACTOR, rows, "best_effort")
+        status, res = await run_import(UnitOfWork(s, spec.outbox()), SEED_ACTOR, rows, "best_effort")
         assert res["summary"]["rejected"] == 0, res["summary"]
         await s.commit()
     return ids
@@ -203,13 +204,13 @@ async def _scenario(url: str) -> None:
             row["published"] = i % 4 != 0
             row["status"] = status.get(row["code"], "planned")
         async with maker() as s:
-            _, res = await run_import(s, spec.outbox(), SEED_ACTOR, changed, "best_effort")
+            _, res = await run_import(UnitOfWork(s, spec.outbox()), SEED_ACTOR, changed, "best_effort")
             assert res["summary"]["rejected"] == 0, [r for r in res["rows"] if r.get("errors")][:3]
             assert res["summary"]["created"] == 30
             await s.commit()
         async with maker() as s:
             for p in (await s.scalars(select(Project).order_by(Project.code).limit(25))).all():
-                await project_service.archive(s, spec.outbox(), admin, p, None)
+                await project_service.archive(UnitOfWork(s, spec.outbox()), admin, p, None)
             await s.commit()
 
         nonempty = await _compare_many(maker, org_ids, seed=2, n=120)

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 
 from registry import reference
+from registry.events.projects import project_state as event_state
 from registry.models import Project
 from registry.projects.schemas import ProjectCreate
-from registry.projects.service import event_state
 from registry.validators import business_id_check_digit, check_business_id
 from shared.contracts import registry as contracts
 
@@ -67,3 +67,19 @@ def test_project_event_state_validates_against_contract():
     state = event_state(p, ["o2"])
     parsed = contracts.ProjectUpdatedV1.model_validate({**state, "changed_fields": ["status"]})
     assert parsed.budget_total == "100.10" and parsed.partner_ids == ["o2"]
+
+
+def test_project_state_is_the_same_from_a_project_and_from_an_import_record():
+    """The service (a Project) and the bulk import (a row record) build one payload, key for key
+    and in the same order (the outbox stores the JSON as built)."""
+    fields = {"id": "p1", "version": 3, "code": "S2", "name": {"fi": "Hanke", "sv": "Projekt"},
+              "status": "planned", "start_date": dt.date(2024, 1, 1),
+              "end_date": dt.date(2025, 1, 1), "organisation_id": "o1", "funder_id": None,
+              "region_codes": ["01", "02"], "theme_id": "t1", "programme_id": "pr",
+              "call_id": None, "target_groups": [], "sub_themes": None,
+              "budget_total": Decimal("5.00"), "published": False, "archived": False}
+    from_project = event_state(Project(**fields), ["o3", "o2"], "ESO4.7")
+    from_record = event_state(fields, ["o3", "o2"], "ESO4.7")
+    assert list(from_project.items()) == list(from_record.items())
+    assert set(from_record) == set(contracts.ProjectState.model_fields)
+    assert contracts.ProjectState.model_validate(from_record).partner_ids == ["o2", "o3"]

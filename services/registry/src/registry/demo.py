@@ -20,11 +20,12 @@ from registry.changes import history
 from registry.config import Settings
 from registry.main import spec
 from registry.models import Adoption, Organisation, Practice, Programme, Project, Theme
-from registry.projects.importer import run_import
+from registry.projects.imports.service import run_import
 from registry.validators import business_id_check_digit
 from shared.contracts import registry as contracts
 from shared.db import create_engine, make_sessionmaker, new_id, utcnow
 from shared.identity import Identity
+from shared.uow import UnitOfWork
 
 SEED_ACTOR = Identity(sub="demo", kind="user", roles=("admin",))
 PROGRAMMES = [
@@ -224,7 +225,7 @@ async def load(maker, *, projects: int, organisations: int, practices: int, seed
         rows = [r for r in rows if r["code"] not in existing]
         created = 0
         for c in range(0, len(rows), 10_000):
-            _, result = await run_import(session, outbox, SEED_ACTOR, rows[c:c + 10_000],
+            _, result = await run_import(UnitOfWork(session, outbox), SEED_ACTOR, rows[c:c + 10_000],
                                          "best_effort")
             created += result["summary"]["created"]
         counts["projects"] = created

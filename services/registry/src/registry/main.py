@@ -17,10 +17,10 @@ from registry.organisations.router import router as organisations_router
 from registry.practices.router import adoptions_router
 from registry.practices.router import router as practices_router
 from registry.projects import index as pindex
-from registry.projects.importer import router as import_router
+from registry.projects.imports.router import router as import_router
 from registry.projects.router import router as projects_router
+from registry.projects.workplaces.router import router as workplaces_router
 from registry.reference.router import router as reference_router
-from registry.workplaces import router as workplaces_router
 from shared.contracts import registry as contracts
 from shared.logging import get_logger
 from shared.service import ServiceSpec, create_service_app

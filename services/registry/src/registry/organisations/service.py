@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry import access
 from registry.changes import history
 from registry.events import organisations as events
+from registry.events.projects import project_state as event_state
 from registry.models import Organisation, Project, ProjectFunder, ProjectPartner
 from registry.organisations import queries
-from registry.projects.service import etag, etag_matches, event_state, specific_objective
+from registry.projects.service import etag, etag_matches, specific_objective
 from shared.contracts import registry as contracts
 from shared.db import new_id, utcnow
 from shared.errors import Conflict, Forbidden, PreconditionFailed, Unprocessable

@@ -6,7 +6,7 @@ Why: facet counts cost per matching row × facet. At 100,000 projects a topic wo
 (per-row executor overhead); here the same counts take about a millisecond. SQLite gains more.
 
 The index is a cache of the project table made exact before every query: it replays the change
-feed (`change`, numbered in commit order, see audit.py) from the last seq it applied and reloads
+feed (`change`, numbered in commit order, see changes/history.py) from the last seq it applied and reloads
 the projects named there, so a list never misses a committed write (read-your-writes holds for
 any replica). One index per database engine and process; `query.run(use_index=False)` is the
 SQL reference path it is tested against (tests/registry/test_project_index.py).
@@ -17,8 +17,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import weakref
-from collections.abc import Iterable, Sequence
-from decimal import Decimal
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -26,7 +25,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.models import Change, Project, ProjectFunder, ProjectPartner
-from registry.search import SEARCH
+from registry.projects.index_columns import Pairs, Vocab, all_of, cents, micros
+from registry.projects.search import SEARCH
 from shared.identity import Identity
 
 # Facet name -> column of the project row (single-valued) or list column (multi-valued);
@@ -34,65 +34,10 @@ from shared.identity import Identity
 SINGLE = {"status": "status", "theme": "theme_id", "programme": "programme_id",
           "funder": "funder_id", "implementer": "organisation_id", "call": "call_id"}
 MULTI = {"region": "region_codes", "target_group": "target_groups", "sub_theme": "sub_themes"}
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _RELOAD_SHARE = 0.25  # more changed projects than this share of the index: reload everything
 _CHUNK = 10_000  # ids per IN (...) list: SQLite's bind-parameter limit
 
 enabled = True  # REGISTRY_SEARCH_INDEX; main.create_app sets it from the settings
-
-
-class _Vocab:
-    """Values of one column as small integer codes (0 is None)."""
-
-    def __init__(self) -> None:
-        self.codes: dict[Any, int] = {None: 0}
-        self.values: list[Any] = [None]
-
-    def code(self, value: Any) -> int:
-        c = self.codes.get(value)
-        if c is None:
-            c = self.codes[value] = len(self.values)
-            self.values.append(value)
-        return c
-
-    def known(self, values: Iterable[Any]) -> np.ndarray:
-        return np.array([self.codes[v] for v in values if v in self.codes], dtype=np.int32)
-
-
-class _Pairs:
-    """A multi-valued column as (row, value code) pairs; a row's pairs are dropped and re-added
-    when it changes, and the dead ones swept out once they are half the array."""
-
-    def __init__(self) -> None:
-        self.vocab = _Vocab()
-        self.row = np.zeros(0, np.int32)
-        self.val = np.zeros(0, np.int32)
-        self.live = np.zeros(0, bool)
-
-    def replace(self, rows: np.ndarray, pairs: list[tuple[int, Any]]) -> None:
-        if len(rows) and len(self.row):
-            self.live &= ~np.isin(self.row, rows)
-        if pairs:
-            self.row = np.concatenate([self.row, np.fromiter((r for r, _ in pairs), np.int32, len(pairs))])
-            self.val = np.concatenate([self.val, np.fromiter(
-                (self.vocab.code(v) for _, v in pairs), np.int32, len(pairs))])
-            self.live = np.concatenate([self.live, np.ones(len(pairs), bool)])
-        if len(self.live) > 1024 and self.live.sum() * 2 < len(self.live):
-            self.row, self.val = self.row[self.live], self.val[self.live]
-            self.live = np.ones(len(self.row), bool)
-
-    def rows_with(self, values: Sequence[Any], size: int) -> np.ndarray:
-        """Rows having any of `values`."""
-        out = np.zeros(size, bool)
-        codes = self.vocab.known(values)
-        if len(codes):
-            out[self.row[self.live & np.isin(self.val, codes)]] = True
-        return out
-
-    def count(self, mask: np.ndarray) -> list[tuple[Any, int]]:
-        sel = self.live & mask[self.row]
-        counts = np.bincount(self.val[sel], minlength=len(self.vocab.values))
-        return [(self.vocab.values[c], int(counts[c])) for c in np.flatnonzero(counts)]
 
 
 class ProjectIndex:
@@ -119,8 +64,8 @@ class ProjectIndex:
         self.end = np.zeros(0, np.int32)
         self.end_null = np.zeros(0, bool)
         self.single = {name: np.zeros(0, np.int32) for name in SINGLE}
-        self.vocab = {name: _Vocab() for name in SINGLE}
-        self.multi = {name: _Pairs() for name in (*MULTI, "partner", "funded_by")}
+        self.vocab = {name: Vocab() for name in SINGLE}
+        self.multi = {name: Pairs() for name in (*MULTI, "partner", "funded_by")}
         self._order: tuple[np.ndarray, np.ndarray] | None = None  # (code rank, id rank)
 
     # --- keeping it exact -------------------------------------------------------------------
@@ -213,7 +158,7 @@ class ProjectIndex:
             self.present[pos] = True
             self.published[pos] = published
             self.archived[pos] = archived
-            self.updated[pos] = [_micros(u) for u in updated]
+            self.updated[pos] = [micros(u) for u in updated]
             self.budget_null[pos] = [b is None for b in budget]
             self.budget[pos] = [int(b * 100) if b is not None else 0 for b in budget]
             self.start_null[pos] = [d is None for d in start]
@@ -279,7 +224,7 @@ class ProjectIndex:
             conds["_q"] = matched
             rank = np.full(n, np.nan)
             rank[rows] = ranks
-        mask = _all(conds, n)
+        mask = all_of(conds, n)
         total = int(mask.sum())
         facets = self._facets(pq, conds, mask, n) if with_facets else None
         page = self._page(mask, rank, key, desc, cursor, offset, limit)
@@ -314,9 +259,9 @@ class ProjectIndex:
         if pq.active_to:
             conds["_to"] = self.start_null[:n] | (self.start[:n] <= pq.active_to.toordinal())
         if pq.budget_min is not None:  # budget >= min  <=>  cents >= ceil(min * 100)
-            conds["_min"] = ~self.budget_null[:n] & (self.budget[:n] >= _cents(pq.budget_min, up=True))
+            conds["_min"] = ~self.budget_null[:n] & (self.budget[:n] >= cents(pq.budget_min, up=True))
         if pq.budget_max is not None:
-            conds["_max"] = ~self.budget_null[:n] & (self.budget[:n] <= _cents(pq.budget_max, up=False))
+            conds["_max"] = ~self.budget_null[:n] & (self.budget[:n] <= cents(pq.budget_max, up=False))
         if pq.published is not None:
             conds["_published"] = published == pq.published
         return conds
@@ -329,7 +274,7 @@ class ProjectIndex:
         """Kohesio-style: a facet with an active filter is counted without its own filter."""
         out: dict[str, list[dict]] = {}
         for name in (*SINGLE, *MULTI, "partner"):
-            own = mask if name not in conds else _all(conds, n, skip=name)
+            own = mask if name not in conds else all_of(conds, n, skip=name)
             if name in SINGLE:
                 vocab = self.vocab[name]
                 counts = np.bincount(self.single[name][:n][own], minlength=len(vocab.values))
@@ -358,7 +303,7 @@ class ProjectIndex:
             else:
                 primary = self.updated[:n][rows]
                 if cursor:
-                    last = _micros(dt.datetime.fromisoformat(cursor[0]))
+                    last = micros(dt.datetime.fromisoformat(cursor[0]))
                     ids = self.ids[rows]
                     after = (primary > last) | ((primary == last) & (ids > cursor[1])) \
                         if not desc else \
@@ -379,26 +324,6 @@ class ProjectIndex:
                 value = -value
         order = np.lexsort((code_rank[rows], value, null))
         return rows[order][offset:want]
-
-
-def _all(conds: dict[str, np.ndarray], n: int, skip: str | None = None) -> np.ndarray:
-    mask = np.ones(n, bool)
-    for name, cond in conds.items():
-        if name != skip:
-            mask &= cond
-    return mask
-
-
-def _micros(value: dt.datetime) -> int:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return (value - _EPOCH) // dt.timedelta(microseconds=1)
-
-
-def _cents(amount: Decimal, up: bool) -> int:
-    cents = Decimal(amount) * 100
-    whole = int(cents)  # toward zero; amounts are >= 0
-    return whole + 1 if up and cents != whole else whole
 
 
 _indexes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -14,8 +14,6 @@ from sqlalchemy import (
     Float,
     Select,
     String,
-    any_,
-    bindparam,
     func,
     literal,
     null,
@@ -25,12 +23,13 @@ from sqlalchemy import (
     true,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry import access, reference, search
-from registry.models import Call, Organisation, Programme, Project, ProjectPartner, ProjectTag, Theme
+from registry import access
+from registry.models import Project, ProjectPartner, ProjectTag
 from registry.projects import index as pindex
+from registry.projects import search
+from registry.projects.facet_labels import finish_facets
 from shared.errors import Unprocessable
 from shared.identity import Identity
 from shared.pagination import decode_cursor, encode_cursor
@@ -44,8 +43,6 @@ TAG_FACETS = {"region": "region", "target_group": "target_group", "sub_theme": "
 # (SQLite; partners there come from project_partner).
 ARRAY_FACETS = {**pindex.MULTI, "partner": "partner_ids"}
 FACETS = (*COLUMN_FACETS, *TAG_FACETS)
-REFERENCE_OF = {"status": "statuses", "region": "regions", "target_group": "target_groups",
-                "sub_theme": "sub_themes"}
 
 
 @dataclass
@@ -150,7 +147,7 @@ async def run(session: AsyncSession, identity: Identity, pq: ProjectQuery, *, li
                                                  cursor=cursor, offset=offset, limit=limit,
                                                  with_facets=with_facets)
         if facets is not None:
-            await _finish_facets(session, facets, lang, pq, facet_limit,
+            await finish_facets(session, facets, lang, pq, facet_limit,
                                  pindex.for_session(session).names)
     else:
         page, total, facets = await _run_sql(session, identity, pq, key=key, desc=desc,
@@ -369,47 +366,8 @@ async def facet_counts(session: AsyncSession, identity: Identity, pq: ProjectQue
             page_rows.append((int(n), value, score))
             continue
         out.setdefault(facet, []).append({"value": value, "count": int(n)})
-    await _finish_facets(session, out, lang, pq, facet_limit)
+    await finish_facets(session, out, lang, pq, facet_limit)
     return out, total, [(pid, score) for _, pid, score in sorted(page_rows)]
-
-
-async def _finish_facets(session: AsyncSession, out: dict[str, list[dict]], lang: str,
-                         pq: ProjectQuery, facet_limit: int | None,
-                         names: dict[str, dict | None] | None = None) -> None:
-    """Values by count, then value; cut to `facet_limit` (keeping the values filtered on);
-    labels in `lang`. `names`: a cache of record names by id."""
-    for facet, values in out.items():
-        values.sort(key=lambda v: (-v["count"], v["value"] or ""))
-        if facet_limit is not None and len(values) > facet_limit:
-            chosen = set(getattr(pq, facet, None) or ())
-            out[facet] = values[:facet_limit] + [v for v in values[facet_limit:]
-                                                 if v["value"] in chosen]
-    await _label(session, out, lang, {} if names is None else names)
-
-
-async def _label(session: AsyncSession, out: dict[str, list[dict]], lang: str,
-                 names: dict[str, dict | None]) -> None:
-    for facet, ref in REFERENCE_OF.items():
-        for v in out.get(facet, []):
-            if v["value"] is not None:
-                v["label"] = reference.label(ref, v["value"], lang)
-    lookups = {"theme": Theme, "programme": Programme, "call": Call, "funder": Organisation,
-               "implementer": Organisation, "partner": Organisation}
-    for model in (Theme, Programme, Call, Organisation):  # one lookup per table
-        facets = [f for f, m in lookups.items() if m is model]
-        ids = list({v["value"] for f in facets for v in out.get(f, [])
-                    if v["value"] and v["value"] not in names})
-        if ids:
-            # PostgreSQL: one array parameter (up to ~2,000 partner ids), not one per id.
-            cond = model.id == any_(bindparam("ids", ids, type_=ARRAY(String))) if _pg(session) \
-                else model.id.in_(ids)
-            names.update(dict.fromkeys(ids))
-            names.update((await session.execute(select(model.id, model.name).where(cond))).all())
-        for f in facets:
-            for v in out.get(f, []):
-                name = names.get(v["value"])
-                if name:
-                    v["label"] = name.get(lang) or name.get("fi")
 
 
 def summary(p: Project, rank: float | None) -> dict[str, Any]:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.responses import ORJSONResponse
 from pydantic import StringConstraints
-from sqlalchemy import select
 
 from registry import access, reference
-from registry.models import History, ProjectPerson
 from registry.projects import query as pquery
+from registry.projects import repository
 from registry.projects.schemas import (
     ProjectCreate,
     ProjectPage,
@@ -19,7 +18,7 @@ from registry.projects.schemas import (
     ProjectUpdate,
     StatusChange,
 )
-from registry.projects.service import etag, etag_matches
+from registry.projects.service import ProjectWrite, etag, etag_matches
 from registry.projects.service import project as project_service
 from shared import limits
 from shared.db import SessionDep
@@ -29,6 +28,7 @@ from shared.identity import Authenticated, CurrentIdentity
 from shared.limits import IdPath, IfMatch, IfNoneMatch
 from shared.pagination import Cursor, Limit
 from shared.types import Code, DecimalIn, IsoDate
+from shared.uow import UnitOfWorkDep
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 Lang = Literal["fi", "sv", "en"]
@@ -122,11 +122,7 @@ async def export_projects(session: SessionDep, identity: CurrentIdentity, pq: Qu
     columns = list(EXPORT_COLUMNS)
     if include_personal and allowed:
         columns.append(PERSONAL_COLUMN)
-        for pid, name, email in (await session.execute(
-                select(ProjectPerson.project_id, ProjectPerson.name, ProjectPerson.email)
-                .where(ProjectPerson.kind == "contact",
-                       ProjectPerson.project_id.in_(list(allowed)[:30000])))).all():
-            persons.setdefault(pid, []).append(f"{name} <{email}>" if email else name)
+        persons = await repository.contact_persons(session, list(allowed)[:30000])
     out = []
     for p, _ in rows:
         out.append({
@@ -146,17 +142,17 @@ async def export_projects(session: SessionDep, identity: CurrentIdentity, pq: Qu
 
 @router.post("", summary="Create a project", status_code=status.HTTP_201_CREATED,
              response_model=ProjectRead, responses=problem_responses(401, 403, 409, 422))
-async def create_project(request: Request, session: SessionDep, identity: Authenticated,
+async def create_project(uow: UnitOfWorkDep, identity: Authenticated,
                          body: ProjectCreate) -> Response:
     """Add a project; emits `project.created`."""
-    p = await project_service.create(session, request.state.outbox, identity, body)
-    return await _project_response(session, identity, p, status.HTTP_201_CREATED,
-                                   {"Location": f"/api/v1/projects/{p.id}"})
+    written = await project_service.create(uow, identity, body)
+    return await _project_response(uow.session, identity, written, status.HTTP_201_CREATED,
+                                   {"Location": f"/api/v1/projects/{written.project.id}"})
 
 
-async def _project_response(session, identity, p, code: int = 200,
+async def _project_response(session, identity, written: ProjectWrite, code: int = 200,
                             headers: dict[str, str] | None = None) -> Response:
-    kids = p.__dict__.pop("_kids", None)
+    p, kids = written.project, written.children
     if kids is None:
         # Personal data is loaded only for those who may see it (funders decide that first).
         private = access.project_private(identity, p) or identity.has_role("funder")
@@ -174,42 +170,40 @@ async def read_project(project_id: IdPath, session: SessionDep, identity: Curren
     p = await project_service.get(session, project_id, identity)
     if etag_matches(if_none_match, etag(p)):
         return Response(status_code=304, headers={"ETag": etag(p)})
-    return await _project_response(session, identity, p)
+    return await _project_response(session, identity, ProjectWrite(p))
 
 
 @router.patch("/{project_id}", summary="Change a project", response_model=ProjectRead,
               responses=problem_responses(401, 403, 404, 409, 412, 422))
 async def update_project(
-    project_id: IdPath, request: Request, session: SessionDep, identity: Authenticated,
+    project_id: IdPath, uow: UnitOfWorkDep, identity: Authenticated,
     body: ProjectUpdate, if_match: IfMatch = None,
 ) -> Response:
     """Change some fields; emits `project.updated` (and `project.status_changed`) when anything changed."""
-    p = await project_service.get(session, project_id)  # 403 below if the caller may not edit it
-    p = await project_service.update(session, request.state.outbox, identity, p, body, if_match)
-    return await _project_response(session, identity, p)
+    p = await project_service.get(uow.session, project_id)  # 403 below if the caller may not edit it
+    written = await project_service.update(uow, identity, p, body, if_match)
+    return await _project_response(uow.session, identity, written)
 
 
 @router.post("/{project_id}/status", summary="Move a project along its lifecycle",
              response_model=ProjectRead, responses=problem_responses(401, 403, 404, 409, 412, 422))
-async def change_status(project_id: IdPath, request: Request, session: SessionDep,
-                        identity: Authenticated, body: StatusChange,
-                        if_match: IfMatch = None) -> Response:
+async def change_status(project_id: IdPath, uow: UnitOfWorkDep, identity: Authenticated,
+                        body: StatusChange, if_match: IfMatch = None) -> Response:
     """planned -> active -> ended, or -> cancelled; the date and reason are kept."""
-    p = await project_service.get(session, project_id)
+    p = await project_service.get(uow.session, project_id)
     update = ProjectUpdate(status=body.status, status_date=body.date, status_reason=body.reason)
-    p = await project_service.update(session, request.state.outbox, identity, p, update, if_match)
-    return await _project_response(session, identity, p)
+    written = await project_service.update(uow, identity, p, update, if_match)
+    return await _project_response(uow.session, identity, written)
 
 
 @router.post("/{project_id}/archive", summary="Archive a project", response_model=ProjectRead,
              responses=problem_responses(401, 403, 404, 412))
-async def archive_project(project_id: IdPath, request: Request, session: SessionDep,
-                          identity: Authenticated,
+async def archive_project(project_id: IdPath, uow: UnitOfWorkDep, identity: Authenticated,
                           if_match: IfMatch = None) -> Response:
     """Hide from lists, keep its history; emits `project.archived`."""
-    p = await project_service.get(session, project_id)
-    p = await project_service.archive(session, request.state.outbox, identity, p, if_match)
-    return await _project_response(session, identity, p)
+    p = await project_service.get(uow.session, project_id)
+    written = await project_service.archive(uow, identity, p, if_match)
+    return await _project_response(uow.session, identity, written)
 
 
 @router.delete("/{project_id}/people/{person_id}", summary="Erase a person's data",
@@ -230,7 +224,6 @@ async def project_history(project_id: IdPath, session: SessionDep,
     p = await project_service.get(session, project_id, identity)
     if not access.project_private(identity, p, await project_service.past_funders(session, p.id)):
         raise access.hide("project", project_id)
-    rows = (await session.scalars(select(History).where(
-        History.entity_type == "project", History.entity_id == p.id).order_by(History.id))).all()
+    rows = await repository.history(session, p.id)
     return {"items": [{"version": h.version, "action": h.action, "actor": h.actor, "at": h.at,
                        "before": h.before, "after": h.after} for h in rows]}

@@ -12,7 +12,7 @@ from alembic import op
 
 import shared.db
 
-# Frozen copy of registry.search.FTS_PG_VECTOR (queries must use the same expression).
+# Frozen copy of registry.projects.search.FTS_PG_VECTOR (queries must use the same expression).
 FTS_PG_VECTOR = ("to_tsvector('finnish', coalesce(search_fi, '')) || "
                  "to_tsvector('swedish', coalesce(search_sv, '')) || "
                  "to_tsvector('english', coalesce(search_en, ''))")

@@ -20,7 +20,7 @@ down_revision: str | Sequence[str] | None = '6526d57c1f7c'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Frozen copy of the vector the registry searches (registry.search).
+# Frozen copy of the vector the registry searches (registry.projects.search).
 VECTOR = ("to_tsvector('finnish', coalesce({p}search_fi, '')) || "
           "to_tsvector('swedish', coalesce({p}search_sv, '')) || "
           "to_tsvector('english', coalesce({p}search_en, ''))")

@@ -1,37 +1,23 @@
-"""Participating workplaces of a project: who joined and left when (events for indicators)."""
+"""Participating workplaces of a project: the rules of joining and leaving (events for
+indicators, entries in the change feed)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse
-from pydantic import ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry import access, audit
+from registry import access
+from registry.changes import history as audit
 from registry.models import Organisation, ProjectWorkplace
 from registry.projects.service import project as project_service
-from shared import limits
 from shared.contracts import registry as contracts
-from shared.db import SessionDep, new_id
-from shared.errors import Conflict, Forbidden, Unprocessable, problem_responses
-from shared.identity import Authenticated
-from shared.limits import IdPath
-from shared.types import IsoDate, StrictInput
-
-router = APIRouter(prefix="/projects", tags=["projects"])
-
-
-class JoinIn(StrictInput):
-    model_config = ConfigDict(extra="forbid")
-    organisation_id: str = Field(max_length=limits.CODE)
-    joined_on: IsoDate
-
-
-class LeaveIn(StrictInput):
-    model_config = ConfigDict(extra="forbid")
-    left_on: IsoDate
+from shared.db import new_id
+from shared.errors import Conflict, Forbidden, Unprocessable
+from shared.identity import Identity
+from shared.uow import UnitOfWork
 
 
 def out(w: ProjectWorkplace) -> dict[str, Any]:
@@ -44,39 +30,35 @@ def _bad(field: str, message: str) -> Unprocessable:
     return Unprocessable(message, errors=[{"field": field, "type": "value_error", "message": message}])
 
 
-@router.get("/{project_id}/workplaces", summary="A project's participating workplaces",
-            responses=problem_responses(404))
-async def list_workplaces(project_id: IdPath, session: SessionDep, identity: Authenticated):
+async def list_for(session: AsyncSession, project_id: str, identity: Identity) -> list[dict[str, Any]]:
     """Visible to those who may see the project's private fields."""
     p = await project_service.get(session, project_id, identity)
     if not access.project_private(identity, p, await project_service.past_funders(session, p.id)):
         raise access.hide("project", project_id)
     rows = (await session.scalars(select(ProjectWorkplace).where(
         ProjectWorkplace.project_id == p.id).order_by(ProjectWorkplace.joined_on))).all()
-    return {"items": [out(w) for w in rows]}
+    return [out(w) for w in rows]
 
 
-@router.post("/{project_id}/workplaces", summary="A workplace joins the project", status_code=201,
-             responses=problem_responses(401, 403, 404, 409, 422))
-async def join(project_id: IdPath, request: Request, session: SessionDep, identity: Authenticated,
-               body: JoinIn) -> ORJSONResponse:
+async def join(uow: UnitOfWork, identity: Identity, project_id: str, organisation_id: str,
+               joined_on: dt.date) -> dict[str, Any]:
     """Emits `workplace.joined` (with the workplace's size class and region)."""
+    session = uow.session
     p = await project_service.get(session, project_id)
     if not access.may_edit_project(identity, p):
         raise Forbidden("you may not change this project")
-    org = await session.get(Organisation, body.organisation_id)
+    org = await session.get(Organisation, organisation_id)
     if org is None:
-        raise _bad("body/organisation_id", f"no organisation {body.organisation_id}")
-    if p.start_date and body.joined_on < p.start_date:
+        raise _bad("body/organisation_id", f"no organisation {organisation_id}")
+    if p.start_date and joined_on < p.start_date:
         raise _bad("body/joined_on", "joined_on is before the project's start_date")
-    if p.end_date and body.joined_on > p.end_date:
+    if p.end_date and joined_on > p.end_date:
         raise _bad("body/joined_on", "joined_on is after the project's end_date")
     if await session.scalar(select(ProjectWorkplace.id).where(
             ProjectWorkplace.project_id == p.id, ProjectWorkplace.organisation_id == org.id,
             ProjectWorkplace.left_on.is_(None))):
         raise Conflict("this workplace already takes part in the project")
-    w = ProjectWorkplace(id=new_id(), project_id=p.id, organisation_id=org.id,
-                         joined_on=body.joined_on)
+    w = ProjectWorkplace(id=new_id(), project_id=p.id, organisation_id=org.id, joined_on=joined_on)
     session.add(w)
     await session.flush()
     # In the change feed too (commit order with the rest), readable as the project's private
@@ -84,18 +66,17 @@ async def join(project_id: IdPath, request: Request, session: SessionDep, identi
     await audit.record(session, entity_type="workplace", entity_id=w.id, action="create",
                        version=1, actor=identity.sub, before=None, after=out(w), feed_state=out(w),
                        published=False, organisation_id=p.organisation_id, funder_id=p.funder_id)
-    await request.state.outbox.record(session, contracts.WORKPLACE_JOINED, w.id, {
+    await uow.emit(contracts.WORKPLACE_JOINED, w.id, {
         "id": w.id, "project_id": p.id, "organisation_id": org.id,
         "joined_on": w.joined_on.isoformat(), "size_class": org.size_class,
         "region_code": org.region_code})
-    return ORJSONResponse(out(w), status_code=201)
+    return out(w)
 
 
-@router.post("/{project_id}/workplaces/{workplace_id}/leave", summary="A workplace leaves",
-             responses=problem_responses(401, 403, 404, 409, 422))
-async def leave(project_id: IdPath, workplace_id: IdPath, request: Request, session: SessionDep,
-                identity: Authenticated, body: LeaveIn) -> ORJSONResponse:
+async def leave(uow: UnitOfWork, identity: Identity, project_id: str, workplace_id: str,
+                left_on: dt.date) -> dict[str, Any]:
     """Emits `workplace.left`."""
+    session = uow.session
     p = await project_service.get(session, project_id)
     if not access.may_edit_project(identity, p):
         raise Forbidden("you may not change this project")
@@ -104,15 +85,15 @@ async def leave(project_id: IdPath, workplace_id: IdPath, request: Request, sess
         raise access.hide("workplace", workplace_id)
     if w.left_on is not None:
         raise Conflict("this workplace has already left")
-    if body.left_on < w.joined_on:
+    if left_on < w.joined_on:
         raise _bad("body/left_on", "left_on is before joined_on")
-    w.left_on = body.left_on
+    w.left_on = left_on
     await session.flush()
     await audit.record(session, entity_type="workplace", entity_id=w.id, action="update",
                        version=2, actor=identity.sub, before={"left_on": None},
                        after={"left_on": w.left_on}, feed_state=out(w), published=False,
                        organisation_id=p.organisation_id, funder_id=p.funder_id)
-    await request.state.outbox.record(session, contracts.WORKPLACE_LEFT, w.id, {
+    await uow.emit(contracts.WORKPLACE_LEFT, w.id, {
         "id": w.id, "project_id": p.id, "organisation_id": w.organisation_id,
         "left_on": w.left_on.isoformat()})
-    return ORJSONResponse(out(w))
+    return out(w)

@@ -1,0 +1,212 @@
+"""Project SQL: the reads and writes of one project and its child lists (rules: service.py)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Date, String, cast, delete, func, insert, literal, null, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.models import (
+    Call,
+    History,
+    Money,
+    Organisation,
+    Programme,
+    Project,
+    ProjectBudget,
+    ProjectEvaluation,
+    ProjectFunder,
+    ProjectPartner,
+    ProjectPerson,
+    ProjectTag,
+    Theme,
+)
+from registry.projects import search
+from shared.db import new_id
+
+SCALARS = ("code", "name", "status", "start_date", "end_date", "organisation_id", "funder_id",
+           "region_codes", "case_numbers", "appointing_body", "set_up_date", "goals",
+           "starting_points", "further_info", "theme_id", "programme_id", "call_id",
+           "target_groups", "sub_themes", "published")
+TAG_KINDS = {"region": "region_codes", "target_group": "target_groups", "sub_theme": "sub_themes"}
+REFERENCES = (("theme_id", Theme), ("programme_id", Programme), ("call_id", Call))
+
+
+async def get(session: AsyncSession, project_id: str) -> Project | None:
+    return await session.get(Project, project_id)
+
+
+async def code_taken(session: AsyncSession, code: str) -> bool:
+    return bool(await session.scalar(select(Project.id).where(Project.code == code)))
+
+
+async def specific_objective(session: AsyncSession, theme_id: str | None) -> str | None:
+    """The ESF+ specific objective of a project's theme (the theme is usually in the session)."""
+    if not theme_id:
+        return None
+    theme = await session.get(Theme, theme_id)
+    return theme.specific_objective if theme is not None else None
+
+
+async def reference_exists(session: AsyncSession, model, ref_id: str) -> bool:
+    return await session.get(model, ref_id) is not None
+
+
+async def organisations_found(session: AsyncSession, ids: set[str]) -> set[str]:
+    """Which of these organisation ids exist."""
+    return set((await session.scalars(select(Organisation.id).where(
+        Organisation.id.in_(ids)))).all())
+
+
+async def past_funders(session: AsyncSession, project_id: str) -> set[str]:
+    return set((await session.scalars(select(ProjectFunder.organisation_id)
+                                      .where(ProjectFunder.project_id == project_id))).all())
+
+
+async def partner_ids(session: AsyncSession, project_id: str) -> list[str]:
+    return list(await session.scalars(
+        select(ProjectPartner.organisation_id).where(ProjectPartner.project_id == project_id)))
+
+
+async def person(session: AsyncSession, person_id: str) -> ProjectPerson | None:
+    return await session.get(ProjectPerson, person_id)
+
+
+async def contact_persons(session: AsyncSession, project_ids: list[str]) -> dict[str, list[str]]:
+    """Project id -> its contact persons as `name <email>` (or the name), for these projects."""
+    persons: dict[str, list[str]] = {}
+    for pid, name, email in (await session.execute(
+            select(ProjectPerson.project_id, ProjectPerson.name, ProjectPerson.email)
+            .where(ProjectPerson.kind == "contact",
+                   ProjectPerson.project_id.in_(project_ids)))).all():
+        persons.setdefault(pid, []).append(f"{name} <{email}>" if email else name)
+    return persons
+
+
+async def history(session: AsyncSession, project_id: str) -> list[History]:
+    return list((await session.scalars(select(History).where(
+        History.entity_type == "project", History.entity_id == project_id)
+        .order_by(History.id))).all())
+
+
+async def children(session: AsyncSession, project_id: str, persons: bool = True) -> dict[str, Any]:
+    """The child lists in one round trip: a UNION ALL of the child tables in a common shape
+    (kind, position in that list's own order, text columns, one money, two dates)."""
+    pid = project_id
+    pt, bt, ft = ProjectPartner.__table__, ProjectBudget.__table__, ProjectFunder.__table__
+    et, st = ProjectEvaluation.__table__, ProjectPerson.__table__
+    # Typed NULLs: PostgreSQL resolves a bare NULL in the first branch as text.
+    n_, d_, s_ = cast(null(), Money), cast(null(), Date), cast(null(), String)
+
+    def part(kind: str, table, order, texts=(), money=n_, d1=d_, d2=d_):
+        texts = [*texts, *[s_] * (7 - len(texts))]
+        return select(literal(kind).label("kind"), func.row_number().over(order_by=order)
+                      .label("pos"), *[t.label(f"s{i}") for i, t in enumerate(texts)],
+                      money.label("n"), d1.label("d1"), d2.label("d2")) \
+            .where(table.c.project_id == pid)
+
+    parts = [part("budget", bt, bt.c.source, [bt.c.source], money=bt.c.amount),
+             part("partner", pt, pt.c.organisation_id, [pt.c.organisation_id, pt.c.role]),
+             part("funder", ft, ft.c.valid_from, [ft.c.organisation_id], d1=ft.c.valid_from,
+                  d2=ft.c.valid_to),
+             part("evaluation", et, et.c.date, [et.c.id, et.c.kind, et.c.evaluator,
+                                                et.c.findings, et.c.link], d1=et.c.date)]
+    if persons:
+        parts.append(part("person", st, st.c.name, [st.c.id, st.c.kind, st.c.name, st.c.email,
+                                                    st.c.phone, st.c.organisation, st.c.title]))
+    u = union_all(*parts).subquery()
+    rows = (await session.execute(select(u).order_by(u.c.kind, u.c.pos))).all()
+    out: dict[str, Any] = {"partners": [], "budget": [], "funders": [], "evaluations": [],
+                           "contact_persons": [], "steering_group": []}
+    for r in rows:
+        if r.kind == "partner":
+            out["partners"].append({"organisation_id": r.s0, "role": r.s1})
+        elif r.kind == "budget":
+            out["budget"].append({"source": r.s0, "amount": r.n})
+        elif r.kind == "funder":
+            out["funders"].append({"organisation_id": r.s0, "valid_from": r.d1,
+                                   "valid_to": r.d2})
+        elif r.kind == "evaluation":
+            out["evaluations"].append({"id": r.s0, "kind": r.s1, "date": r.d1,
+                                       "evaluator": r.s2, "findings": r.s3, "link": r.s4})
+        elif r.kind == "person":
+            key = "contact_persons" if r.s1 == "contact" else "steering_group"
+            out[key].append({"id": r.s0, "name": r.s2, "email": r.s3, "phone": r.s4,
+                             "organisation": r.s5, "title": r.s6})
+    return out
+
+
+async def write_children(session: AsyncSession, project: Project,
+                         data: dict[str, Any], fresh: bool = False) -> None:
+    """Replace each child list present in `data`; keep the filter tags in step."""
+    pid = project.id
+    if fresh:  # a new project has no rows to replace: inserts only
+        await _insert_children(session, project, data)
+        return
+    if "partners" in data and data["partners"] is not None:
+        await session.execute(delete(ProjectPartner).where(ProjectPartner.project_id == pid))
+        if data["partners"]:
+            await session.execute(insert(ProjectPartner), [
+                {"project_id": pid, **x} for x in data["partners"]])
+    if "budget" in data and data["budget"] is not None:
+        await session.execute(delete(ProjectBudget).where(ProjectBudget.project_id == pid))
+        if data["budget"]:
+            await session.execute(insert(ProjectBudget), [
+                {"project_id": pid, **x} for x in data["budget"]])
+        project.budget_total = sum((Decimal(x["amount"]) for x in data["budget"]),
+                                   Decimal("0.00")) if data["budget"] else None
+    for key, kind in (("contact_persons", "contact"), ("steering_group", "steering_group")):
+        if key in data and data[key] is not None:
+            await session.execute(delete(ProjectPerson).where(
+                ProjectPerson.project_id == pid, ProjectPerson.kind == kind))
+            if data[key]:
+                await session.execute(insert(ProjectPerson), [
+                    {"id": new_id(), "project_id": pid, "kind": kind, **x} for x in data[key]])
+    if "evaluations" in data and data["evaluations"] is not None:
+        await session.execute(delete(ProjectEvaluation).where(ProjectEvaluation.project_id == pid))
+        if data["evaluations"]:
+            await session.execute(insert(ProjectEvaluation), [
+                {"id": new_id(), "project_id": pid, **x} for x in data["evaluations"]])
+    await session.execute(delete(ProjectTag).where(ProjectTag.project_id == pid))
+    partner_ids = [x["organisation_id"] for x in data["partners"]] \
+        if data.get("partners") is not None else list(await session.scalars(
+            select(ProjectPartner.organisation_id).where(ProjectPartner.project_id == pid)))
+    tags = tag_rows(project, partner_ids)
+    if tags:
+        await session.execute(insert(ProjectTag), tags)
+    row = {"id": pid, **search.search_texts({c: getattr(project, c) for c in SCALARS})}
+    for k in ("search_fi", "search_sv", "search_en"):
+        setattr(project, k, row[k])
+    await search.sqlite_sync(session, [row])
+
+async def _insert_children(session: AsyncSession, project: Project,
+                           data: dict[str, Any]) -> None:
+    pid = project.id
+    for key, model in (("partners", ProjectPartner), ("budget", ProjectBudget)):
+        if data.get(key):
+            await session.execute(insert(model), [{"project_id": pid, **x} for x in data[key]])
+    if data.get("budget"):
+        project.budget_total = sum((Decimal(x["amount"]) for x in data["budget"]), Decimal("0.00"))
+    people = [{"id": new_id(), "project_id": pid, "kind": kind, **x}
+              for key, kind in (("contact_persons", "contact"), ("steering_group", "steering_group"))
+              for x in data.get(key) or []]
+    if people:
+        await session.execute(insert(ProjectPerson), people)
+    if data.get("evaluations"):
+        await session.execute(insert(ProjectEvaluation), [
+            {"id": new_id(), "project_id": pid, **x} for x in data["evaluations"]])
+    tags = tag_rows(project, [x["organisation_id"] for x in data.get("partners") or []])
+    if tags:
+        await session.execute(insert(ProjectTag), tags)
+    await search.sqlite_sync(session, [{"id": pid, "search_fi": project.search_fi,
+                                        "search_sv": project.search_sv,
+                                        "search_en": project.search_en}], fresh=True)
+
+
+def tag_rows(project: Project, partner_ids: list[str]) -> list[dict[str, str]]:
+    rows = [{"project_id": project.id, "kind": kind, "value": v}
+            for kind, attr in TAG_KINDS.items() for v in set(getattr(project, attr) or [])]
+    rows += [{"project_id": project.id, "kind": "partner", "value": v} for v in set(partner_ids)]
+    return rows
