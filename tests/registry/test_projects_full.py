@@ -198,6 +198,23 @@ async def test_succession_keeps_dated_funder_history(gw, client_for):
     assert r.status_code == 200
 
 
+async def test_succession_before_a_funder_period_began_keeps_periods_whole(gw):
+    """One funder-change rule for a PATCH and a succession (issue 13): the succession's copy
+    closed the open period the day before the succession even when that period began later,
+    leaving valid_to before valid_from. Both now close it no earlier than it began."""
+    ely, evk = (await new_org(gw, kind="funding_authority")), (await new_org(gw, kind="funding_authority"))
+    p = (await gw.post("/projects", json={
+        "code": code(), "name": {"fi": "a"}, "funder_id": ely["id"], "funder_since": "2026-06-01",
+        "start_date": "2024-03-01", "end_date": "2027-06-30"})).json()
+    r = await gw.post(f"/organisations/{ely['id']}/succession",
+                      json={"successor_id": evk["id"], "date": "2026-03-01"})
+    assert r.status_code == 200 and r.json()["projects_moved"] == 1
+    funders = (await gw.get(f"/projects/{p['id']}")).json()["funders"]
+    assert funders == [
+        {"organisation_id": evk["id"], "valid_from": "2026-03-01", "valid_to": None},
+        {"organisation_id": ely["id"], "valid_from": "2026-06-01", "valid_to": "2026-06-01"}]
+
+
 async def test_organisation_business_id_validation(gw):
     err = problem(await gw.post("/organisations", json={"name": {"fi": "x"}, "kind": "company",
                                                          "business_id": "0245437-3"}), 422)

@@ -12,9 +12,9 @@ from registry import access
 from registry.changes import history
 from registry.events import organisations as events
 from registry.events.projects import project_state as event_state
-from registry.models import Organisation, Project, ProjectFunder, ProjectPartner
+from registry.models import Organisation, Project, ProjectPartner
 from registry.organisations import queries
-from registry.projects.service import etag, etag_matches, specific_objective
+from registry.projects.service import change_funder, etag, etag_matches, specific_objective
 from shared.contracts import registry as contracts
 from shared.db import new_id, utcnow
 from shared.errors import Conflict, Forbidden, PreconditionFailed, Unprocessable
@@ -135,7 +135,6 @@ async def succeed(uow: UnitOfWork, identity: Identity, org_id: str, successor_id
     return o, moved
 
 
-# TODO(issue 13): one funder-change rule with ProjectService.set_funder
 async def _move_funded_projects(session: AsyncSession, outbox: Outbox, identity: Identity,
                                 old: Organisation, new: Organisation, date: dt.date) -> int:
     projects = (await session.scalars(select(Project).where(
@@ -143,12 +142,7 @@ async def _move_funded_projects(session: AsyncSession, outbox: Outbox, identity:
         Project.status.in_(("planned", "active")),
         or_(Project.end_date.is_(None), Project.end_date >= date)))).all()
     for p in projects:
-        periods = (await session.scalars(select(ProjectFunder).where(
-            ProjectFunder.project_id == p.id, ProjectFunder.valid_to.is_(None)))).all()
-        for row in periods:
-            row.valid_to = date - dt.timedelta(days=1)
-        session.add(ProjectFunder(project_id=p.id, organisation_id=new.id, valid_from=date))
-        p.funder_id = new.id
+        await change_funder(session, p, new.id, date)
         p.version += 1
         p.updated_at = utcnow()
         await session.flush()

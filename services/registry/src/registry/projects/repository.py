@@ -210,3 +210,8 @@ def tag_rows(project: Project, partner_ids: list[str]) -> list[dict[str, str]]:
             for kind, attr in TAG_KINDS.items() for v in set(getattr(project, attr) or [])]
     rows += [{"project_id": project.id, "kind": "partner", "value": v} for v in set(partner_ids)]
     return rows
+
+
+async def open_funder_periods(session: AsyncSession, project_id: str) -> list[ProjectFunder]:
+    return list((await session.scalars(select(ProjectFunder).where(
+        ProjectFunder.project_id == project_id, ProjectFunder.valid_to.is_(None)))).all())

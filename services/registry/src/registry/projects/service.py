@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -78,6 +77,18 @@ class ProjectWrite:
 
     project: Project
     children: dict[str, Any] | None = None
+
+
+async def change_funder(session: AsyncSession, project: Project, funder_id: str | None,
+                        since: dt.date) -> None:
+    """The one rule for a funder change (a PATCH, an import, an organisation's succession):
+    close the open funder period the day before `since` (never before it began) and open a
+    new one from `since` (the dated funder relation)."""
+    for row in await repository.open_funder_periods(session, project.id):
+        row.valid_to = max(since - dt.timedelta(days=1), row.valid_from or dt.date.min)
+    if funder_id:
+        session.add(ProjectFunder(project_id=project.id, organisation_id=funder_id, valid_from=since))
+    project.funder_id = funder_id
 
 
 class ProjectService:
@@ -157,16 +168,8 @@ class ProjectService:
 
     async def set_funder(self, session: AsyncSession, project: Project, funder_id: str | None,
                          since: dt.date | None) -> None:
-        """Close the open funder period and open a new one (the dated funder relation)."""
-        since = since or project.start_date or dt.date.today()
-        open_rows = (await session.scalars(select(ProjectFunder).where(
-            ProjectFunder.project_id == project.id, ProjectFunder.valid_to.is_(None)))).all()
-        for row in open_rows:
-            row.valid_to = max(since - dt.timedelta(days=1), row.valid_from or dt.date.min)
-        if funder_id:
-            session.add(ProjectFunder(project_id=project.id, organisation_id=funder_id,
-                                      valid_from=since))
-        project.funder_id = funder_id
+        """A funder set through the API: from `since`, else the project's start, else today."""
+        await change_funder(session, project, funder_id, since or project.start_date or dt.date.today())
 
     async def create(self, uow: UnitOfWork, identity: Identity,
                      data: ProjectCreate) -> ProjectWrite:
