@@ -18,6 +18,8 @@ from sqlalchemy import insert, select
 from registry import reference
 from registry.changes import history
 from registry.config import Settings
+from registry.events import organisations as organisation_events
+from registry.events import practices as practice_events
 from registry.main import spec
 from registry.models import Adoption, Organisation, Practice, Programme, Project, Theme
 from registry.projects.imports.service import run_import
@@ -169,9 +171,8 @@ async def _ensure_reference_records(session, outbox) -> dict[str, Any]:
                              region_code=(a["regions"] or [None])[0])
             session.add(o)
             await session.flush()
-            await outbox.record(session, contracts.ORGANISATION_CREATED, oid, {
-                "id": oid, "version": 1, "name": o.name, "kind": o.kind, "sector": o.sector,
-                "region_code": o.region_code})
+            await outbox.record(session, contracts.ORGANISATION_CREATED, oid,
+                                organisation_events.state(o))
         authorities[a["code"]] = oid
     ids["authorities"] = authorities
     await session.flush()
@@ -257,10 +258,7 @@ async def _practices(session, outbox, count: int, seed: int, orgs: list[dict]) -
             organisation_id=origin[1] if origin else None, published=True, theme_ids=[])
         session.add(p)
         await session.flush()
-        st = {"id": p.id, "version": 1, "name": p.name, "kind": p.kind, "maturity": p.maturity,
-              "project_ids": p.project_ids, "sub_themes": p.sub_themes,
-              "target_groups": p.target_groups, "published": True}
-        await outbox.record(session, contracts.PRACTICE_PUBLISHED, p.id, st)
+        await outbox.record(session, contracts.PRACTICE_PUBLISHED, p.id, practice_events.state(p))
         made += 1
         for _ in range(rnd.randrange(0, 4)):
             org = rnd.choice(orgs)
@@ -271,11 +269,9 @@ async def _practices(session, outbox, count: int, seed: int, orgs: list[dict]) -
                          within_origin=False, created_by="demo")
             session.add(a)
             await session.flush()
-            data = history.jsonable({"id": a.id, "practice_id": p.id, "organisation_id": a.organisation_id,
-                                   "adopted_on": a.adopted_on, "scope": a.scope,
-                                   "region_code": a.region_code, "project_id": a.project_id,
-                                   "within_origin": False})
-            await outbox.record(session, contracts.ADOPTION_RECORDED, a.id, data)
+            view = history.jsonable({k: getattr(a, k) for k in practice_events.ADOPTION_FIELDS})
+            await outbox.record(session, contracts.ADOPTION_RECORDED, a.id,
+                                practice_events.adoption_recorded(view))
             adopted += 1
     return made, adopted
 

@@ -18,7 +18,6 @@ from registry.projects.service import change_funder, etag, etag_matches, specifi
 from shared.contracts import registry as contracts
 from shared.db import new_id, utcnow
 from shared.errors import Conflict, Forbidden, PreconditionFailed, Unprocessable
-from shared.events.outbox import Outbox
 from shared.identity import Identity
 from shared.pagination import count, paginate
 from shared.uow import UnitOfWork
@@ -131,12 +130,14 @@ async def succeed(uow: UnitOfWork, identity: Identity, org_id: str, successor_id
     await _record_update(session, identity, o, before)
     await uow.emit(contracts.ORGANISATION_UPDATED, o.id, events.updated(o, ["successor_id"]))
     await uow.emit(contracts.ORGANISATION_SUCCEEDED, o.id, events.succeeded(o, successor.id, date))
-    moved = await _move_funded_projects(session, uow.outbox, identity, o, successor, date)
+    moved = await _move_funded_projects(uow, identity, o, successor, date)
     return o, moved
 
 
-async def _move_funded_projects(session: AsyncSession, outbox: Outbox, identity: Identity,
-                                old: Organisation, new: Organisation, date: dt.date) -> int:
+async def _move_funded_projects(uow: UnitOfWork, identity: Identity, old: Organisation,
+                                new: Organisation, date: dt.date) -> int:
+    """The successor becomes the funder of the predecessor's running projects from `date`."""
+    session = uow.session
     projects = (await session.scalars(select(Project).where(
         Project.funder_id == old.id, Project.archived.is_(False),
         Project.status.in_(("planned", "active")),
@@ -153,6 +154,5 @@ async def _move_funded_projects(session: AsyncSession, outbox: Outbox, identity:
                              version=p.version, actor=identity.sub, before={"funder_id": old.id},
                              after={"funder_id": new.id}, feed_state=st, published=p.published,
                              organisation_id=p.organisation_id, funder_id=p.funder_id)
-        await outbox.record(session, contracts.PROJECT_UPDATED, p.id,
-                            {**st, "changed_fields": ["funder_id"]})
+        await uow.emit(contracts.PROJECT_UPDATED, p.id, {**st, "changed_fields": ["funder_id"]})
     return len(projects)
