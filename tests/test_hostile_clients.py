@@ -37,6 +37,7 @@ from tests.support.hostile import (
     RowCounts,
     assert_problem,
     build_world,
+    check_refused,
     diff,
     fill,
     follow_up,
@@ -75,13 +76,9 @@ async def test_hostile_bodies_on_every_write_operation(gw, stack, doc, counts):
         for label, body, ctype in hostile_bodies(doc, schema, base):
             what = f"{method.upper()} {template} [{label}]"
             sent += 1
-            try:
-                r = await gw.request(method.upper(), path, content=body,
-                                     headers={"Content-Type": ctype})
-                assert_problem(r, what)
-                await follow_up(gw, doc, template, world, what)
-            except AssertionError as exc:
-                failures.append(str(exc).split("\nassert")[0])
+            r = await gw.request(method.upper(), path, content=body,
+                                 headers={"Content-Type": ctype})
+            await check_refused(gw, doc, r, template, world, what, failures)
         if schema is None:  # and made-up or overlong ids, without a body
             for label, bad in (("made-up id", fill(template, world, real=False)),
                                ("overlong id", re.sub(r"\{[^}]+\}", "x" * 3000, template)),
@@ -134,13 +131,9 @@ async def test_a_strangers_ids_change_nothing(gw, stack, doc, counts):
                 body = {}
             path = fill(template, world)
             what = f"{method.upper()} {template} as a stranger"
-            try:
-                r = await stranger.request(method.upper(), path,
-                                           **({"json": body} if body is not None else {}))
-                assert_problem(r, what)
-                await follow_up(gw, doc, template, world, what)
-            except AssertionError as exc:
-                failures.append(str(exc).split("\nassert")[0])
+            r = await stranger.request(method.upper(), path,
+                                       **({"json": body} if body is not None else {}))
+            await check_refused(gw, doc, r, template, world, what, failures)
         changed = diff(before, await counts.snapshot())
         if changed:
             failures.append(f"written by a stranger: {changed}")
@@ -185,11 +178,7 @@ async def test_generated_hostile_json_on_project_and_organisation_writes(gw, sta
         if r.status_code >= 500:
             failures.append(f"{what}: {r.status_code} {r.text[:300]}")
         elif r.status_code >= 400:
-            try:
-                assert_problem(r, what)
-                await follow_up(gw, doc, template, world, what)
-            except AssertionError as exc:
-                failures.append(str(exc).split("\nassert")[0])
+            await check_refused(gw, doc, r, template, world, what, failures)
             changed = diff(before, await counts.snapshot())
             if changed:
                 failures.append(f"{what}: refused but written {changed}")
@@ -218,12 +207,8 @@ async def test_oversize_values_are_refused_and_write_nothing(gw, stack, doc, cou
                 if kind not in allowed:
                     continue
                 what = f"{method.upper()} {template} [oversize {kind}: {name}]"
-                try:
-                    r = await gw.request(method.upper(), path, json={**base, name: value})
-                    assert_problem(r, what)
-                    await follow_up(gw, doc, template, world, what)
-                except AssertionError as exc:
-                    failures.append(str(exc).split("\nassert")[0])
+                r = await gw.request(method.upper(), path, json={**base, name: value})
+                await check_refused(gw, doc, r, template, world, what, failures)
         changed = diff(before, await counts.snapshot())
         if changed:
             failures.append(f"{method.upper()} {template}: written {changed}")

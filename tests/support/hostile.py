@@ -313,3 +313,14 @@ async def follow_up(gw: httpx.AsyncClient, doc: Doc, path: str, world: dict, wha
 
 
 # --- the tests ----------------------------------------------------------------------------
+
+
+async def check_refused(gw: httpx.AsyncClient, doc: Doc, r: httpx.Response, template: str,
+                        world: dict, what: str, failures: list[str]) -> None:
+    """A 4xx problem+json, then a good request on the same path at once; failures collected."""
+    try:
+        assert_problem(r, what)
+        await follow_up(gw, doc, template, world, what)
+    except AssertionError as exc:
+        failures.append(str(exc).split("\nassert")[0])
+

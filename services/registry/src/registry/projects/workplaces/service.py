@@ -40,13 +40,18 @@ async def list_for(session: AsyncSession, project_id: str, identity: Identity) -
     return [out(w) for w in rows]
 
 
+async def _editable_project(session: AsyncSession, identity: Identity, project_id: str):
+    p = await project_service.get(session, project_id)
+    if not access.may_edit_project(identity, p):
+        raise Forbidden("you may not change this project")
+    return p
+
+
 async def join(uow: UnitOfWork, identity: Identity, project_id: str, organisation_id: str,
                joined_on: dt.date) -> dict[str, Any]:
     """Emits `workplace.joined` (with the workplace's size class and region)."""
     session = uow.session
-    p = await project_service.get(session, project_id)
-    if not access.may_edit_project(identity, p):
-        raise Forbidden("you may not change this project")
+    p = await _editable_project(session, identity, project_id)
     org = await session.get(Organisation, organisation_id)
     if org is None:
         raise _bad("body/organisation_id", f"no organisation {organisation_id}")
@@ -77,9 +82,7 @@ async def leave(uow: UnitOfWork, identity: Identity, project_id: str, workplace_
                 left_on: dt.date) -> dict[str, Any]:
     """Emits `workplace.left`."""
     session = uow.session
-    p = await project_service.get(session, project_id)
-    if not access.may_edit_project(identity, p):
-        raise Forbidden("you may not change this project")
+    p = await _editable_project(session, identity, project_id)
     w = await session.get(ProjectWorkplace, workplace_id)
     if w is None or w.project_id != p.id:
         raise access.hide("workplace", workplace_id)
