@@ -8,6 +8,7 @@ instead of failing the whole view; only the registry's record is essential.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import Annotated, Any
 
 import aiohttp
@@ -15,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from gateway.protection import retry_after
-from shared.errors import AppError, NotFound, problem_responses
+from shared.errors import AppError, NotFound, ServiceUnavailable, problem_responses
 from shared.identity import Identity
 from shared.jsonutil import loads
 from shared.limits import IdPath
@@ -97,8 +98,6 @@ async def project_overview(project_id: IdPath, request: Request, identity: Calle
     if ps == 404:
         raise NotFound(f"no project {project_id}")
     if ps != 200:
-        from shared.errors import ServiceUnavailable
-
         raise ServiceUnavailable("the registry is unavailable", headers={"Retry-After": "5"})
     unavailable = [name for name, status in (("indicators", gs), ("comms", cs)) if status >= 500]
     return ProjectOverview(
@@ -139,3 +138,107 @@ async def dashboard(request: Request, identity: Caller,
         progress_by_region_and_indicator=(rollup.get("items") if isinstance(rollup, dict)
                                           else rollup) if rs == 200 else None,
         unavailable=unavailable)
+
+
+class ThemeView(BaseModel):
+    """A national theme as a whole, for the coordination project and the ministries.
+
+    Each part is what this caller may see of it: `null` with the part's name in `withheld` when
+    the caller has no right to it (the public sees no overlap report, for instance), in
+    `unavailable` when its service is down."""
+
+    theme: dict[str, Any] = Field(description="The theme record (contacts for national roles only).")
+    goals: dict[str, Any] | None = Field(
+        None, description="The theme's goals with their indicators, progress and the gaps in measuring.")
+    funding: dict[str, Any] | None = Field(
+        None, description="Budget frame against granted funding, by region, funder and call.")
+    projects: dict[str, Any] | None = Field(
+        None, description="The theme's projects: total, by kind and by status.")
+    steering: dict[str, Any] | None = Field(
+        None, description="Steering-group meetings this year and where the coordination project took part.")
+    service_needs: dict[str, Any] | None = Field(
+        None, description="Open service needs from the regions (not yet addressed or declined).")
+    overlaps: dict[str, Any] | None = Field(
+        None, description="Project pairs whose work may overlap, double-funding risks first.")
+    evaluations: dict[str, Any] | None = Field(
+        None, description="External evaluations of the theme and their recommendations.")
+    practices: dict[str, Any] | None = Field(
+        None, description="Good practices of the theme by maturity, and how far they spread.")
+    continuation: dict[str, Any] | None = Field(
+        None, description="Practices from ended projects still in use a year later.")
+    withheld: list[str] = Field(default_factory=list,
+                                description="Parts this caller has no right to see.")
+    unavailable: list[str] = Field(default_factory=list,
+                                   description="Parts left out because their service is down.")
+
+
+def _theme_parts(theme_id: str, year: int) -> dict[str, tuple[str, str, dict[str, Any]]]:
+    """Part name -> (service, path, query) of one upstream read."""
+    t = {"theme_id": theme_id}
+    return {
+        "goals": ("indicators", f"/analyses/themes/{theme_id}/goals", {}),
+        "funding": ("registry", f"/funding/themes/{theme_id}", {}),
+        "projects": ("registry", "/projects", {**t, "facets": "true", "limit": 1}),
+        "steering": ("registry", "/steering-meetings/participation", {**t, "year": year}),
+        "service_needs": ("registry", "/service-needs", {**t, "open": "true", "limit": 20}),
+        "overlaps": ("registry", "/overlaps", {**t, "limit": 20}),
+        "evaluations": ("registry", "/theme-evaluations", {**t, "limit": 20}),
+        "practices": ("registry", "/practices/summary", t),
+        "practice_list": ("registry", "/practices", {**t, "limit": 200}),
+        "spread": ("indicators", "/analyses/spread", {}),
+        "continuation": ("registry", "/continuation", {**t, "months": 12}),
+    }
+
+
+def _spread_of(practices: Any, spread: Any) -> dict[str, Any] | None:
+    """The theme's practices' spread: adoptions and reach, summed over the theme's practices."""
+    if not isinstance(practices, dict) or not isinstance(spread, dict):
+        return None
+    ids = {p.get("id") for p in practices.get("items", [])}
+    rows = [r for r in spread.get("items", []) if r.get("practice_id") in ids]
+    keys = ("adoptions", "within_origin", "beyond_origin")
+    return {"practices_adopted": len(rows),
+            **{k: sum(int(r.get(k) or 0) for r in rows) for k in keys},
+            "by_practice": rows}
+
+
+SteeringYear = Annotated[int | None, Query(ge=2000, le=2100,
+                                           description="Steering-group year; this year if left out.")]
+
+
+@router.get("/themes/{theme_id}", response_model=ThemeView, summary="Theme overview",
+            responses=problem_responses(404))
+async def theme_overview(theme_id: IdPath, request: Request, identity: Caller,
+                         year: SteeringYear = None) -> ThemeView:
+    """Goals with progress and gaps, budget frame against granted funding, projects by kind and
+    status, steering-group participation, open service needs, overlap pairs, evaluations and
+    their recommendations, practices by maturity, spread and continuation: the theme in one call.
+    Every part is read with the caller's own identity, so each service's role rules hold."""
+    parts = _theme_parts(theme_id, year or dt.date.today().year)
+    results = await asyncio.gather(
+        _get(request, identity, "registry", f"/themes/{theme_id}"),
+        *(_get(request, identity, svc, path, params) for svc, path, params in parts.values()))
+    (ts, theme), got = results[0], dict(zip(parts, results[1:], strict=True))
+    if ts == 404:
+        raise NotFound(f"no theme {theme_id}")
+    if ts != 200:
+        raise ServiceUnavailable("the registry is unavailable", headers={"Retry-After": "5"})
+    body: dict[str, Any] = {"theme": theme, "withheld": [], "unavailable": []}
+    for name, (status, data) in got.items():
+        if name in ("practice_list", "spread"):
+            continue
+        if status == 200:
+            body[name] = data
+        elif status in (401, 403):
+            body["withheld"].append(name)
+        elif status >= 500:
+            body["unavailable"].append(name)
+    projects = body.get("projects")
+    if isinstance(projects, dict):
+        facets = projects.get("facets") or {}
+        body["projects"] = {"total": projects.get("total"), "by_kind": facets.get("kind"),
+                            "by_status": facets.get("status")}
+    if isinstance(body.get("practices"), dict):
+        body["practices"] = {**body["practices"],
+                             "spread": _spread_of(got["practice_list"][1], got["spread"][1])}
+    return ThemeView(**body)

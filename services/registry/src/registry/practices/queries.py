@@ -11,17 +11,29 @@ from shared.identity import Identity
 
 
 async def listed(session: AsyncSession, identity: Identity, maturity: str | None,
-                 project_id: str | None, sub_theme: str | None) -> Select:
-    """The practices `identity` may see, not archived, filtered."""
+                 project_id: str | None, sub_theme: str | None,
+                 theme_id: str | None = None) -> Select:
+    """The practices `identity` may see, not archived, filtered. A practice belongs to a theme
+    when it names the theme or comes from one of the theme's projects."""
     q = select(Practice).where(access.practice_filter(identity), Practice.archived.is_(False))
     if maturity:
         q = q.where(Practice.maturity == maturity)
-    if project_id or sub_theme:  # JSON lists: filtered here (practices are few)
+    if project_id or sub_theme or theme_id:  # JSON lists: filtered here (practices are few)
+        theme_projects = set((await session.scalars(
+            select(Project.id).where(Project.theme_id == theme_id))).all()) if theme_id else set()
         rows_all = [p for p in (await session.scalars(q)).all()
                     if (not project_id or project_id in (p.project_ids or []))
-                    and (not sub_theme or sub_theme in (p.sub_themes or []))]
+                    and (not sub_theme or sub_theme in (p.sub_themes or []))
+                    and (not theme_id or theme_id in (p.theme_ids or [])
+                         or theme_projects.intersection(p.project_ids or []))]
         q = q.where(Practice.id.in_([p.id for p in rows_all]))
     return q
+
+
+async def by_maturity(session: AsyncSession, query: Select) -> dict[str, int]:
+    sub = query.subquery()
+    rows = await session.execute(select(sub.c.maturity, func.count()).group_by(sub.c.maturity))
+    return dict(rows.tuples().all())
 
 
 async def export_rows(session: AsyncSession, query: Select, max_rows: int) -> list[Practice]:

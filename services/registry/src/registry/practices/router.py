@@ -26,11 +26,20 @@ adoptions_router = APIRouter(prefix="/adoptions", tags=["practices"])
 @router.get("", summary="List good practices")
 async def list_practices(session: SessionDep, identity: CurrentIdentity, limit: Limit = 50,
                          cursor: Cursor = None, maturity: Maturity | None = None,
-                         project_id: CodeQuery = None, sub_theme: CodeQuery = None) -> ORJSONResponse:
-    """Published ones for the public; own organisation's too for implementers."""
+                         project_id: CodeQuery = None, sub_theme: CodeQuery = None,
+                         theme_id: CodeQuery = None) -> ORJSONResponse:
+    """Published ones for the public; own organisation's too for implementers. `theme_id`: the
+    practices that name the theme or come from one of its projects."""
     items, total, nxt = await service.list_page(session, identity, maturity, project_id, sub_theme,
-                                                cursor, limit)
+                                                cursor, limit, theme_id)
     return ORJSONResponse({"items": items, "total": total, "next_cursor": nxt})
+
+
+@router.get("/summary", summary="Good practices by maturity")
+async def practice_summary(session: SessionDep, identity: CurrentIdentity,
+                           theme_id: CodeQuery = None) -> dict:
+    """The practices the caller may see (of one theme, if given), counted by maturity."""
+    return await service.summary(session, identity, theme_id)
 
 
 @router.get("/export", summary="Export good practices (CSV, XLSX, JSON)",

@@ -78,12 +78,21 @@ async def _record(uow: UnitOfWork, p: Practice, before: dict | None, identity: I
 
 async def list_page(session: AsyncSession, identity: Identity, maturity: str | None,
                     project_id: str | None, sub_theme: str | None, cursor: str | None,
-                    limit: int) -> tuple[list[dict[str, Any]], int, str | None]:
+                    limit: int, theme_id: str | None = None
+                    ) -> tuple[list[dict[str, Any]], int, str | None]:
     """A page in id order, the total and the next page's cursor."""
-    q = await queries.listed(session, identity, maturity, project_id, sub_theme)
+    q = await queries.listed(session, identity, maturity, project_id, sub_theme, theme_id)
     total = await count(session, q)
     rows, nxt = await paginate(session, q, [Practice.id], cursor, limit)
     return [out(p) for p in rows], total, nxt
+
+
+async def summary(session: AsyncSession, identity: Identity, theme_id: str | None) -> dict[str, Any]:
+    """How many practices the caller may see, by maturity (in maturity order)."""
+    q = await queries.listed(session, identity, None, None, None, theme_id)
+    counts = await queries.by_maturity(session, q)
+    return {"theme_id": theme_id, "total": sum(counts.values()),
+            "by_maturity": {m: counts.get(m, 0) for m in ORDER}}
 
 
 async def export(session: AsyncSession, identity: Identity, maturity: str | None,
