@@ -13,8 +13,9 @@ from indicators.models import project_extra, project_projection
 from shared.errors import Forbidden, NotFound, Unprocessable
 from shared.identity import Identity
 
-PERIOD_RE = re.compile(r"^(\d{4})(?:(H)([12])|(Q)([1-4]))?$")
-PERIOD_PATTERN = r"^\d{4}(H[12]|Q[1-4])?$"
+# Years 1900-2199: a period is a calendar span of a programme, and year 0 has no date.
+PERIOD_RE = re.compile(r"^((?:19|20|21)\d{2})(?:(H)([12])|(Q)([1-4]))?$")
+PERIOD_PATTERN = r"^(19|20|21)\d{2}(H[12]|Q[1-4])?$"
 
 
 def period_bounds(period: str, field: str = "body/period") -> tuple[dt.date, dt.date]:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from indicators.common import PERIOD_PATTERN
 from shared.contracts.registry import LocalizedDescription, LocalizedName
 from shared.limits import CodeStr
 from shared.types import IsoDate, StrictInput
@@ -82,7 +83,7 @@ class FigureIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
     organisation_id: str = Field(min_length=1, max_length=36)
     indicator_code: str = Field(min_length=1, max_length=40)
-    period: str = Field(max_length=6, pattern=r"^\d{4}(H[12]|Q[1-4])?$")
+    period: str = Field(max_length=6, pattern=PERIOD_PATTERN)
     value: float
 
 
