@@ -293,3 +293,16 @@ class Change(Base):
     organisation_id: Mapped[str | None] = mapped_column(String(36))
     funder_id: Mapped[str | None] = mapped_column(String(36))
     state: Mapped[dict | None] = mapped_column(JSON)
+
+
+# --- Theme coordination (issue 14). Each part keeps its tables under its own heading. -------
+
+# ---- The theme record: people, strategies, predecessor, calls across themes ----
+
+# ---- Project outputs and lessons learned ----
+
+# ---- The coordination project's work: steering groups and service needs ----
+
+# ---- Theme evaluations, recommendations and continuation ----
+
+# ---- Synergy and overlap ----

@@ -331,3 +331,8 @@ EVENTS: dict[str, type[BaseModel]] = {
     CALL_CREATED: CallCreatedV1,
     CALL_UPDATED: CallUpdatedV1,
 }
+
+# The coordination events live in their own module (this one stays readable); same stream.
+from shared.contracts.coordination import EVENTS as _COORDINATION_EVENTS  # noqa: E402
+
+EVENTS.update(_COORDINATION_EVENTS)
