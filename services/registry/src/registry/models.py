@@ -15,6 +15,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    UniqueConstraint,
     false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -304,5 +305,95 @@ class Change(Base):
 # ---- The coordination project's work: steering groups and service needs ----
 
 # ---- Theme evaluations, recommendations and continuation ----
+
+
+class ThemeEvaluation(Versioned, Base):
+    """An external evaluation of a whole theme (mid-term, final, thematic): public once completed."""
+
+    __tablename__ = "theme_evaluation"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    theme_id: Mapped[str] = mapped_column(ForeignKey("theme.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # mid_term | final | thematic
+    title: Mapped[dict | None] = mapped_column(JSON)
+    evaluator: Mapped[str] = mapped_column(String(200))  # an organisation, not a person
+    started: Mapped[dt.date] = mapped_column(Date)
+    completed: Mapped[dt.date | None] = mapped_column(Date)
+    questions: Mapped[list] = mapped_column(JSON, default=list)
+    findings: Mapped[dict | None] = mapped_column(JSON)
+    report_url: Mapped[str | None] = mapped_column(String(500))
+
+
+class Recommendation(Versioned, Base):
+    """One recommendation of a theme evaluation, followed to its outcome (steps below)."""
+
+    __tablename__ = "recommendation"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    evaluation_id: Mapped[str] = mapped_column(ForeignKey("theme_evaluation.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    text: Mapped[dict] = mapped_column(JSON)
+    addressee: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="proposed")
+    status_date: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class RecommendationLink(Base):
+    """A project or practice a recommendation concerns."""
+
+    __tablename__ = "recommendation_link"
+
+    recommendation_id: Mapped[str] = mapped_column(
+        ForeignKey("recommendation.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)  # project | practice
+    target_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+
+    __table_args__ = (Index("ix_recommendation_link_target", "kind", "target_id"),)
+
+
+class RecommendationStep(Base):
+    """Every step of a recommendation towards its outcome, kept."""
+
+    __tablename__ = "recommendation_step"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    recommendation_id: Mapped[str] = mapped_column(
+        ForeignKey("recommendation.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    date: Mapped[dt.date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FollowUp(Base):
+    """A follow-up of an ended project at 6, 12 or 24 months (the theme card's section 7)."""
+
+    __tablename__ = "follow_up"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(ForeignKey("project.id"), index=True)
+    months: Mapped[int] = mapped_column(Integer)
+    date: Mapped[dt.date] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (UniqueConstraint("project_id", "months", name="uq_follow_up_project_months"),)
+
+
+class FollowUpPractice(Base):
+    """Whether one of the project's practices is still in use at the follow-up, and by whom."""
+
+    __tablename__ = "follow_up_practice"
+
+    follow_up_id: Mapped[str] = mapped_column(ForeignKey("follow_up.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    practice_id: Mapped[str] = mapped_column(ForeignKey("practice.id"), primary_key=True,
+                                             index=True)
+    in_use: Mapped[bool] = mapped_column(Boolean)
+    used_by: Mapped[list] = mapped_column(JSON, default=list)  # [{organisation_id?, name?}]
+    note: Mapped[str | None] = mapped_column(Text)
+
 
 # ---- Synergy and overlap ----
