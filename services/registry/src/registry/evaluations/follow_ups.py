@@ -30,12 +30,18 @@ SLACK_DAYS = 31
 
 
 def add_months(d: dt.date, months: int) -> dt.date:
+    """The same day `months` later (the month's last day if it is shorter); date.max past 9999."""
     y, m = divmod(d.month - 1 + months, 12)
     year, month = d.year + y, m + 1
+    if year > dt.MAXYEAR:
+        return dt.date.max
     return dt.date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
 
 
-def due_from(p: Project, months: int) -> dt.date:
+def due_from(p: Project, months: int) -> dt.date | None:
+    """The first day a `months` follow-up may be made (None while the end date is unknown)."""
+    if p.end_date is None:
+        return None
     return add_months(p.end_date, months) - dt.timedelta(days=SLACK_DAYS)
 
 
@@ -44,7 +50,7 @@ def out(f: FollowUp, p: Project, rows: list[FollowUpPractice], names: dict[str, 
     """The follow-up; practices the caller may not see and (for outsiders) notes left out."""
     return history.jsonable({
         "id": f.id, "project_id": f.project_id, "theme_id": p.theme_id, "months": f.months,
-        "date": f.date, "due_from": due_from(p, f.months) if p.end_date else None,
+        "date": f.date, "due_from": due_from(p, f.months),
         "practices": [{"practice_id": r.practice_id, "name": names.get(r.practice_id),
                        "in_use": r.in_use, "used_by": list(r.used_by or []),
                        **({"note": r.note} if private else {})}
@@ -61,9 +67,9 @@ def _check_ended(p: Project, months: int, date: dt.date) -> None:
                            {"field": "path/project_id", "type": "not_ended",
                             "message": f"status {p.status}, not ended"}])
     if p.end_date is None or p.end_date > dt.date.today():
-        raise Conflict(f"the project has not ended (it ends on {p.end_date})", errors=[
-            {"field": "path/project_id", "type": "not_ended",
-             "message": f"end_date {p.end_date} is not past"}])
+        when = f"it ends on {p.end_date}" if p.end_date else "it has no end date"
+        raise Conflict(f"the project has not ended ({when})", errors=[
+            {"field": "path/project_id", "type": "not_ended", "message": when}])
     if date > dt.date.today():
         raise bad("body/date", "the follow-up date is in the future")
     if date < due_from(p, months):
