@@ -56,6 +56,13 @@ def out(kind: Kind, row: Any) -> dict[str, Any]:
                              "created_at": row.created_at, "updated_at": row.updated_at})
 
 
+def _clean(value: Any) -> Any:
+    """Localized texts are kept without their empty languages."""
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if v is not None}
+    return value
+
+
 def _bad(field: str, message: str, type_: str = "value_error") -> Unprocessable:
     return Unprocessable(message, errors=[{"field": field, "type": type_, "message": message}])
 
@@ -106,7 +113,7 @@ async def create(uow: UnitOfWork, identity: Identity, kind: Kind, project_id: st
     """Emits `<kind>.recorded`."""
     p = await editable_project(uow.session, identity, project_id)
     row = kind.model(id=new_id(), project_id=p.id, version=1, created_by=identity.sub,
-                     **{f: data.get(f) for f in kind.fields})
+                     **{f: _clean(data.get(f)) for f in kind.fields})
     uow.session.add(row)
     await uow.session.flush()
     state = kind.state(row, p)
@@ -127,7 +134,7 @@ async def update(uow: UnitOfWork, identity: Identity, kind: Kind, project_id: st
             raise _bad(f"body/{f}", f"{f} may not be null", "missing")
     before = out(kind, row)
     for f, v in data.items():
-        setattr(row, f, v)
+        setattr(row, f, _clean(v))
     changed = [f for f in kind.fields if out(kind, row)[f] != before[f]]
     if not changed:
         return row
