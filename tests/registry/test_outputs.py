@@ -248,9 +248,11 @@ async def test_theme_filter_visibility_and_paging(gw, client_for):
                           json={**REPORT, "kind": kind, "language": lang, "date": date})
         assert r.status_code == 201, r.text
         made[(project["id"], kind)] = r.json()["id"]
-    for project, audience in [(p1, "ministries"), (p2, "next_programme_period")]:
+    for project, kind, audience in [(p1, "recommendation", "ministries"),
+                                    (p2, "recommendation", "next_programme_period"),
+                                    (p1, "lesson", "projects")]:
         r = await gw.post(f"/projects/{project['id']}/lessons",
-                          json={**RECOMMENDATION, "audience": audience})
+                          json={**RECOMMENDATION, "kind": kind, "audience": audience})
         assert r.status_code == 201, r.text
 
     public = client_for()
@@ -275,6 +277,11 @@ async def test_theme_filter_visibility_and_paging(gw, client_for):
 
     lessons = (await public.get("/lessons", params={"theme_id": t2["id"]})).json()
     assert [x["audience"] for x in lessons["items"]] == ["next_programme_period"]
+    page = (await public.get("/lessons", params={"theme_id": t1["id"], "limit": 1})).json()
+    rest = (await public.get("/lessons", params={"theme_id": t1["id"], "limit": 1,
+                                                 "cursor": page["next_cursor"]})).json()
+    assert [x["kind"] for x in page["items"] + rest["items"]] == ["lesson", "recommendation"]
+    assert page["total"] == 2 and rest["next_cursor"] is None
     assert (await public.get("/lessons", params={"theme_id": t1["id"],
                                                  "audience": "next_programme_period"})
             ).json()["total"] == 0

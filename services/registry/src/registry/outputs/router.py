@@ -129,7 +129,7 @@ async def list_project_lessons(project_id: IdPath, session: SessionDep, identity
                                limit: Limit = 100, cursor: Cursor = None,
                                kind: LessonKind | None = None,
                                audience: LessonAudience | None = None) -> ORJSONResponse:
-    """Whoever may see the project sees them, in the order they were recorded."""
+    """Whoever may see the project sees them: lessons, then recommendations, by audience."""
     return _page(*await service.list_page(session, identity, LESSONS, project_id=project_id,
                                           scoped=True, cursor=cursor, limit=limit,
                                           equal={"kind": kind, "audience": audience}))

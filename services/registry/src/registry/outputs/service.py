@@ -38,7 +38,7 @@ class Kind:
     recorded: str
     updated: str
     removed: str
-    order: tuple[str, ...]  # list order (keyset), the id last
+    order: tuple[str, ...]  # list order (keyset), the id last; no datetimes (cursor-safe)
 
 
 OUTPUTS = Kind(ProjectOutput, "output", "project_output", events.OUTPUT_FIELDS,
@@ -47,7 +47,7 @@ OUTPUTS = Kind(ProjectOutput, "output", "project_output", events.OUTPUT_FIELDS,
                contracts.PROJECT_OUTPUT_REMOVED, ("date", "id"))
 LESSONS = Kind(Lesson, "lesson", "lesson", events.LESSON_FIELDS, ("kind", "text", "audience"),
                events.lesson_state, contracts.LESSON_RECORDED, contracts.LESSON_UPDATED,
-               contracts.LESSON_REMOVED, ("created_at", "id"))
+               contracts.LESSON_REMOVED, ("kind", "audience", "id"))
 
 
 def out(kind: Kind, row: Any) -> dict[str, Any]:
