@@ -9,12 +9,18 @@ import uuid
 
 import nats
 from openpyxl import load_workbook
+from sqlalchemy import text
 
+from registry import demo
+from registry.cli import MIGRATIONS
 from shared.contracts import CATALOGUE
 from shared.contracts import coordination as contracts
+from shared.db import create_engine, make_sessionmaker
 from shared.jsonutil import loads
+from shared.migrate import upgrade
 from tests.conftest import eventually, scalar
 from tests.registry.conftest import code, new_org, problem
+from tests.support import databases
 
 REPORT = {"kind": "report", "title": {"fi": "Loppuraportti", "sv": "Slutrapport"},
           "language": "fi", "url": "https://example.fi/raportti.pdf", "date": "2020-12-31",
@@ -326,3 +332,34 @@ async def test_exports_label_codes_and_follow_visibility(gw, client_for):
     assert [(i["kind"], i["audience"], i["topic"]) for i in items] == [
         ("Recommendation", "Next programme period", "Administration")]
     problem(await public.get("/outputs/export", params={"format": "pdf"}), 422)
+
+
+def test_demo_holds_the_seed_projects_outputs_and_recommendations(tmp_path):
+    """`make run`'s demo: the 2014-2020 coordination project's outputs and its recommendations
+    to the next programme period, written once (a second load adds nothing), with events."""
+    url = databases.database_urls(["demo_outputs"], tmp_path)["demo_outputs"]
+    upgrade(MIGRATIONS, url)
+
+    async def load_twice():
+        engine = create_engine(url)
+        try:
+            maker = make_sessionmaker(engine)
+            counts = [await demo.load(maker, projects=0, organisations=0, practices=0)
+                      for _ in range(2)]
+            async with engine.connect() as conn:
+                lessons = (await conn.execute(text(
+                    "SELECT l.kind, l.audience FROM lesson l JOIN project p ON p.id = l.project_id"
+                    " WHERE p.code = 'TEM035:00/2017'"))).all()
+                kinds = (await conn.execute(text("SELECT kind FROM project_output"))).scalars().all()
+                recorded = (await conn.execute(text(
+                    "SELECT count(*) FROM outbox WHERE envelope LIKE :t"),
+                    {"t": "%project_output.recorded%"})).scalar()
+            return counts, lessons, kinds, recorded
+        finally:
+            await engine.dispose()
+
+    counts, lessons, kinds, recorded = databases.run_async(load_twice())
+    assert (counts[0]["outputs"], counts[0]["lessons"]) == (4, 6)
+    assert (counts[1]["outputs"], counts[1]["lessons"]) == (0, 0)
+    assert sorted(kinds) == ["event", "publication", "report", "service_model"] and recorded == 4
+    assert sum(1 for k, a in lessons if (k, a) == ("recommendation", "next_programme_period")) == 3
