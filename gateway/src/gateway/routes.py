@@ -15,6 +15,7 @@ PREFIXES: dict[str, tuple[str, ...]] = {
         "/programmes", "/themes", "/organisations", "/projects", "/calls", "/practices",
         "/adoptions", "/reference", "/changes", "/funding", "/admin/registry",
         "/theme-evaluations", "/recommendations", "/continuation",
+        "/outputs", "/lessons",
     ),
     "indicators": (
         "/indicators", "/targets", "/reports", "/surveys", "/analyses", "/admin/indicators",

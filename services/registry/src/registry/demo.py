@@ -23,6 +23,7 @@ from registry.events import organisations as organisation_events
 from registry.events import practices as practice_events
 from registry.main import spec
 from registry.models import Adoption, Organisation, Practice, Programme, Project, Theme
+from registry.outputs import demo as outputs_demo
 from registry.projects.imports.service import run_import
 from registry.validators import business_id_check_digit
 from shared.contracts import registry as contracts
@@ -234,6 +235,7 @@ async def load(maker, *, projects: int, organisations: int, practices: int, seed
         counts["practices"], counts["adoptions"] = await _practices(session, outbox, practices,
                                                                     seed, orgs)
         counts.update(await evaluations_demo.load(UnitOfWork(session, outbox), SEED_ACTOR, ids["theme"]))
+        counts["outputs"], counts["lessons"] = await outputs_demo.load(session, outbox)
         await session.commit()
     return counts
 

@@ -15,6 +15,8 @@ from registry.config import Settings
 from registry.evaluations import router as evaluations
 from registry.models import metadata
 from registry.organisations.router import router as organisations_router
+from registry.outputs.router import lessons_router, outputs_router
+from registry.outputs.router import router as project_outputs_router
 from registry.practices.router import adoptions_router
 from registry.practices.router import router as practices_router
 from registry.projects import index as pindex
@@ -37,7 +39,8 @@ spec = ServiceSpec(
     # The import route comes before /projects/{id} so "import" is not taken for an id.
     routers=[import_router, projects_router, workplaces_router, organisations_router,
              programmes_router, themes_router, calls_router, practices_router, adoptions_router,
-             changes_router, funding_router, reference_router, *evaluations.ROUTERS],
+             changes_router, funding_router, reference_router, project_outputs_router,
+             outputs_router, lessons_router, *evaluations.ROUTERS],
     produces=contracts.STREAM,
 )
 

@@ -302,6 +302,46 @@ class Change(Base):
 
 # ---- Project outputs and lessons learned ----
 
+class ProjectOutput(Base):
+    """A project's output (tuotos): report, toolkit, training, service model, publication or
+    event, with its link. Seen by whoever may see the project; edited as the project is."""
+
+    __tablename__ = "project_output"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(ForeignKey("project.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[dict] = mapped_column(JSON)
+    language: Mapped[str] = mapped_column(String(2))
+    url: Mapped[str] = mapped_column(String(2000))
+    date: Mapped[dt.date] = mapped_column(Date)
+    description: Mapped[dict | None] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (Index("ix_project_output_kind_date", "kind", "date"),)
+
+
+class Lesson(Base):
+    """A lesson learned or a recommendation of a project, and to whom it is addressed (the
+    coordination project's recommendations to the next programme period, for one)."""
+
+    __tablename__ = "lesson"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(ForeignKey("project.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    text: Mapped[dict] = mapped_column(JSON)
+    audience: Mapped[str] = mapped_column(String(30), index=True)
+    topic: Mapped[str | None] = mapped_column(String(30))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+
+
 # ---- The coordination project's work: steering groups and service needs ----
 
 # ---- Theme evaluations, recommendations and continuation ----

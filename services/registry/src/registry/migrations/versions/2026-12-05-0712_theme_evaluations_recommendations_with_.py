@@ -1,7 +1,7 @@
 """theme evaluations, recommendations with their steps, follow-ups of ended projects
 
 Revision ID: cb8e1bf8a6e8
-Revises: 4f2b9c1d7e01
+Revises: c9f4f56fb817
 Create Date: 2026-12-05 07:12:07.643292
 
 """
@@ -14,7 +14,7 @@ import shared.db
 
 # revision identifiers, used by Alembic.
 revision: str = 'cb8e1bf8a6e8'
-down_revision: str | Sequence[str] | None = '4f2b9c1d7e01'
+down_revision: str | Sequence[str] | None = 'c9f4f56fb817'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
