@@ -129,6 +129,7 @@ class ProjectService:
         d, t = _iso, _text
         out = {
             "id": p.id, "code": p.code, "name": t(p.name), "status": p.status,
+            "kind": p.kind or "development",
             "status_date": d(p.status_date), "status_reason": p.status_reason,
             "start_date": d(p.start_date), "end_date": d(p.end_date),
             "organisation_id": p.organisation_id, "funder_id": p.funder_id,
@@ -263,7 +264,7 @@ class ProjectService:
         for key in SCALARS:
             if key in changes and key != "funder_id":
                 value = changes[key]
-                if value is None and key in ("name", "status", "published"):
+                if value is None and key in ("name", "status", "published", "kind"):
                     continue
                 if value is None and key in ("region_codes", "case_numbers", "target_groups",
                                              "sub_themes"):
