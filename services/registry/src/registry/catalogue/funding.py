@@ -46,6 +46,7 @@ async def theme_overview(session: AsyncSession, identity: Identity, theme_id: st
         by_funder[funder] = by_funder.get(funder, zero) + amount
         by_call[call] = by_call.get(call, zero) + amount
     calls = await queries.calls_by_id(session, [k for k in by_call if k])
+    # Every call the theme takes part in, joint ones with the themes they are shared with.
     own = await queries.theme_calls(session, theme.id)
     frame = theme.budget
     return jsonable({
@@ -56,9 +57,7 @@ async def theme_overview(session: AsyncSession, identity: Identity, theme_id: st
                        "granted": v} for k, v in sorted(by_region.items(), key=lambda x: x[0] or "")],
         "by_funder": [{"funder_id": k, "granted": v} for k, v in by_funder.items()],
         "by_call": [{"call_id": k, "granted": v,
-                     "call_budget": calls[k].budget if k in calls else None,
-                     "shared_with": [t for t in calls[k].theme_ids if t != theme.id] if k in calls else []}
-                    for k, v in by_call.items()],
+                     "call_budget": calls[k].budget if k in calls else None} for k, v in by_call.items()],
         "calls": [{"call_id": c.id, "code": c.code, "name": c.name, "budget": c.budget,
                    "theme_ids": c.theme_ids, "shared_with": [t for t in c.theme_ids if t != theme.id],
                    "granted_in_theme": by_call.get(c.id, zero)} for c in own],

@@ -97,7 +97,6 @@ EXPORT_COLUMNS = [
     Column("code", {"fi": "Hankenumero", "sv": "Projektnummer", "en": "Project code"}),
     Column("name", {"fi": "Nimi", "sv": "Namn", "en": "Name"}),
     Column("status", {"fi": "Tila", "sv": "Status", "en": "Status"}),
-    Column("kind", {"fi": "Hanketyyppi", "sv": "Projekttyp", "en": "Project kind"}),
     Column("start_date", {"fi": "Alkaa", "sv": "Börjar", "en": "Start"}),
     Column("end_date", {"fi": "Päättyy", "sv": "Slutar", "en": "End"}),
     Column("regions", {"fi": "Maakunnat", "sv": "Landskap", "en": "Regions"}),
@@ -106,6 +105,7 @@ EXPORT_COLUMNS = [
     Column("budget_total", {"fi": "Budjetti (EUR)", "sv": "Budget (EUR)", "en": "Budget (EUR)"}),
     Column("organisation_id", {"fi": "Toteuttaja", "sv": "Genomförare", "en": "Implementer"}),
     Column("funder_id", {"fi": "Rahoittaja", "sv": "Finansiär", "en": "Funder"}),
+    Column("kind", {"fi": "Hanketyyppi", "sv": "Projekttyp", "en": "Project kind"}),
 ]
 PERSONAL_COLUMN = Column("contact_persons", {"fi": "Yhteyshenkilöt", "sv": "Kontaktpersoner",
                                              "en": "Contact persons"})
