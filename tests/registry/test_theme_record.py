@@ -112,6 +112,11 @@ async def test_theme_record_fields_and_theme_updated_event(gw, nats_server):
     assert set(data["changed_fields"]) == {"coordination_project_id", "strategy_codes"}
     assert data["version"] == 2
 
+    # The theme's coordination project stays one while the theme names it.
+    body = problem(await gw.patch(f"/projects/{coord['id']}", json={"kind": "pilot"}), 422)
+    assert body["errors"][0]["field"] == "body/kind"
+    assert (await gw.get(f"/projects/{coord['id']}")).json()["kind"] == "coordination"
+
 
 async def test_theme_refusals_change_nothing(gw, client_for, stack):
     dev = await new_project(gw)  # kind development
@@ -272,6 +277,12 @@ async def test_joint_call_counted_under_each_theme_money_once(gw, nats_server):
     lrn = (await gw.get(f"/funding/themes/{learning['id']}")).json()
     assert lrn["granted"] == "90000.00" and lrn["calls_budget"] == "400000.00"
     assert [c["shared_with"] for c in lrn["calls"]] == [[work["id"]]]
+    listed = {t: (await gw.get(f"/themes/{t}/calls")).json()["items"]
+              for t in (work["id"], learning["id"])}
+    assert {c["id"] for c in listed[work["id"]]} == {call["id"], solo["id"]}
+    assert [(c["id"], c["shared_with"]) for c in listed[learning["id"]]] == \
+        [(call["id"], [work["id"]])]
+    problem(await gw.get(f"/themes/{uuid.uuid4()}/calls"), 404)
 
     # Refusals: an unknown theme, a theme twice; nothing changes.
     body = problem(await gw.patch(f"/calls/{call['id']}", json={"theme_ids": [str(uuid.uuid4())]}),

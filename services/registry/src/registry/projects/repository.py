@@ -34,6 +34,12 @@ TAG_KINDS = {"region": "region_codes", "target_group": "target_groups", "sub_the
 REFERENCES = (("theme_id", Theme), ("programme_id", Programme), ("call_id", Call))
 
 
+async def themes_coordinated_by(session: AsyncSession, project_id: str) -> list[str]:
+    """Codes of the themes that name this project as their coordination project."""
+    return list((await session.scalars(select(Theme.code).where(
+        Theme.coordination_project_id == project_id))).all())
+
+
 async def get(session: AsyncSession, project_id: str) -> Project | None:
     return await session.get(Project, project_id)
 

@@ -258,6 +258,11 @@ class ProjectService:
                 raise _field_error("body/organisation_id", "this organisation is already a partner; "
                                    "remove it from partners first", "partner_is_lead")
         await check_references(session, changes, identity)
+        if changes.get("kind") not in (None, "coordination") and project.kind == "coordination":
+            named_by = await repository.themes_coordinated_by(session, project.id)
+            if named_by:
+                raise _field_error("body/kind", f"the themes {named_by} name this project as "
+                                   "their coordination project", "coordination_project")
         before_kids = await self.children(session, project.id)
         before = self.snapshot(project, before_kids)
         old_status = project.status

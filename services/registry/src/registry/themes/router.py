@@ -25,6 +25,14 @@ async def list_persons(theme_id: IdPath, session: SessionDep,
     return {"items": await service.persons_list(session, identity, theme_id)}
 
 
+@router.get("/{theme_id}/calls", summary="The calls a theme takes part in",
+            responses=problem_responses(404))
+async def theme_calls(theme_id: IdPath, session: SessionDep) -> dict[str, Any]:
+    """Joint calls included, each with `shared_with` (its other themes): a joint call counts
+    under each of its themes, its budget once (see GET /funding/themes/{id})."""
+    return {"items": await service.calls_of(session, theme_id)}
+
+
 @router.post("/{theme_id}/persons", summary="Add a theme's contact person", status_code=201,
              response_model=ThemePersonRead, responses=problem_responses(401, 403, 404, 422))
 async def add_person(theme_id: IdPath, body: ThemePersonIn, uow: UnitOfWorkDep,

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import access
-from registry.catalogue.service import THEME, out
+from registry.catalogue import queries as catalogue_queries
+from registry.catalogue.service import CALL, THEME, out
 from registry.changes import history
 from registry.events import catalogue as events
 from registry.models import Theme, ThemePerson
@@ -43,6 +44,14 @@ async def persons_list(session: AsyncSession, identity: Identity, theme_id: str
     if items is None:
         raise Forbidden("a theme's contact persons are shown to national roles only")
     return items
+
+
+async def calls_of(session: AsyncSession, theme_id: str) -> list[dict[str, Any]]:
+    """The calls a theme takes part in, joint calls included, each with the themes it is shared
+    with: a joint call is listed under each of its themes (its budget is one amount)."""
+    await load_theme(session, theme_id)
+    return [{**out(CALL, c), "shared_with": [t for t in c.theme_ids if t != theme_id]}
+            for c in await catalogue_queries.theme_calls(session, theme_id)]
 
 
 async def load_theme(session: AsyncSession, theme_id: str) -> Theme:
