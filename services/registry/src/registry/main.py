@@ -24,6 +24,7 @@ from registry.projects.imports.router import router as import_router
 from registry.projects.router import router as projects_router
 from registry.projects.workplaces.router import router as workplaces_router
 from registry.reference.router import router as reference_router
+from registry.themes.router import router as theme_persons_router
 from shared.contracts import registry as contracts
 from shared.logging import get_logger
 from shared.service import ServiceSpec, create_service_app
@@ -39,8 +40,8 @@ spec = ServiceSpec(
     # The import route comes before /projects/{id} so "import" is not taken for an id.
     routers=[import_router, projects_router, workplaces_router, organisations_router,
              programmes_router, themes_router, calls_router, practices_router, adoptions_router,
-             changes_router, funding_router, reference_router, project_outputs_router,
-             outputs_router, lessons_router, *evaluations.ROUTERS],
+             changes_router, funding_router, reference_router, theme_persons_router,
+             project_outputs_router, outputs_router, lessons_router, *evaluations.ROUTERS],
     produces=contracts.STREAM,
 )
 

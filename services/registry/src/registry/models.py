@@ -18,7 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import UTCDateTime, make_base, new_id, new_metadata, utcnow
 from shared.events.tables import BigIntPK, make_event_tables
@@ -83,6 +83,11 @@ class Theme(Versioned, Base):
     target_groups: Mapped[list] = mapped_column(JSON, default=list)
     period_start: Mapped[dt.date | None] = mapped_column(Date)
     period_end: Mapped[dt.date | None] = mapped_column(Date)
+    # Theme record (issue 14, part "theme"): strategies (reference/strategies.json), the
+    # 2014-2020 predecessor, and the theme's coordination project (a project of kind coordination).
+    strategy_codes: Mapped[list] = mapped_column(JSON, default=list)
+    predecessor: Mapped[dict | None] = mapped_column(JSON)
+    coordination_project_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class Call(Versioned, Base):
@@ -139,6 +144,9 @@ class Project(Base):
     search_fi: Mapped[str | None] = mapped_column(Text)
     search_sv: Mapped[str | None] = mapped_column(Text)
     search_en: Mapped[str | None] = mapped_column(Text)
+    # development | pilot | coordination (issue 14, part "theme")
+    kind: Mapped[str] = mapped_column(String(20), default="development",
+                                      server_default="development")
 
 
 class ProjectTag(Base):
@@ -299,6 +307,41 @@ class Change(Base):
 # --- Theme coordination (issue 14). Each part keeps its tables under its own heading. -------
 
 # ---- The theme record: people, strategies, predecessor, calls across themes ----
+
+
+class ThemePerson(Base):
+    """A theme's contact person (intermediate body, coordination project) or a ministry's
+    responsible person: personal data, never public, erasable (like ProjectPerson)."""
+
+    __tablename__ = "theme_person"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    theme_id: Mapped[str] = mapped_column(ForeignKey("theme.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(30))  # intermediate_body | coordination_project | ministry
+    ministry: Mapped[str | None] = mapped_column(String(10))  # TEM | STM | OKM
+    name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(200))
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CallTheme(Base):
+    """A call belongs to one or more themes (joint calls); `position` 0 is `call.theme_id`."""
+
+    __tablename__ = "call_theme"
+
+    call_id: Mapped[str] = mapped_column(ForeignKey("call.id", ondelete="CASCADE"), primary_key=True)
+    theme_id: Mapped[str] = mapped_column(ForeignKey("theme.id"), primary_key=True, index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# Loaded with the call (selectin): `call.theme_ids` is read wherever a call is shown.
+Call.theme_links = relationship(CallTheme, lazy="selectin", cascade="all, delete-orphan",
+                                order_by=CallTheme.position)
+Call.theme_ids = property(lambda c: [x.theme_id for x in c.theme_links]
+                          or ([c.theme_id] if c.theme_id else []))
 
 # ---- Project outputs and lessons learned ----
 

@@ -6,7 +6,7 @@ recommendations (to whom: the next programme period, the ministries, ...), so th
 coordination can collect what its projects produced and advise the next period.
 
 Revision ID: c9f4f56fb817
-Revises: 4f2b9c1d7e01
+Revises: b1ab6a92261f
 Create Date: 2026-12-05 07:12:14.022599
 
 """
@@ -19,7 +19,7 @@ import shared.db
 
 # revision identifiers, used by Alembic.
 revision: str = 'c9f4f56fb817'
-down_revision: str | Sequence[str] | None = '4f2b9c1d7e01'
+down_revision: str | Sequence[str] | None = 'b1ab6a92261f'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
