@@ -9,19 +9,18 @@ Revises: c3a91d07e5b2
 Create Date: 2026-12-05 07:13:09.238642
 
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import shared.db
 
-
 # revision identifiers, used by Alembic.
 revision: str = '60c341592e48'
-down_revision: Union[str, Sequence[str], None] = 'c3a91d07e5b2'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = 'c3a91d07e5b2'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
