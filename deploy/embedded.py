@@ -276,8 +276,9 @@ class Stack:
 
 
 def seed_theme_goals(stack: Stack, timeout: float = 60.0) -> str:
-    """The seed theme's goals into indicators: the registry's id of the theme, looked up by code
-    through the API (services share no database), then `indicators.cli seed-goals`."""
+    """The seed theme's goals into indicators, with demo reports of its projects: the registry's
+    id of the theme, looked up by code through the API (services share no database), then
+    `indicators.cli seed-goals`."""
     from indicators.goals.seed import theme_code
 
     code = theme_code()
@@ -288,7 +289,8 @@ def seed_theme_goals(stack: Stack, timeout: float = 60.0) -> str:
             found = [t["id"] for t in r.json().get("items", [])
                      if t.get("code") == code] if r.status_code == 200 else []
             if found:
-                return stack.run_cli("indicators", "seed-goals", "--theme-id", found[0])
+                return stack.run_cli("indicators", "seed-goals", "--theme-id", found[0],
+                                     "--demo-figures")
             if time.monotonic() > deadline:
                 return f"theme goals: no theme {code} in the registry, none loaded"
             time.sleep(0.5)

@@ -288,3 +288,21 @@ async def test_refusals_change_nothing(stack, nats_server):
         problem(await coord.patch(f"/goals/{gid}", json={"name": None}), 422)
         problem(await coord.post("/goals", json={**new, "code": "X" * 65}), 422)
         assert await state() == before
+
+
+async def test_seed_goals_loads_the_theme_cards_six_goals_once(stack, nats_server):
+    theme = await new_theme(stack, nats_server.url)
+    assert "6 goals" in stack.run_cli("indicators", "seed-goals", "--theme-id", theme)
+    assert "0 goals" in stack.run_cli("indicators", "seed-goals", "--theme-id", theme)
+    async with client(stack, None) as public:
+        view = await theme_goals(public, theme)
+    assert [g["code"] for g in view["goals"]] == [
+        "LEARNING_CLIMATE", "COMPETENCE_WELLBEING_PRODUCTIVITY", "READINESS_FOR_CHANGE",
+        "PROFESSIONAL_MOBILITY", "INTERNATIONAL_EXPERTS", "BUSINESS_SERVICES_COOPERATION"]
+    assert all(g["name"]["fi"] and g["name"]["sv"] and g["name"]["en"] for g in view["goals"])
+    items = [i for g in view["goals"] for i in g["indicators"]]
+    # Every number is a placeholder, and marked so; with no projects every indicator is a gap.
+    assert items and all(i["unverified"] for i in items)
+    assert {"UWES_TOTAL", "QWL_INDEX", "TYO2030_TOOLS", "EECO13"} <= {i["indicator_code"] for i in items}
+    assert len(view["gaps"]["indicators_not_reported"]) == len(items)
+    assert view["gaps"]["goals_without_indicators"] == []

@@ -70,17 +70,24 @@ async def load(maker, outbox, data: dict[str, Any], theme_id: str | None = None)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--theme-id", help="the registry's id of the theme")
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE, help="the goals data file")
+    parser.add_argument("--demo-figures", action="store_true",
+                        help="also approved demo reports of the theme's projects (synthetic)")
 
 
 async def command(args: argparse.Namespace) -> None:
     from indicators.config import Settings
+    from indicators.goals import demo
     from indicators.main import spec
     from shared.db import create_engine, make_sessionmaker
 
     engine = create_engine(Settings().database_url)
+    maker = make_sessionmaker(engine)
     try:
-        counts = await load(make_sessionmaker(engine), spec.outbox(), read(args.file), args.theme_id)
+        counts = await load(maker, spec.outbox(), read(args.file), args.theme_id)
+        if args.demo_figures and args.theme_id:
+            await demo.wait_for_projects(maker, args.theme_id)
+            counts["reports"] = await demo.load(maker, spec.outbox(), args.theme_id)
     finally:
         await engine.dispose()
     print(f"theme goals: {counts['goals']} goals, "  # noqa: T201
-          f"{counts['indicators']} custom indicators added")
+          f"{counts['indicators']} custom indicators, {counts.get('reports', 0)} demo reports added")
