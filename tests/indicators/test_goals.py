@@ -215,22 +215,34 @@ async def test_survey_figure_under_k_is_withheld_at_theme_level(stack, nats_serv
                                                    indicator("UWES_VIGOR", 3, 5)])
     # Three respondents: under k = 5, never shown, not even pooled with others later.
     await _round(gw, uid(), p["id"], "T0", [2, 2, 3])
-    async with client(stack, None) as public:
-        view = await theme_goals(public, theme)
-        item = measured(view, "WELLBEING", "UWES_TOTAL")
-        assert item["suppressed"] is True and item["current"] is None
-        assert item["respondents"] is None and item["progress_share"] is None
-        assert item["rounds_withheld"] == 1 and item["source"] == "surveys"
-        # Measured, only withheld: not a gap.
-        assert view["gaps"]["indicators_not_reported"] == []
+    async with client(stack, None) as public, client(stack, "coordinator") as coord:
+        for c in (public, coord):
+            view = await theme_goals(c, theme)
+            item = measured(view, "WELLBEING", "UWES_TOTAL")
+            assert item["suppressed"] is True and item["current"] is None
+            assert item["withheld_reason"] == "privacy_threshold"
+            assert item["respondents"] is None and item["progress_share"] is None
+            assert item["rounds_withheld"] == 1 and item["source"] == "surveys"
+            # Measured, only withheld: not a gap.
+            assert view["gaps"]["indicators_not_reported"] == []
         await _round(gw, uid(), p["id"], "T0", [4, 4, 4, 4, 4, 4])
-        view = await theme_goals(public, theme)
+        view = await theme_goals(coord, theme)
         item = measured(view, "WELLBEING", "UWES_TOTAL")
         assert (item["suppressed"], item["current"], item["respondents"], item["rounds"],
                 item["rounds_withheld"]) == (False, 4.0, 6, 1, 1)
         assert item["progress_share"] == 1.0 and item["instrument"] == "UWES-9"
         vigor = measured(view, "WELLBEING", "UWES_VIGOR")
         assert (vigor["current"], vigor["dimension"], vigor["progress_share"]) == (4.0, "vigor", 0.5)
+        # One organisation's result, in effect: the public sees it withheld.
+        item = measured(await theme_goals(public, theme), "WELLBEING", "UWES_TOTAL")
+        assert (item["suppressed"], item["current"], item["withheld_reason"]) == (
+            True, None, "organisations")
+        # Pooled from three organisations (the round under k still left out): public.
+        await _round(gw, uid(), p["id"], "T0", [5, 5, 5, 5, 5])
+        await _round(gw, uid(), p["id"], "T0", [3, 3, 3, 3, 3])
+        item = measured(await theme_goals(public, theme), "WELLBEING", "UWES_TOTAL")
+        assert (item["suppressed"], item["current"], item["respondents"], item["rounds"],
+                item["rounds_withheld"], item["withheld_reason"]) == (False, 4.0, 16, 3, 1, None)
 
 
 async def test_refusals_change_nothing(stack, nats_server):

@@ -16,6 +16,11 @@ Where the current value comes from:
   and `suppressed` true. Survey figures take precedence over reported values for the same
   indicator (an instrument measures it directly).
 
+A pooled figure of fewer than three organisations is, in effect, one organisation's result
+(or two, each able to subtract its own): other analyses show those only to national roles, so
+here too a caller outside the coordination project, the ministries and admins sees it withheld
+(`withheld_reason`: "organisations"); national roles see it whenever k holds.
+
 Gaps: goals without any indicator, and goal indicators for which no project of the theme has
 an approved value or a closed survey round in the period (nothing measures them yet).
 
@@ -40,9 +45,11 @@ from indicators.surveys import queries as survey_queries
 from shared.errors import NotFound
 
 SUMMED = ("sum", "count")
+MIN_ORGANISATIONS = 3   # survey figures pooled from fewer: national roles only
 
 
-async def theme_goals(session: AsyncSession, theme_id: str, k: int) -> dict[str, Any]:
+async def theme_goals(session: AsyncSession, theme_id: str, k: int,
+                      national: bool) -> dict[str, Any]:
     if not await queries.theme_known(session, theme_id):
         raise NotFound(f"no theme {theme_id} known to indicators")
     goals = await queries.goals_of(session, theme_id)
@@ -52,7 +59,7 @@ async def theme_goals(session: AsyncSession, theme_id: str, k: int) -> dict[str,
     by_code: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in await queries.approved_values(session, theme_id, codes):
         by_code[row["indicator_code"]].append(row)
-    surveys = _SurveyFigures(session, theme_id, k)
+    surveys = _SurveyFigures(session, theme_id, k, national)
     await surveys.load(codes)
     out_goals, gaps_goals, gaps_inds = [], [], []
     for g in goals:
@@ -94,7 +101,7 @@ async def _measure(i: GoalIndicator, d: IndicatorDefinition | None, rows: list[d
         "period": i.period, "baseline": i.baseline, "target": i.target,
         "unverified": i.unverified, "note": i.note, "aggregation": aggregation,
         "current": None, "source": None, "latest_period": None, "projects_reporting": 0,
-        "progress_share": None, "suppressed": False}
+        "progress_share": None, "suppressed": False, "withheld_reason": None}
     survey = await surveys.figure(i)
     if survey is not None:
         item.update(survey)
@@ -129,8 +136,8 @@ def _from_reports(i: GoalIndicator, aggregation: str, rows: list[dict[str, Any]]
 class _SurveyFigures:
     """Theme-level survey figures for the indicators an instrument measures."""
 
-    def __init__(self, session: AsyncSession, theme_id: str, k: int) -> None:
-        self.session, self.theme_id, self.k = session, theme_id, k
+    def __init__(self, session: AsyncSession, theme_id: str, k: int, national: bool) -> None:
+        self.session, self.theme_id, self.k, self.national = session, theme_id, k, national
         self.measures: dict[str, tuple[Any, str | None]] = {}   # code -> (instrument, dim)
         self.rounds: dict[str, list[SurveyRound]] = defaultdict(list)   # instrument id -> rounds
         self.counts: dict[str, int] = {}
@@ -169,17 +176,22 @@ class _SurveyFigures:
                 latest[(r.organisation_id, r.project_id)] = r
         if not latest:
             return None
-        pooled, withheld = [], 0
+        pooled, withheld, orgs = [], 0, set()
         for r in latest.values():
             if self.counts.get(r.id, 0) < self.k:
                 withheld += 1
                 continue
             pooled.append(await self._pooled_scores(r, ins, dim))
+            orgs.add(r.organisation_id)
         scores = np.concatenate(pooled) if pooled else np.empty(0)
         n = len(scores)
         table = privacy.protect(self.k, [np.zeros(n, dtype=np.int64)], None, 0)
         shown = n > 0 and table.shown(("total",))
+        reason = None if shown else "privacy_threshold"
+        if shown and not self.national and len(orgs) < MIN_ORGANISATIONS:
+            shown, reason = False, "organisations"
         return {"source": "surveys", "instrument": ins.code, "dimension": dim,
+                "withheld_reason": reason,
                 "current": round(float(scores.mean()), 4) if shown else None,
                 "respondents": n if shown else None, "rounds": len(pooled) if shown else None,
                 "rounds_withheld": withheld, "suppressed": not shown,

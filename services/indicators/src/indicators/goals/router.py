@@ -86,10 +86,13 @@ async def goal_history(goal_id: IdPath, session: SessionDep, identity: CurrentId
 
 @analyses_router.get("/themes/{theme_id}/goals", summary="A theme's goals measured",
                      responses=problem_responses(404))
-async def theme_goals(theme_id: IdPath, request: Request, session: SessionDep) -> dict:
+async def theme_goals(theme_id: IdPath, request: Request, session: SessionDep,
+                      identity: CurrentIdentity) -> dict:
     """Per goal its indicators: theme-level baseline and target, the current value from the
     theme's projects' approved values and closed survey rounds (survey figures under the
     privacy threshold withheld), the progress share; and the gaps: goals without indicators,
-    indicators no project of the theme reports on. Public: aggregates only."""
+    indicators no project of the theme reports on. Public: aggregates only; a survey figure
+    pooled from fewer than three organisations only for national roles."""
     return await progress.theme_goals(session, theme_id,
-                                      request.app.state.settings.privacy_min_respondents)
+                                      request.app.state.settings.privacy_min_respondents,
+                                      goal_service.may_write(identity))
