@@ -18,7 +18,7 @@ PREFIXES: dict[str, tuple[str, ...]] = {
         "/outputs", "/lessons",
     ),
     "indicators": (
-        "/indicators", "/targets", "/reports", "/surveys", "/analyses", "/admin/indicators",
+        "/indicators", "/targets", "/reports", "/surveys", "/analyses", "/goals", "/admin/indicators",
     ),
     "comms": (
         "/plans", "/content", "/events", "/subscriptions", "/feeds", "/webhooks",
