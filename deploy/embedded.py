@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -342,7 +343,10 @@ def main() -> None:
         stack.start_all()
         stack.wait_ready()
         if not args.no_demo:
-            print(seed_theme_goals(stack), flush=True)
+            # The goals wait for the demo projects to reach indicators by event (~20 s on a
+            # first run): they load behind the running system, not before "TEKE is running".
+            threading.Thread(target=lambda: print(seed_theme_goals(stack), flush=True),
+                             daemon=True).start()
         token = stack.dev_token("admin")
         print(f"""
 TEKE is running.
