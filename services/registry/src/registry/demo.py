@@ -22,6 +22,7 @@ from registry.events import organisations as organisation_events
 from registry.events import practices as practice_events
 from registry.main import spec
 from registry.models import Adoption, Organisation, Practice, Programme, Project, Theme
+from registry.overlap import demo as overlap_demo
 from registry.projects.imports.service import run_import
 from registry.validators import business_id_check_digit
 from shared.contracts import registry as contracts
@@ -232,6 +233,8 @@ async def load(maker, *, projects: int, organisations: int, practices: int, seed
         counts["projects"] = created
         counts["practices"], counts["adoptions"] = await _practices(session, outbox, practices,
                                                                     seed, orgs)
+        counts["overlap pairs"] = await overlap_demo.load(
+            session, outbox, SEED_ACTOR, ids["theme"], ids["2021-2027"], funders, [o["id"] for o in orgs])
         await session.commit()
     return counts
 
