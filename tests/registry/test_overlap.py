@@ -41,7 +41,6 @@ def test_text_similarity_precision_and_recall_on_the_labelled_set():
 
 # --- through the gateway -----------------------------------------------------------------------
 
-TAG = uuid.uuid4().hex[:6]
 AGE_A = ("Ikäjohtamisella pidempiä työuria pk-yrityksissä. Hanke kehittää pienten ja "
          "keskisuurten yritysten esihenkilöille ikäjohtamisen toimintamallin, jolla ikääntyvien "
          "työntekijöiden työkykyä ja osaamista tuetaan ja hiljainen tieto siirtyy nuoremmille.")
@@ -55,7 +54,7 @@ SAFETY = ("Työturvallisuus rakennustyömailla. Hanke vähentää tapaturmia keh
 async def _project(gw, name: str, goals: str, lead: str, funder: str, theme: str | None = None,
                    start: str = "2024-01-01", end: str = "2026-12-31", region: str = "06",
                    published: bool = True) -> dict:
-    body = {"code": code("OVL"), "name": {"fi": f"{name} {TAG}"}, "goals": {"fi": goals},
+    body = {"code": code("OVL"), "name": {"fi": name}, "goals": {"fi": goals},
             "organisation_id": lead, "funder_id": funder, "start_date": start, "end_date": end,
             "region_codes": [region], "target_groups": ["companies", "managers"],
             "sub_themes": ["age_management"], "published": published}
@@ -243,9 +242,18 @@ async def test_overlap_report_filters_export_freshness_and_events(gw, client_for
     rebuilt = await _events(nats_server.url, "teke.registry.overlap_report.rebuilt", "national")
     assert rebuilt and rebuilt[-1]["data"]["pairs"] >= 1
 
-    # A change makes the report stale; a rebuild does not flag the same pair twice.
-    r = await gw.patch(f"/projects/{d}", json={"name": {"fi": f"Rakennus muutettu {TAG}"}})
+    # A change makes the report stale; an incremental build recomputes the changed project's
+    # pairs only, and does not flag the same pair twice.
+    r = await gw.patch(f"/projects/{d}", json={"goals": {"fi": AGE_A}})
     assert r.status_code == 200, r.text
     fresh = (await coord.get("/overlaps/freshness")).json()
     assert fresh["stale"] is True and fresh["changes_since"] >= 1
-    assert (await coord.post("/overlaps/rebuild")).json()["new_double_funding_pairs"] == 0
+    r = await coord.post("/overlaps/rebuild", params={"incremental": "true"})
+    assert r.status_code == 200, r.text
+    assert r.json()["recomputed_projects"] >= 1 and r.json()["new_double_funding_pairs"] == 0
+    page = (await coord.get("/overlaps", params={"theme_id": w["theme"]["id"], "limit": 200})).json()
+    ids = [i["id"] for i in page["items"]]
+    assert ids[0] == pair and f"{min(a, d)}:{max(a, d)}" in ids
+    assert page["freshness"]["stale"] is False
+    assert len(await _events(nats_server.url, "teke.registry.overlap.double_funding_flagged",
+                             pair)) == 1

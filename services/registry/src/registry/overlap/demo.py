@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from registry.changes import history
 from registry.models import Project, ProjectWorkplace
-from registry.overlap import service
+from registry.overlap import build
 from registry.projects.imports.service import run_import
 from shared.contracts import registry as contracts
 from shared.db import new_id
@@ -68,4 +68,4 @@ async def load(session, outbox, actor: Identity, theme_id: str, programme_id: st
                              version=None, actor=actor.sub, before=None, after=view)
         await uow.emit(contracts.WORKPLACE_JOINED, w.id, {k: view[k] for k in (
             "id", "project_id", "organisation_id", "joined_on")})
-    return (await service.rebuild(uow))["pairs"]
+    return (await build.rebuild(uow))["pairs"]

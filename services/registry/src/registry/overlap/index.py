@@ -123,6 +123,10 @@ class SimilarityIndex:
             organisations=frozenset({*partners, *([r.organisation_id] if r.organisation_id else [])}),
             langs=tuple(langs))
 
+    def pack(self) -> None:
+        for t in self.text.values():
+            t.pack()
+
     def get(self, project_id: str) -> Meta | None:
         row = self.row_of.get(project_id)
         return None if row is None else self.meta[row]
@@ -135,6 +139,7 @@ class SimilarityIndex:
             return {}
         out: dict[str, tuple[float, str]] = {}
         for lang, idx in self.text.items():
+            idx.fresh()
             v = idx.vector(row)
             if v is None:
                 continue
@@ -152,6 +157,7 @@ class SimilarityIndex:
         if ra is None or rb is None:
             return best
         for lang, idx in self.text.items():
+            idx.fresh()
             va, vb = idx.vector(ra), idx.vector(rb)
             if va is not None and vb is not None:
                 s = dot(va, vb)

@@ -44,10 +44,19 @@ async def shared_workplaces_of(session: AsyncSession, project_id: str) -> list[A
     return list((await session.execute(q.where(q.selected_columns.a_id == project_id))).all())
 
 
-async def all_shared_workplaces(session: AsyncSession) -> list[Any]:
+async def all_shared_workplaces(session: AsyncSession, only: set[str] | None = None) -> list[Any]:
+    """Every pair of projects sharing a workplace (a < b), or those of the projects `only`."""
     q = _shared_workplaces()
-    return list((await session.execute(q.where(q.selected_columns.a_id < q.selected_columns.b_id)))
-                .all())
+    a_id, b_id = q.selected_columns.a_id, q.selected_columns.b_id
+    q = q.where(a_id < b_id)
+    if only is None:
+        return list((await session.execute(q)).all())
+    ids, out = sorted(only), []
+    for c in range(0, len(ids), 1000):
+        chunk = ids[c:c + 1000]
+        out += (await session.execute(q.where(or_(a_id.in_(chunk), b_id.in_(chunk))))).all()
+    return list({(r.a_id, r.b_id, r.organisation_id, r.a_joined, r.b_joined): r
+                 for r in out}.values())
 
 
 def private_filter(identity: Identity) -> ColumnElement[bool]:
@@ -134,10 +143,28 @@ async def pair_ids(session: AsyncSession, double_only: bool = False) -> set[str]
     return set((await session.scalars(q)).all())
 
 
-async def replace_pairs(session: AsyncSession, rows: list[dict[str, Any]], build: dict[str, Any]) -> None:
-    await session.execute(delete(OverlapPair))
+async def replace_pairs(session: AsyncSession, rows: list[dict[str, Any]],
+                        only: set[str] | None) -> int:
+    """All pairs (only None), or those of the projects `only`, replaced by `rows`; the total."""
+    if only is None:
+        await session.execute(delete(OverlapPair))
+    else:
+        ids = sorted(only)
+        for c in range(0, len(ids), 1000):
+            chunk = ids[c:c + 1000]
+            await session.execute(delete(OverlapPair).where(or_(
+                OverlapPair.project_a_id.in_(chunk), OverlapPair.project_b_id.in_(chunk))))
     for i in range(0, len(rows), _CHUNK):
         await bulk_insert(session, OverlapPair.__table__, rows[i:i + _CHUNK])
+    return int(await session.scalar(select(func.count()).select_from(OverlapPair)))
+
+
+async def double_count(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(OverlapPair).where(
+        OverlapPair.double_funding.is_(True))))
+
+
+async def save_build(session: AsyncSession, build: dict[str, Any]) -> None:
     old = await session.get(OverlapBuild, BUILD_ID)
     if old is None:
         session.add(OverlapBuild(id=BUILD_ID, **build))
@@ -145,3 +172,16 @@ async def replace_pairs(session: AsyncSession, rows: list[dict[str, Any]], build
         for k, v in build.items():
             setattr(old, k, v)
     await session.flush()
+
+
+async def changed_projects(session: AsyncSession, since: int, upto: int) -> set[str]:
+    """Projects changed in (since, upto]: their own changes and their workplaces'."""
+    rows = (await session.execute(select(Change.entity_type, Change.entity_id).where(
+        Change.seq > since, Change.seq <= upto,
+        Change.entity_type.in_(("project", "workplace"))).distinct())).all()
+    out = {i for kind, i in rows if kind == "project"}
+    wids = [i for kind, i in rows if kind == "workplace"]
+    for c in range(0, len(wids), 1000):
+        out.update((await session.scalars(select(ProjectWorkplace.project_id).where(
+            ProjectWorkplace.id.in_(wids[c:c + 1000])))).all())
+    return out

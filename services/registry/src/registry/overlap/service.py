@@ -1,34 +1,24 @@
-"""Overlap rules: who may see which similar projects and pairs, and the national report's build.
+"""Overlap rules: who may see which similar projects and which pairs of the national report.
 
-The report is precomputed (`rebuild`: the CLI `overlaps`, the background task, or
-POST /overlaps/rebuild) so that a report request is a query; its freshness (when built, from which
-change-feed seq, how many project changes since) comes with every page.
+The report is precomputed (overlap/build.py) so that a report request is a query; its freshness
+(when built, from which change-feed seq, how many project changes since) comes with every page.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.events import overlap as events
 from registry.overlap import queries, scoring
-from registry.overlap.index import SimilarityIndex, for_session
+from registry.overlap.index import for_session
 from registry.projects.service import project as project_service
-from shared.contracts import coordination as contracts
-from shared.db import utcnow
 from shared.errors import Forbidden
 from shared.identity import Identity
 from shared.pagination import count, paginate
-from shared.uow import UnitOfWork
-
-_LOCK = asyncio.Lock()  # one rebuild at a time in a process (each replaces every row)
-NEIGHBOURS = 10  # text neighbours per project and language kept in the report
 
 
-def _thousandths(x: float) -> int:
+def thousandths(x: float) -> int:
     return int(round(x * 1000))
 
 
@@ -94,7 +84,7 @@ async def report(session: AsyncSession, identity: Identity, theme_id: str | None
                  limit: int) -> dict[str, Any]:
     require_reader(identity)
     q = queries.report(identity, theme_id, region,
-                       None if min_score is None else _thousandths(min_score))
+                       None if min_score is None else thousandths(min_score))
     total = await count(session, q)
     rows, nxt = await paginate(session, q, [queries.OverlapPair.rank, queries.OverlapPair.id],
                                cursor, limit)
@@ -108,82 +98,9 @@ async def export(session: AsyncSession, identity: Identity, theme_id: str | None
                  region: str | None, min_score: float | None, max_rows: int) -> list[dict[str, Any]]:
     require_reader(identity)
     q = queries.report(identity, theme_id, region,
-                       None if min_score is None else _thousandths(min_score))
+                       None if min_score is None else thousandths(min_score))
     rows = list((await session.scalars(q.order_by(queries.OverlapPair.rank,
                                                   queries.OverlapPair.id).limit(max_rows))).all())
     briefs = await queries.briefs(session, sorted({i for r in rows
                                                    for i in (r.project_a_id, r.project_b_id)}))
     return [_pair_out(r, briefs) for r in rows]
-
-
-async def _pairs(session: AsyncSession, idx: SimilarityIndex) -> list[dict[str, Any]]:
-    """Every pair above the threshold, and every pair sharing a workplace in overlapping terms."""
-    found: dict[tuple[str, str], tuple[float, str | None]] = {}
-    for n, pid in enumerate(idx.project_ids()):
-        for other, (s, lang) in idx.text_neighbours(pid, NEIGHBOURS, scoring.THRESHOLD).items():
-            key = (pid, other) if pid < other else (other, pid)
-            if s > found.get(key, (0.0, None))[0]:
-                found[key] = (s, lang)
-        if n % 200 == 199:
-            await asyncio.sleep(0)  # in the service: let requests in between
-    workplaces: dict[tuple[str, str], list[Any]] = {}
-    for r in await queries.all_shared_workplaces(session):
-        workplaces.setdefault((r.a_id, r.b_id), []).append(r)
-    now, rows = utcnow(), []
-    for key in sorted(set(found) | set(workplaces)):
-        a, b = idx.get(key[0]), idx.get(key[1])
-        if a is None or b is None or a.archived or b.archived:
-            continue
-        s, lang = found.get(key) or idx.text_score(*key)
-        view = scoring.score_pair(a, b, s, lang, scoring.workplace_reasons(workplaces.get(key, [])))
-        if s < scoring.THRESHOLD and not view["double_funding"]:
-            continue
-        score = _thousandths(view["score"])
-        rows.append({"id": f"{key[0]}:{key[1]}", "project_a_id": key[0], "project_b_id": key[1],
-                     "theme_a_id": a.theme_id, "theme_b_id": b.theme_id, "score": score,
-                     "text_score": _thousandths(s), "double_funding": bool(view["double_funding"]),
-                     "rank": (0 if view["double_funding"] else 1_000_000) + 1000 - score,
-                     "reasons": view["reasons"], "computed_at": now})
-    return rows
-
-
-async def rebuild(uow: UnitOfWork, identity: Identity | None = None) -> dict[str, Any]:
-    """Recompute the national report from the similarity index; emits
-    `overlap.double_funding_flagged` for each new double-funding pair and
-    `overlap_report.rebuilt`. `identity` None: the CLI or the background task."""
-    if identity is not None and not identity.is_national:
-        raise Forbidden("only coordinators and admins rebuild the overlap report")
-    async with _LOCK:
-        return await _rebuild(uow)
-
-
-async def _rebuild(uow: UnitOfWork) -> dict[str, Any]:
-    session = uow.session
-    started = time.perf_counter()
-    idx = for_session(session)
-    seq = await idx.sync(session)
-    before = await queries.pair_ids(session, double_only=True)
-    rows = await _pairs(session, idx)
-    build = {"built_at": utcnow(), "change_seq": seq, "projects": len(idx.project_ids()),
-             "pairs": len(rows), "build_ms": int((time.perf_counter() - started) * 1000)}
-    await queries.replace_pairs(session, rows, build)
-    new = [r for r in rows if r["double_funding"] and r["id"] not in before]
-    funders = await queries.funders(session, sorted({i for r in new
-                                                     for i in (r["project_a_id"], r["project_b_id"])}))
-    for r in new:
-        await uow.emit(contracts.OVERLAP_DOUBLE_FUNDING_FLAGGED, r["id"], events.flagged(r, funders))
-    doubles = sum(1 for r in rows if r["double_funding"])
-    await uow.emit(contracts.OVERLAP_REPORT_REBUILT, queries.BUILD_ID,
-                   events.rebuilt(build, doubles))
-    return {**build, "built_at": build["built_at"].isoformat(), "double_funding_pairs": doubles,
-            "new_double_funding_pairs": len(new)}
-
-
-async def rebuild_if_stale(maker, outbox) -> None:
-    """Background and CLI: rebuild when any project or workplace changed since the last build."""
-    async with maker() as session:
-        build, _ = await queries.build_state(session)
-        if build is not None and not await queries.changes_since(session, build.change_seq):
-            return
-        await rebuild(UnitOfWork(session, outbox))
-        await session.commit()

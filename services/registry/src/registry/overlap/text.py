@@ -28,6 +28,7 @@ N = 4
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _GRAMS: dict[str, tuple[str, ...]] = {}  # word -> its 4-grams (vocabularies are small)
 _REPACK_SHARE = 0.05  # overlay bigger than this share of the packed documents: repack
+_SMALL = 2000  # documents: below this every query sees an exact IDF
 CANDIDATES = 300  # documents scored exactly per query
 POSTINGS_BUDGET = 1_500_000  # postings read per query in the candidate step (~10 ms)
 
@@ -148,6 +149,13 @@ class TextIndex:
 
     # --- queries --------------------------------------------------------------------------
 
+    def fresh(self) -> None:
+        """Repack when the overlay has grown: always while the corpus is small (cheap, and its
+        IDF moves most), else past a share of it."""
+        if self.overlay and (self.ndocs_packed < _SMALL or
+                             len(self.overlay) > _REPACK_SHARE * self.ndocs_packed):
+            self.pack()
+
     def vector(self, doc: int) -> tuple[np.ndarray, np.ndarray] | None:
         raw = self.raw.get(doc)
         if raw is None or not raw[0].size:
@@ -198,8 +206,6 @@ class TextIndex:
                 s = dot(q, v)
                 if s >= floor and s > 0:
                     scored.append((doc, s))
-        if len(self.overlay) > max(1000, _REPACK_SHARE * self.ndocs_packed):
-            self.pack()
         scored.sort(key=lambda t: (-t[1], t[0]))
         return scored[:k]
 
