@@ -5,19 +5,18 @@ Revises: 4f2b9c1d7e01
 Create Date: 2026-12-05 07:15:09.917115
 
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import shared.db
 
-
 # revision identifiers, used by Alembic.
 revision: str = 'b92f3d2d1ab1'
-down_revision: Union[str, Sequence[str], None] = '4f2b9c1d7e01'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = '4f2b9c1d7e01'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
