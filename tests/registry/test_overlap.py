@@ -11,11 +11,18 @@ import uuid
 
 import nats
 from openpyxl import load_workbook
+from sqlalchemy import select
 
+from registry import demo
+from registry.cli import MIGRATIONS
+from registry.models import OverlapPair, Project
 from registry.overlap import scoring
 from registry.overlap.text import TextIndex, dot, word_terms
+from shared.db import create_engine, make_sessionmaker
+from shared.migrate import upgrade
 from tests.registry.conftest import code, new_org, problem
 from tests.registry.overlap_pairs import TEXTS, pairs, precision_recall
+from tests.support import databases
 
 
 def _scores(analyzer=None) -> tuple[list[float], list[bool]]:
@@ -37,6 +44,30 @@ def test_text_similarity_precision_and_recall_on_the_labelled_set():
     # The measurement behind the choice: words alone miss most inflected matches.
     _, word_recall = precision_recall(*_scores(word_terms), scoring.THRESHOLD)
     assert word_recall < recall
+
+
+def test_demo_data_holds_a_double_funding_pair(tmp_path):
+    url = databases.database_urls(["overlapdemo"], tmp_path)["overlapdemo"]
+    upgrade(MIGRATIONS, url)
+
+    async def scenario() -> None:
+        engine = create_engine(url)
+        try:
+            maker = make_sessionmaker(engine)
+            counts = await demo.load(maker, projects=12, organisations=10, practices=0)
+            assert counts["overlap pairs"] >= 1
+            async with maker() as s:
+                ids = dict((await s.execute(select(Project.code, Project.id).where(
+                    Project.code.like("OVL-DEMO-%")))).tuples().all())
+                pair = await s.get(OverlapPair, ":".join(sorted(ids.values())))
+                assert pair is not None and pair.double_funding and pair.rank < 1_000_000
+                assert pair.text_score >= scoring.THRESHOLD * 1000
+            again = await demo.load(maker, projects=12, organisations=10, practices=0)
+            assert again["overlap pairs"] == 0  # idempotent
+        finally:
+            await engine.dispose()
+
+    asyncio.run(scenario())
 
 
 # --- through the gateway -----------------------------------------------------------------------
