@@ -14,6 +14,8 @@ PREFIXES: dict[str, tuple[str, ...]] = {
     "registry": (
         "/programmes", "/themes", "/organisations", "/projects", "/calls", "/practices",
         "/adoptions", "/reference", "/changes", "/funding", "/admin/registry",
+        "/theme-evaluations", "/recommendations", "/continuation",
+        "/outputs", "/lessons",
         "/overlaps",
     ),
     "indicators": (

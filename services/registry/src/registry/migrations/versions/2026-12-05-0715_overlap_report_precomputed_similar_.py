@@ -1,7 +1,7 @@
 """overlap report: precomputed similar-project pairs and the build's freshness
 
 Revision ID: b92f3d2d1ab1
-Revises: 4f2b9c1d7e01
+Revises: cb8e1bf8a6e8
 Create Date: 2026-12-05 07:15:09.917115
 
 """
@@ -14,7 +14,7 @@ import shared.db
 
 # revision identifiers, used by Alembic.
 revision: str = 'b92f3d2d1ab1'
-down_revision: str | Sequence[str] | None = '4f2b9c1d7e01'
+down_revision: str | Sequence[str] | None = 'cb8e1bf8a6e8'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
