@@ -16,6 +16,7 @@ PREFIXES: dict[str, tuple[str, ...]] = {
         "/adoptions", "/reference", "/changes", "/funding", "/admin/registry",
         "/theme-evaluations", "/recommendations", "/continuation",
         "/outputs", "/lessons",
+        "/overlaps",
     ),
     "indicators": (
         "/indicators", "/targets", "/reports", "/surveys", "/analyses", "/goals", "/admin/indicators",
