@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from registry.catalogue.router import calls_router, funding_router, programmes_router, themes_router
 from registry.changes.router import router as changes_router
 from registry.config import Settings
+from registry.coordination.router import routers as coordination_routers
 from registry.models import metadata
 from registry.organisations.router import router as organisations_router
 from registry.practices.router import adoptions_router
@@ -36,7 +37,7 @@ spec = ServiceSpec(
     # The import route comes before /projects/{id} so "import" is not taken for an id.
     routers=[import_router, projects_router, workplaces_router, organisations_router,
              programmes_router, themes_router, calls_router, practices_router, adoptions_router,
-             changes_router, funding_router, reference_router],
+             changes_router, funding_router, reference_router, *coordination_routers],
     produces=contracts.STREAM,
 )
 
