@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 from registry import reference
 from registry.changes import history
 from registry.config import Settings
+from registry.coordination import demo as coordination_demo
 from registry.events import organisations as organisation_events
 from registry.events import practices as practice_events
 from registry.main import spec
@@ -232,6 +233,7 @@ async def load(maker, *, projects: int, organisations: int, practices: int, seed
         counts["projects"] = created
         counts["practices"], counts["adoptions"] = await _practices(session, outbox, practices,
                                                                     seed, orgs)
+        counts.update(await coordination_demo.load(session, outbox))
         await session.commit()
     return counts
 
