@@ -284,3 +284,19 @@ async def test_service_need_refusals_change_nothing(gw, client_for, stack):
     assert [n["id"] for n in listed["items"]] == [need["id"]]
     events = await _outbox(stack, {need["id"]})
     assert [e["data"]["status"] for e in events] == ["new", "under_review"]
+
+
+async def test_ministry_reads_national_data_without_personal_data_and_writes_nothing(gw, client_for):
+    s = await _setup(gw)
+    hidden = s["projects"][1]  # not published
+    r = await gw.patch(f"/projects/{hidden['id']}", json={
+        "contact_persons": [{"name": "Maija Meikäläinen", "email": "maija@example.fi"}]})
+    assert r.status_code == 200, r.text
+    ministry = client_for("ministry")
+    r = await ministry.get(f"/projects/{hidden['id']}")
+    assert r.status_code == 200 and "Maija" not in r.text and "maija@" not in r.text
+    listed = (await ministry.get("/projects", params={"theme_id": s["theme"]["id"], "limit": 10})).json()
+    assert {p["id"] for p in listed["items"]} == {p["id"] for p in s["projects"]}
+    assert (await client_for().get(f"/projects/{hidden['id']}")).status_code == 404
+    problem(await ministry.patch(f"/projects/{hidden['id']}", json={"name": {"fi": "x"}}), 403)
+    problem(await ministry.post("/themes", json={"code": code("T"), "name": {"fi": "x"}}), 403)
