@@ -295,7 +295,7 @@ async def test_ministry_reads_national_data_without_personal_data_and_writes_not
     ministry = client_for("ministry")
     r = await ministry.get(f"/projects/{hidden['id']}")
     assert r.status_code == 200 and "Maija" not in r.text and "maija@" not in r.text
-    listed = (await ministry.get("/projects", params={"theme_id": s["theme"]["id"], "limit": 10})).json()
+    listed = (await ministry.get("/projects", params={"theme": s["theme"]["id"], "limit": 10})).json()
     assert {p["id"] for p in listed["items"]} == {p["id"] for p in s["projects"]}
     assert (await client_for().get(f"/projects/{hidden['id']}")).status_code == 404
     problem(await ministry.patch(f"/projects/{hidden['id']}", json={"name": {"fi": "x"}}), 403)

@@ -60,12 +60,15 @@ async def participation(session: AsyncSession, identity: Identity, theme_id: str
     """Per project with meetings in `year`: id, code, name, meetings, coordination attended
     (0/1), funder attended (0/1), in project-code order."""
     m = SteeringMeeting
-    attended = func.max(case((m.coordination_attended.is_(True), 1), else_=0))
-    funder = func.max(case((m.funder_attended.is_(True), 1), else_=0))
-    q = (select(Project.id, Project.code, Project.name, func.count(m.id), attended, funder)
-         .join(m, m.project_id == Project.id)
-         .where(private_projects(identity), _year(year))
-         .group_by(Project.id, Project.code, Project.name).order_by(Project.code))
+    per_project = (select(m.project_id, func.count(m.id).label("n"),
+                          func.max(case((m.coordination_attended.is_(True), 1), else_=0)).label("coord"),
+                          func.max(case((m.funder_attended.is_(True), 1), else_=0)).label("funder"))
+                   .where(_year(year)).group_by(m.project_id).subquery())
+    # Aggregated apart from the project (PostgreSQL cannot group by a JSON name).
+    q = (select(Project.id, Project.code, Project.name, per_project.c.n, per_project.c.coord,
+                per_project.c.funder)
+         .join(per_project, per_project.c.project_id == Project.id)
+         .where(private_projects(identity)).order_by(Project.code))
     if theme_id:
         q = q.where(Project.theme_id == theme_id)
     return list((await session.execute(q)).tuples().all())
