@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -275,6 +276,27 @@ class Stack:
         return self.run_cli("gateway", *args)
 
 
+def seed_theme_goals(stack: Stack, timeout: float = 60.0) -> str:
+    """The seed theme's goals into indicators, with demo reports of its projects: the registry's
+    id of the theme, looked up by code through the API (services share no database), then
+    `indicators.cli seed-goals`."""
+    from indicators.goals.seed import theme_code
+
+    code = theme_code()
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=stack.gateway_url + "/api/v1", timeout=10) as client:
+        while True:
+            r = client.get("/themes", params={"limit": 200})
+            found = [t["id"] for t in r.json().get("items", [])
+                     if t.get("code") == code] if r.status_code == 200 else []
+            if found:
+                return stack.run_cli("indicators", "seed-goals", "--theme-id", found[0],
+                                     "--demo-figures")
+            if time.monotonic() > deadline:
+                return f"theme goals: no theme {code} in the registry, none loaded"
+            time.sleep(0.5)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run TEKE on this machine.")
     parser.add_argument("--data", default=os.environ.get("TEKE_DATA", str(ROOT / "data")))
@@ -320,6 +342,11 @@ def main() -> None:
             print(stack.run_cli("registry", "seed"), flush=True)
         stack.start_all()
         stack.wait_ready()
+        if not args.no_demo:
+            # The goals wait for the demo projects to reach indicators by event (~20 s on a
+            # first run): they load behind the running system, not before "TEKE is running".
+            threading.Thread(target=lambda: print(seed_theme_goals(stack), flush=True),
+                             daemon=True).start()
         token = stack.dev_token("admin")
         print(f"""
 TEKE is running.

@@ -15,9 +15,11 @@ PREFIXES: dict[str, tuple[str, ...]] = {
         "/programmes", "/themes", "/organisations", "/projects", "/calls", "/practices",
         "/adoptions", "/reference", "/changes", "/funding", "/admin/registry",
         "/steering-meetings", "/service-needs",
+        "/theme-evaluations", "/recommendations", "/continuation",
+        "/outputs", "/lessons",
     ),
     "indicators": (
-        "/indicators", "/targets", "/reports", "/surveys", "/analyses", "/admin/indicators",
+        "/indicators", "/targets", "/reports", "/surveys", "/analyses", "/goals", "/admin/indicators",
     ),
     "comms": (
         "/plans", "/content", "/events", "/subscriptions", "/feeds", "/webhooks",

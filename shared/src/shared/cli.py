@@ -17,7 +17,9 @@ from shared.logging import configure_logging
 from shared.migrate import alembic_config, upgrade
 from shared.service import ServiceSpec
 
-Extra = dict[str, tuple[str, Callable[[argparse.Namespace], Awaitable[None] | None]]]
+Command = Callable[[argparse.Namespace], Awaitable[None] | None]
+# name -> (help, command[, a function adding the command's own arguments to its parser])
+Extra = dict[str, tuple[str, Command] | tuple[str, Command, Callable[[argparse.ArgumentParser], None]]]
 
 
 def run_cli(spec: ServiceSpec, migrations_dir: Path, argv: list[str] | None = None,
@@ -31,8 +33,10 @@ def run_cli(spec: ServiceSpec, migrations_dir: Path, argv: list[str] | None = No
     sub.add_parser("rebuild-projections", help="wipe projections and replay the stream")
     rep = sub.add_parser("republish", help="publish outbox rows again (after a NATS crash)")
     rep.add_argument("--since-minutes", type=float, default=10.0)
-    for name, (help_text, _) in (extra or {}).items():
-        sub.add_parser(name, help=help_text)
+    for name, (help_text, _, *add_arguments) in (extra or {}).items():
+        command_parser = sub.add_parser(name, help=help_text)
+        for add in add_arguments:
+            add(command_parser)
     args = parser.parse_args(argv)
     settings = spec.settings_factory()
     configure_logging(f"{spec.name}-cli", settings.log_level, settings.log_json)

@@ -1,4 +1,5 @@
-"""`python -m indicators.cli migrate | revision -m MSG | check | rebuild-projections | republish`."""
+"""`python -m indicators.cli migrate | revision -m MSG | check | rebuild-projections | republish
+| seed-goals [--theme-id ID] [--file PATH]`."""
 
 from pathlib import Path
 
@@ -9,7 +10,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def main() -> None:
-    run_cli(spec, MIGRATIONS)
+    from indicators.goals import seed
+
+    run_cli(spec, MIGRATIONS, extra={
+        "seed-goals": ("load the seed theme's goals and their indicators (idempotent)",
+                       seed.command, seed.add_arguments)})
 
 
 if __name__ == "__main__":

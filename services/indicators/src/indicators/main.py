@@ -8,6 +8,8 @@ from indicators.analyses.router import router as analyses_router
 from indicators.catalogue.router import router as catalogue_router
 from indicators.config import Settings
 from indicators.events.handlers import handlers
+from indicators.goals.router import analyses_router as goals_analyses_router
+from indicators.goals.router import router as goals_router
 from indicators.models import metadata, project_projection
 from indicators.reports.router import router as reports_router
 from indicators.surveys.closer import RoundCloser
@@ -25,7 +27,8 @@ spec = ServiceSpec(
     metadata=metadata,
     settings_factory=Settings,
     routers=[project_projection_router("/indicators", project_projection, "indicators"),
-             catalogue_router, reports_router, surveys_router, analyses_router],
+             catalogue_router, reports_router, surveys_router, analyses_router,
+             goals_router, goals_analyses_router],
     produces=contracts.STREAM,
     consumes=[registry_contracts.STREAM],
     handlers=handlers,

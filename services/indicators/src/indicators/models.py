@@ -275,3 +275,71 @@ survey_response = Table(
     Column("total", Float, nullable=False),
     Column("dimension_scores", JSON, nullable=False),
 )
+
+
+# --- the theme's goals (issue 14, part "goals") ------------------------------------------------
+
+# What the registry tells us of its national themes (theme.created / theme.updated).
+theme_projection = Table(
+    "theme_projection", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("code", String(64), nullable=False, index=True),
+    Column("name", JSON, nullable=False),
+    Column("period_start", Date),
+    Column("period_end", Date),
+    Column("archived", Boolean, nullable=False, default=False),
+)
+
+
+class Goal(Base):
+    """One goal of a national theme (the theme card's "Tavoitteena"), measured by indicators."""
+
+    __tablename__ = "goal"
+    __table_args__ = (UniqueConstraint("theme_id", "code"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    theme_id: Mapped[str] = mapped_column(String(36), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[dict[str, Any]] = mapped_column(JSON)
+    description: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GoalIndicator(Base):
+    """An indicator measuring a goal, with the theme-level baseline and target for a period."""
+
+    __tablename__ = "goal_indicator"
+    __table_args__ = (UniqueConstraint("goal_id", "indicator_code", "period"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    goal_id: Mapped[str] = mapped_column(String(36), ForeignKey("goal.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    indicator_code: Mapped[str] = mapped_column(String(40))
+    period: Mapped[str] = mapped_column(String(12))
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    period_end: Mapped[dt.date] = mapped_column(Date)
+    baseline: Mapped[float | None] = mapped_column(Float)
+    target: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(40))
+    # A number nobody has checked against a source yet (the seed's placeholders).
+    unverified: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+# Every state a goal has had (with its indicators), one row per change.
+goal_revision = Table(
+    "goal_revision", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("goal_id", String(36), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("changed_fields", JSON, nullable=False),
+    Column("state", JSON, nullable=False),
+    Column("actor", String(200)),
+    Column("at", UTCDateTime, nullable=False),
+)

@@ -85,6 +85,16 @@ def may_edit_practice(identity: Identity, p: Practice) -> bool:
         identity.has_role("implementer") and identity.org and identity.org == p.organisation_id)
 
 
+# Roles that see a national theme's contact persons. "ministry" is a role another part of
+# issue 14 adds to shared.identity.ROLES; listed here so this check holds once it exists.
+NATIONAL_ROLES = ("admin", "coordinator", "funder", "ministry")
+
+
+def sees_national_contacts(identity: Identity) -> bool:
+    """A theme's contact persons (personal data): national roles only, never the public."""
+    return identity.has_role(*NATIONAL_ROLES)
+
+
 def require_national(identity: Identity, what: str) -> None:
     if not identity.is_national:
         raise Forbidden(f"only coordinators and admins may {what}")

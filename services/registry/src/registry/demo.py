@@ -19,11 +19,14 @@ from registry import reference
 from registry.changes import history
 from registry.config import Settings
 from registry.coordination import demo as coordination_demo
+from registry.evaluations import demo as evaluations_demo
 from registry.events import organisations as organisation_events
 from registry.events import practices as practice_events
 from registry.main import spec
 from registry.models import Adoption, Organisation, Practice, Programme, Project, Theme
+from registry.outputs import demo as outputs_demo
 from registry.projects.imports.service import run_import
+from registry.themes import demo as theme_demo
 from registry.validators import business_id_check_digit
 from shared.contracts import registry as contracts
 from shared.db import create_engine, make_sessionmaker, new_id, utcnow
@@ -231,9 +234,13 @@ async def load(maker, *, projects: int, organisations: int, practices: int, seed
                                          "best_effort")
             created += result["summary"]["created"]
         counts["projects"] = created
+        counts.update(await theme_demo.load(session, outbox, SEED_ACTOR, ids["theme"],
+                                            ids["authorities"]["ELY13"], ids["2021-2027"]))
         counts["practices"], counts["adoptions"] = await _practices(session, outbox, practices,
                                                                     seed, orgs)
         counts.update(await coordination_demo.load(session, outbox))
+        counts.update(await evaluations_demo.load(UnitOfWork(session, outbox), SEED_ACTOR, ids["theme"]))
+        counts["outputs"], counts["lessons"] = await outputs_demo.load(session, outbox)
         await session.commit()
     return counts
 

@@ -13,8 +13,11 @@ from registry.catalogue.router import calls_router, funding_router, programmes_r
 from registry.changes.router import router as changes_router
 from registry.config import Settings
 from registry.coordination.router import routers as coordination_routers
+from registry.evaluations import router as evaluations
 from registry.models import metadata
 from registry.organisations.router import router as organisations_router
+from registry.outputs.router import lessons_router, outputs_router
+from registry.outputs.router import router as project_outputs_router
 from registry.practices.router import adoptions_router
 from registry.practices.router import router as practices_router
 from registry.projects import index as pindex
@@ -22,6 +25,7 @@ from registry.projects.imports.router import router as import_router
 from registry.projects.router import router as projects_router
 from registry.projects.workplaces.router import router as workplaces_router
 from registry.reference.router import router as reference_router
+from registry.themes.router import router as theme_persons_router
 from shared.contracts import registry as contracts
 from shared.logging import get_logger
 from shared.service import ServiceSpec, create_service_app
@@ -37,7 +41,9 @@ spec = ServiceSpec(
     # The import route comes before /projects/{id} so "import" is not taken for an id.
     routers=[import_router, projects_router, workplaces_router, organisations_router,
              programmes_router, themes_router, calls_router, practices_router, adoptions_router,
-             changes_router, funding_router, reference_router, *coordination_routers],
+             changes_router, funding_router, reference_router, theme_persons_router,
+             project_outputs_router, outputs_router, lessons_router, *evaluations.ROUTERS,
+             *coordination_routers],
     produces=contracts.STREAM,
 )
 

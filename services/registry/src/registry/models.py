@@ -15,9 +15,10 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    UniqueConstraint,
     false,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import UTCDateTime, make_base, new_id, new_metadata, utcnow
 from shared.events.tables import BigIntPK, make_event_tables
@@ -82,6 +83,11 @@ class Theme(Versioned, Base):
     target_groups: Mapped[list] = mapped_column(JSON, default=list)
     period_start: Mapped[dt.date | None] = mapped_column(Date)
     period_end: Mapped[dt.date | None] = mapped_column(Date)
+    # Theme record (issue 14, part "theme"): strategies (reference/strategies.json), the
+    # 2014-2020 predecessor, and the theme's coordination project (a project of kind coordination).
+    strategy_codes: Mapped[list] = mapped_column(JSON, default=list)
+    predecessor: Mapped[dict | None] = mapped_column(JSON)
+    coordination_project_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class Call(Versioned, Base):
@@ -138,6 +144,9 @@ class Project(Base):
     search_fi: Mapped[str | None] = mapped_column(Text)
     search_sv: Mapped[str | None] = mapped_column(Text)
     search_en: Mapped[str | None] = mapped_column(Text)
+    # development | pilot | coordination (issue 14, part "theme")
+    kind: Mapped[str] = mapped_column(String(20), default="development",
+                                      server_default="development")
 
 
 class ProjectTag(Base):
@@ -299,7 +308,82 @@ class Change(Base):
 
 # ---- The theme record: people, strategies, predecessor, calls across themes ----
 
+
+class ThemePerson(Base):
+    """A theme's contact person (intermediate body, coordination project) or a ministry's
+    responsible person: personal data, never public, erasable (like ProjectPerson)."""
+
+    __tablename__ = "theme_person"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    theme_id: Mapped[str] = mapped_column(ForeignKey("theme.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(30))  # intermediate_body | coordination_project | ministry
+    ministry: Mapped[str | None] = mapped_column(String(10))  # TEM | STM | OKM
+    name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(200))
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CallTheme(Base):
+    """A call belongs to one or more themes (joint calls); `position` 0 is `call.theme_id`."""
+
+    __tablename__ = "call_theme"
+
+    call_id: Mapped[str] = mapped_column(ForeignKey("call.id", ondelete="CASCADE"), primary_key=True)
+    theme_id: Mapped[str] = mapped_column(ForeignKey("theme.id"), primary_key=True, index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# Loaded with the call (selectin): `call.theme_ids` is read wherever a call is shown.
+Call.theme_links = relationship(CallTheme, lazy="selectin", cascade="all, delete-orphan",
+                                order_by=CallTheme.position)
+Call.theme_ids = property(lambda c: [x.theme_id for x in c.theme_links]
+                          or ([c.theme_id] if c.theme_id else []))
+
 # ---- Project outputs and lessons learned ----
+
+class ProjectOutput(Base):
+    """A project's output (tuotos): report, toolkit, training, service model, publication or
+    event, with its link. Seen by whoever may see the project; edited as the project is."""
+
+    __tablename__ = "project_output"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(ForeignKey("project.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[dict] = mapped_column(JSON)
+    language: Mapped[str] = mapped_column(String(2))
+    url: Mapped[str] = mapped_column(String(2000))
+    date: Mapped[dt.date] = mapped_column(Date)
+    description: Mapped[dict | None] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (Index("ix_project_output_kind_date", "kind", "date"),)
+
+
+class Lesson(Base):
+    """A lesson learned or a recommendation of a project, and to whom it is addressed (the
+    coordination project's recommendations to the next programme period, for one)."""
+
+    __tablename__ = "lesson"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(ForeignKey("project.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    text: Mapped[dict] = mapped_column(JSON)
+    audience: Mapped[str] = mapped_column(String(30), index=True)
+    topic: Mapped[str | None] = mapped_column(String(30))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+
 
 # ---- The coordination project's work: steering groups and service needs ----
 
@@ -357,5 +441,95 @@ class ServiceNeedStep(Base):
 
 
 # ---- Theme evaluations, recommendations and continuation ----
+
+
+class ThemeEvaluation(Versioned, Base):
+    """An external evaluation of a whole theme (mid-term, final, thematic): public once completed."""
+
+    __tablename__ = "theme_evaluation"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    theme_id: Mapped[str] = mapped_column(ForeignKey("theme.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # mid_term | final | thematic
+    title: Mapped[dict | None] = mapped_column(JSON)
+    evaluator: Mapped[str] = mapped_column(String(200))  # an organisation, not a person
+    started: Mapped[dt.date] = mapped_column(Date)
+    completed: Mapped[dt.date | None] = mapped_column(Date)
+    questions: Mapped[list] = mapped_column(JSON, default=list)
+    findings: Mapped[dict | None] = mapped_column(JSON)
+    report_url: Mapped[str | None] = mapped_column(String(500))
+
+
+class Recommendation(Versioned, Base):
+    """One recommendation of a theme evaluation, followed to its outcome (steps below)."""
+
+    __tablename__ = "recommendation"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    evaluation_id: Mapped[str] = mapped_column(ForeignKey("theme_evaluation.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    text: Mapped[dict] = mapped_column(JSON)
+    addressee: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="proposed")
+    status_date: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class RecommendationLink(Base):
+    """A project or practice a recommendation concerns."""
+
+    __tablename__ = "recommendation_link"
+
+    recommendation_id: Mapped[str] = mapped_column(
+        ForeignKey("recommendation.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)  # project | practice
+    target_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+
+    __table_args__ = (Index("ix_recommendation_link_target", "kind", "target_id"),)
+
+
+class RecommendationStep(Base):
+    """Every step of a recommendation towards its outcome, kept."""
+
+    __tablename__ = "recommendation_step"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    recommendation_id: Mapped[str] = mapped_column(
+        ForeignKey("recommendation.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    date: Mapped[dt.date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FollowUp(Base):
+    """A follow-up of an ended project at 6, 12 or 24 months (the theme card's section 7)."""
+
+    __tablename__ = "follow_up"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(ForeignKey("project.id"), index=True)
+    months: Mapped[int] = mapped_column(Integer)
+    date: Mapped[dt.date] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (UniqueConstraint("project_id", "months", name="uq_follow_up_project_months"),)
+
+
+class FollowUpPractice(Base):
+    """Whether one of the project's practices is still in use at the follow-up, and by whom."""
+
+    __tablename__ = "follow_up_practice"
+
+    follow_up_id: Mapped[str] = mapped_column(ForeignKey("follow_up.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    practice_id: Mapped[str] = mapped_column(ForeignKey("practice.id"), primary_key=True,
+                                             index=True)
+    in_use: Mapped[bool] = mapped_column(Boolean)
+    used_by: Mapped[list] = mapped_column(JSON, default=list)  # [{organisation_id?, name?}]
+    note: Mapped[str | None] = mapped_column(Text)
+
 
 # ---- Synergy and overlap ----

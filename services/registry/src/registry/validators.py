@@ -53,8 +53,12 @@ def check_codes(kind: str, values: list[str] | None) -> list[str] | None:
 
 
 def check_code_field(values: list[str] | None, info: ValidationInfo) -> list[str] | None:
-    """check_codes for a field named after its code list (sub_themes, target_groups)."""
-    return check_codes(info.field_name, values)
+    """check_codes for a field named after its code list (sub_themes, target_groups,
+    strategy_codes: the strategies)."""
+    return check_codes(FIELD_LISTS.get(info.field_name, info.field_name), values)
+
+
+FIELD_LISTS = {"strategy_codes": "strategies"}
 
 
 def check_region(value: str | None) -> str | None:

@@ -19,6 +19,8 @@ REPORT_APPROVED = "fi.teke.indicators.report.approved.v1"
 REPORT_REOPENED = "fi.teke.indicators.report.reopened.v1"
 TARGET_REACHED = "fi.teke.indicators.target.reached.v1"
 SURVEY_ROUND_CLOSED = "fi.teke.indicators.survey_round.closed.v1"
+GOAL_CREATED = "fi.teke.indicators.goal.created.v1"
+GOAL_UPDATED = "fi.teke.indicators.goal.updated.v1"
 
 
 class ReportEvent(BaseModel):
@@ -73,10 +75,47 @@ class SurveyRoundClosedV1(BaseModel):
     results_available: bool = Field(description="False when fewer responded than the threshold.")
 
 
+class GoalIndicatorState(BaseModel):
+    """An indicator measuring a theme goal, with its theme-level baseline and target."""
+
+    model_config = ConfigDict(extra="allow")
+    indicator_code: str
+    period: str = Field(description="YYYY, YYYYH1/H2, YYYYQ1-4 or a span of years, e.g. 2021-2027")
+    baseline: float | None = None
+    target: float
+    unit: str | None = None
+    unverified: bool = Field(False, description="The numbers are placeholders nobody has checked.")
+
+
+class GoalState(BaseModel):
+    """A goal of a national theme (the theme card's "Tavoitteena") with its indicators."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str = Field(description="The goal.")
+    version: int = Field(ge=1)
+    theme_id: str
+    code: str
+    name: dict[str, str] = Field(description="fi (required), sv, en")
+    description: dict[str, str] | None = None
+    indicators: list[GoalIndicatorState] = Field(default_factory=list)
+
+
+class GoalCreatedV1(GoalState):
+    """A theme goal was added."""
+
+
+class GoalUpdatedV1(GoalState):
+    """A theme goal changed (its texts or its indicators); the payload is its new state."""
+
+    changed_fields: list[str] = Field(default_factory=list)
+
+
 EVENTS: dict[str, type[BaseModel]] = {
     REPORT_SUBMITTED: ReportSubmittedV1,
     REPORT_APPROVED: ReportApprovedV1,
     REPORT_REOPENED: ReportReopenedV1,
     TARGET_REACHED: TargetReachedV1,
     SURVEY_ROUND_CLOSED: SurveyRoundClosedV1,
+    GOAL_CREATED: GoalCreatedV1,
+    GOAL_UPDATED: GoalUpdatedV1,
 }

@@ -40,6 +40,7 @@ CALL_CREATED = "fi.teke.registry.call.created.v1"
 CALL_UPDATED = "fi.teke.registry.call.updated.v1"
 
 ProjectStatus = Literal["planned", "active", "ended", "cancelled"]
+ProjectKind = Literal["development", "pilot", "coordination"]
 OrganisationSize = Literal["micro", "small", "medium", "large"]
 Maturity = Literal["idea", "piloted", "evaluated", "adopted_nationally"]
 AdoptionScope = Literal["unit", "organisation", "regional_service"]
@@ -100,6 +101,9 @@ class ProjectState(BaseModel):
     budget_total: str | None = Field(None, description="EUR as an exact decimal string.")
     published: bool = False
     archived: bool = False
+    kind: ProjectKind = Field("development", description=(
+        "development, pilot (kokeilu) or coordination (koordinaatiohanke); absent in events "
+        "written before it existed, which means development."))
 
 
 class ProjectCreatedV1(ProjectState):
@@ -253,6 +257,17 @@ class ProgrammeUpdatedV1(ProgrammeState):
     changed_fields: list[str] = Field(default_factory=list)
 
 
+class ThemePredecessor(BaseModel):
+    """What the theme continues from the previous programme period."""
+
+    model_config = ConfigDict(extra="allow")
+    period: str = Field(description="e.g. 2014-2020")
+    priority_axis: LocalizedText | None = None
+    objective: LocalizedText | None = None
+    coordination_project_code: str | None = None
+    responsible_authority: str | None = None
+
+
 class ThemeState(BaseModel):
     """A national theme: programme, ESF+ specific objective, budget frame and code lists."""
 
@@ -271,6 +286,11 @@ class ThemeState(BaseModel):
     period_start: dt.date | None = None
     period_end: dt.date | None = None
     archived: bool = False
+    strategy_codes: list[str] = Field(default_factory=list, description=(
+        "Strategies the theme answers to (GET /reference/strategies)."))
+    predecessor: ThemePredecessor | None = Field(None, description="The theme in 2014-2020.")
+    coordination_project_id: str | None = Field(None, description=(
+        "The theme's national coordination project (a project of kind coordination)."))
 
 
 class ThemeCreatedV1(ThemeState):
@@ -293,7 +313,9 @@ class CallState(BaseModel):
     version: int = Field(ge=1)
     code: str
     name: LocalizedText
-    theme_id: str | None = None
+    theme_id: str | None = Field(None, description="The first of theme_ids (older clients).")
+    theme_ids: list[str] = Field(default_factory=list, description=(
+        "Every theme the call belongs to (a joint call spans several)."))
     funder_id: str | None = None
     open_date: dt.date | None = None
     close_date: dt.date | None = None

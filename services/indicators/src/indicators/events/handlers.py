@@ -18,6 +18,7 @@ from indicators.models import (
     practice_projection,
     project_extra,
     project_projection,
+    theme_projection,
 )
 from shared.contracts import registry as c
 from shared.db import dialect_insert, utcnow
@@ -146,8 +147,20 @@ async def on_adoption(session: AsyncSession, env: dict[str, Any]) -> None:
         project_id=e.project_id, within_origin=e.within_origin))
 
 
+async def on_theme_state(session: AsyncSession, env: dict[str, Any]) -> None:
+    """The registry's themes: the goals of a theme are kept here, so its id must be known."""
+    s = c.ThemeState.model_validate(env["data"])
+    await _versioned_upsert(session, theme_projection, s.id, s.version, {
+        "code": s.code, "name": s.name.model_dump(exclude_none=True),
+        "period_start": s.period_start, "period_end": s.period_end, "archived": s.archived})
+
+
+handlers.on(c.THEME_CREATED)(on_theme_state)
+handlers.on(c.THEME_UPDATED)(on_theme_state)
+
+
 @handlers.on_reset
 async def _reset(session: AsyncSession) -> None:
     for t in (project_extra, organisation_projection, participation, practice_projection,
-              adoption):
+              adoption, theme_projection):
         await session.execute(delete(t))

@@ -30,3 +30,16 @@ def survey_round_closed(r: SurveyRound, instrument_code: str,
             "instrument": instrument_code, "label": r.label,
             "closed_at": closed_at.isoformat().replace("+00:00", "Z"),
             "results_available": results_available}
+
+
+def goal_state(goal: Any, indicators: list[Any],
+               changed_fields: list[str] | None = None) -> dict[str, Any]:
+    """goal.created (no changed_fields) / goal.updated: the goal's whole new state."""
+    data = {"id": goal.id, "version": goal.version, "theme_id": goal.theme_id, "code": goal.code,
+            "name": goal.name, "description": goal.description,
+            "indicators": [{"indicator_code": i.indicator_code, "period": i.period,
+                            "baseline": i.baseline, "target": i.target, "unit": i.unit,
+                            "unverified": i.unverified} for i in indicators]}
+    if changed_fields is not None:
+        data["changed_fields"] = changed_fields
+    return data

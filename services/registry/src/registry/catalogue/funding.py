@@ -1,4 +1,10 @@
-"""A theme's funding overview: its budget frame against the funding granted to its projects."""
+"""A theme's funding overview: its budget frame against the funding granted to its projects.
+
+Joint calls (a call of several themes) are counted under each of their themes, never twice in
+money: granted funding is the projects' budgets, and a project has one theme; a call's own
+budget is shown whole under each theme with `shared_with` (its other themes), and the
+`calls_budget` total counts each call once. Summing `calls_budget` over themes would count a
+joint call once per theme: `joint_calls_budget` says how much of it is shared."""
 
 from __future__ import annotations
 
@@ -40,6 +46,8 @@ async def theme_overview(session: AsyncSession, identity: Identity, theme_id: st
         by_funder[funder] = by_funder.get(funder, zero) + amount
         by_call[call] = by_call.get(call, zero) + amount
     calls = await queries.calls_by_id(session, [k for k in by_call if k])
+    # Every call the theme takes part in, joint ones with the themes they are shared with.
+    own = await queries.theme_calls(session, theme.id)
     frame = theme.budget
     return jsonable({
         "theme_id": theme.id, "name": theme.name, "budget_frame": frame, "granted": granted,
@@ -50,4 +58,9 @@ async def theme_overview(session: AsyncSession, identity: Identity, theme_id: st
         "by_funder": [{"funder_id": k, "granted": v} for k, v in by_funder.items()],
         "by_call": [{"call_id": k, "granted": v,
                      "call_budget": calls[k].budget if k in calls else None} for k, v in by_call.items()],
+        "calls": [{"call_id": c.id, "code": c.code, "name": c.name, "budget": c.budget,
+                   "theme_ids": c.theme_ids, "shared_with": [t for t in c.theme_ids if t != theme.id],
+                   "granted_in_theme": by_call.get(c.id, zero)} for c in own],
+        "calls_budget": sum((c.budget or zero for c in own), zero),
+        "joint_calls_budget": sum((c.budget or zero for c in own if len(c.theme_ids) > 1), zero),
     })

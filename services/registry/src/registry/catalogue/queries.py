@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, Select, select, true
+from sqlalchemy import Row, Select, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import access
-from registry.models import Call, Project
+from registry.models import Call, CallTheme, Project
 from shared.identity import Identity
 
 
@@ -29,6 +29,20 @@ async def theme_projects(session: AsyncSession, identity: Identity, theme_id: st
         .where(Project.theme_id == theme_id, Project.archived.is_(False),
                Project.status != "cancelled",
                access.project_filter(identity) if not identity.is_national else true()))).all())
+
+
+async def project_kind(session: AsyncSession, project_id: str) -> str | None:
+    """The kind of a project (None: no such project)."""
+    return await session.scalar(select(Project.kind).where(Project.id == project_id))
+
+
+async def theme_calls(session: AsyncSession, theme_id: str) -> list[Call]:
+    """The calls a theme takes part in (joint calls included), not archived, in code order."""
+    return list((await session.scalars(
+        select(Call).where(Call.archived.is_(False), or_(
+            Call.theme_id == theme_id,
+            Call.id.in_(select(CallTheme.call_id).where(CallTheme.theme_id == theme_id))))
+        .order_by(Call.code))).all())
 
 
 async def calls_by_id(session: AsyncSession, ids: list[str]) -> dict[str, Call]:

@@ -10,6 +10,7 @@ from fastapi.responses import ORJSONResponse
 from registry.catalogue import funding, service
 from registry.catalogue.service import CALL, PROGRAMME, THEME, Kind
 from registry.projects.service import etag, etag_matches
+from registry.themes import service as theme_service
 from shared.db import SessionDep
 from shared.errors import problem_responses
 from shared.identity import Authenticated, CurrentIdentity
@@ -42,12 +43,19 @@ def make_router(kind: Kind, prefix: str) -> APIRouter:
         return ok(await service.create(uow, identity, kind, data), 201)
 
     @router.get("/{obj_id}", summary=f"Read a {kind.name}", responses=problem_responses(404))
-    async def read(obj_id: IdPath, session: SessionDep,
+    async def read(obj_id: IdPath, session: SessionDep, identity: CurrentIdentity,
                    if_none_match: IfNoneMatch = None) -> Response:
-        """With its ETag; If-None-Match gives 304 when unchanged."""
+        """With its ETag; If-None-Match gives 304 when unchanged. A theme shows its contact
+        `persons` to national roles (admin, coordinator, funder, ministry) only."""
         obj = await service.load(session, kind, obj_id)
-        if etag_matches(if_none_match, etag(obj)):
-            return Response(status_code=304, headers={"ETag": etag(obj)})
+        persons = await theme_service.persons_for(session, identity, obj.id) \
+            if kind is THEME else None
+        tag = etag(obj)  # a person added or erased moves the theme's version on
+        if etag_matches(if_none_match, tag):
+            return Response(status_code=304, headers={"ETag": tag})
+        if persons is not None:
+            return ORJSONResponse({**service.out(kind, obj), "persons": persons},
+                                  headers={"ETag": tag, "Cache-Control": "private"})
         return ok(obj)
 
     @router.patch("/{obj_id}", summary=f"Change a {kind.name}",

@@ -37,6 +37,17 @@ class ProgrammeIn(_Period):
     period_end: IsoDate | None = None
 
 
+class PredecessorIn(_In):
+    """The theme in the previous programme period, in the card's words."""
+
+    period: str = Field(min_length=1, max_length=20, pattern=r"^\d{4}[-–]\d{4}$",
+                        description="e.g. 2014-2020")
+    priority_axis: LocalizedName | None = Field(None, description="Toimintalinja (TL).")
+    objective: LocalizedName | None = Field(None, description="Erityistavoite.")
+    coordination_project_code: Code | None = Field(None, description="e.g. TEM035:00/2017")
+    responsible_authority: str | None = Field(None, max_length=200)
+
+
 class ThemeIn(_Period):
     code: Code | None = None
     name: LocalizedName | None = None
@@ -50,8 +61,13 @@ class ThemeIn(_Period):
     target_groups: list[CodeStr] | None = Field(None, max_length=limits.CODES)
     period_start: IsoDate | None = None
     period_end: IsoDate | None = None
+    strategy_codes: list[CodeStr] | None = Field(
+        None, max_length=30, description="Codes of GET /reference/strategies.")
+    predecessor: PredecessorIn | None = None
+    coordination_project_id: str | None = Field(
+        None, max_length=36, description="A project of kind coordination.")
 
-    _codes = field_validator("sub_themes", "target_groups")(check_code_field)
+    _codes = field_validator("sub_themes", "target_groups", "strategy_codes")(check_code_field)
 
     @field_validator("specific_objective")
     @classmethod
@@ -60,9 +76,19 @@ class ThemeIn(_Period):
 
 
 class CallIn(_Period):
+    @field_validator("theme_ids")
+    @classmethod
+    def _unique(cls, v):
+        if v is not None and len(set(v)) != len(v):
+            raise ValueError("a theme is listed twice")
+        return v
+
     code: Code | None = None
     name: LocalizedName | None = None
-    theme_id: str | None = Field(None, max_length=36)
+    theme_id: str | None = Field(None, max_length=36, description="The first of theme_ids.")
+    theme_ids: list[Annotated[str, Field(max_length=36)]] | None = Field(
+        None, min_length=1, max_length=10,
+        description="Every theme the call belongs to; the first is also `theme_id`.")
     funder_id: str | None = Field(None, max_length=36)
     open_date: IsoDate | None = None
     close_date: IsoDate | None = None

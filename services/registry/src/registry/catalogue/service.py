@@ -15,7 +15,7 @@ from registry.catalogue import queries
 from registry.catalogue.schemas import PERIODS, CallIn, ProgrammeIn, ThemeIn
 from registry.changes import history
 from registry.events import catalogue as events
-from registry.models import Call, Organisation, Programme, Theme
+from registry.models import Call, CallTheme, Organisation, Programme, Theme
 from registry.projects.service import etag, etag_matches
 from shared.db import new_id, utcnow
 from shared.errors import Conflict, PreconditionFailed, Unprocessable
@@ -25,7 +25,7 @@ from shared.uow import UnitOfWork
 
 REFS = {"programme_id": Programme, "theme_id": Theme, "intermediate_body_id": Organisation,
         "funder_id": Organisation}
-LISTS = ("ministries", "priorities", "sub_themes", "target_groups")
+LISTS = ("ministries", "priorities", "sub_themes", "target_groups", "strategy_codes")
 
 
 @dataclass(frozen=True)
@@ -65,12 +65,48 @@ async def load(session: AsyncSession, kind: Kind, obj_id: str):
     return obj
 
 
+def _field_error(key: str, kind: str, message: str) -> Unprocessable:
+    return Unprocessable(message, errors=[{"field": f"body/{key}", "type": kind, "message": message}])
+
+
 async def _check_refs(session: AsyncSession, data: dict[str, Any]) -> None:
     for key, ref in REFS.items():
         if data.get(key) and await session.get(ref, data[key]) is None:
-            raise Unprocessable(f"no {ref.__tablename__} {data[key]}", errors=[
-                {"field": f"body/{key}", "type": "unknown_id",
-                 "message": f"no {ref.__tablename__} {data[key]}"}])
+            raise _field_error(key, "unknown_id", f"no {ref.__tablename__} {data[key]}")
+    for i, theme_id in enumerate(data.get("theme_ids") or []):
+        if await session.get(Theme, theme_id) is None:
+            raise _field_error(f"theme_ids/{i}", "unknown_id", f"no theme {theme_id}")
+    if data.get("coordination_project_id"):
+        pid = data["coordination_project_id"]
+        kind = await queries.project_kind(session, pid)
+        if kind is None:
+            raise _field_error("coordination_project_id", "unknown_id", f"no project {pid}")
+        if kind != "coordination":
+            raise _field_error("coordination_project_id", "wrong_kind",
+                               f"project {pid} is a {kind} project, not a coordination project")
+
+
+def _call_themes(obj, data: dict[str, Any]) -> None:
+    """A call's themes: `theme_ids` in full, or `theme_id` alone as the new first of them."""
+    ids = data.pop("theme_ids", None)
+    if ids is None and "theme_id" in data:
+        first = data["theme_id"]
+        ids = ([first] if first else []) + [t for t in obj.theme_ids if t != first and first]
+    if ids is None:
+        return
+    data["theme_id"] = ids[0] if ids else None
+    _link_themes(obj, ids)
+
+
+def _link_themes(obj, ids: list[str]) -> None:
+    """Set a call's theme links in order (a link kept is reused, not deleted and re-added)."""
+    have = {x.theme_id: x for x in obj.theme_links} if obj.id and "theme_links" in obj.__dict__ else {}
+    links = []
+    for i, t in enumerate(ids):
+        link = have.get(t) or CallTheme(call_id=obj.id, theme_id=t)
+        link.position = i
+        links.append(link)
+    obj.theme_links = links
 
 
 async def list_page(session: AsyncSession, kind: Kind, include_archived: bool, cursor: str | None,
@@ -96,7 +132,12 @@ async def create(uow: UnitOfWork, identity: Identity, kind: Kind, data: dict[str
     for key in LISTS:
         if key in kind.columns:
             data.setdefault(key, [])
+    theme_ids = data.pop("theme_ids", None) or ([data["theme_id"]] if data.get("theme_id") else [])
+    if kind is CALL and theme_ids:
+        data["theme_id"] = theme_ids[0]
     obj = kind.model(id=new_id(), version=1, created_by=identity.sub, **data)
+    if kind is CALL:
+        _link_themes(obj, theme_ids)
     session.add(obj)
     await session.flush()
     await history.record(session, entity_type=kind.name, entity_id=obj.id, action="create",
@@ -116,6 +157,8 @@ async def update(uow: UnitOfWork, identity: Identity, kind: Kind, obj_id: str,
         raise PreconditionFailed(f"the {kind.name} has changed since you read it")
     await _check_refs(session, data)
     before = out(kind, obj)
+    if kind is CALL:
+        _call_themes(obj, data)
     for k, v in data.items():
         if v is None and k in ("code", "name"):
             continue

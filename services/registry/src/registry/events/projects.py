@@ -36,6 +36,7 @@ def project_state(project: Any, partner_ids: Iterable[str] | None = None,
         "sub_themes": list(get("sub_themes") or []),
         "budget_total": str(budget) if budget is not None else None,
         "published": bool(get("published")), "archived": bool(get("archived")),
+        "kind": get("kind") or "development",
     }
 
 

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry import reference
 from registry.models import Call, Organisation, Programme, Theme
 
-REFERENCE_OF = {"status": "statuses", "region": "regions", "target_group": "target_groups",
-                "sub_theme": "sub_themes"}
+REFERENCE_OF = {"status": "statuses", "kind": "project_kinds", "region": "regions",
+                "target_group": "target_groups", "sub_theme": "sub_themes"}
 
 
 async def finish_facets(session: AsyncSession, out: dict[str, list[dict]], lang: str,

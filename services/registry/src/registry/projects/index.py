@@ -31,7 +31,7 @@ from shared.identity import Identity
 
 # Facet name -> column of the project row (single-valued) or list column (multi-valued);
 # "partner" comes from project_partner.
-SINGLE = {"status": "status", "theme": "theme_id", "programme": "programme_id",
+SINGLE = {"status": "status", "kind": "kind", "theme": "theme_id", "programme": "programme_id",
           "funder": "funder_id", "implementer": "organisation_id", "call": "call_id"}
 MULTI = {"region": "region_codes", "target_group": "target_groups", "sub_theme": "sub_themes"}
 _RELOAD_SHARE = 0.25  # more changed projects than this share of the index: reload everything

@@ -50,6 +50,7 @@ class ProjectQuery:
     q: str | None = None
     lang: str | None = None
     status: list[str] = field(default_factory=list)
+    kind: list[str] = field(default_factory=list)
     region: list[str] = field(default_factory=list)
     theme: list[str] = field(default_factory=list)
     programme: list[str] = field(default_factory=list)
@@ -372,6 +373,7 @@ async def facet_counts(session: AsyncSession, identity: Identity, pq: ProjectQue
 
 def summary(p: Project, rank: float | None) -> dict[str, Any]:
     return {"id": p.id, "code": p.code, "name": p.name, "status": p.status,
+            "kind": p.kind or "development",
             "start_date": p.start_date, "end_date": p.end_date,
             "organisation_id": p.organisation_id, "funder_id": p.funder_id,
             "region_codes": p.region_codes or [], "theme_id": p.theme_id,

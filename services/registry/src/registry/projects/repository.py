@@ -29,9 +29,15 @@ from shared.db import new_id
 SCALARS = ("code", "name", "status", "start_date", "end_date", "organisation_id", "funder_id",
            "region_codes", "case_numbers", "appointing_body", "set_up_date", "goals",
            "starting_points", "further_info", "theme_id", "programme_id", "call_id",
-           "target_groups", "sub_themes", "published")
+           "target_groups", "sub_themes", "published", "kind")
 TAG_KINDS = {"region": "region_codes", "target_group": "target_groups", "sub_theme": "sub_themes"}
 REFERENCES = (("theme_id", Theme), ("programme_id", Programme), ("call_id", Call))
+
+
+async def themes_coordinated_by(session: AsyncSession, project_id: str) -> list[str]:
+    """Codes of the themes that name this project as their coordination project."""
+    return list((await session.scalars(select(Theme.code).where(
+        Theme.coordination_project_id == project_id))).all())
 
 
 async def get(session: AsyncSession, project_id: str) -> Project | None:

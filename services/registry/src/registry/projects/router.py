@@ -39,6 +39,8 @@ def project_query(
     search_lang: Annotated[Lang | None, Query(description="Search one language only.")] = None,
     status_: Annotated[list[Literal["planned", "active", "ended", "cancelled"]] | None,
                        Query(alias="status", max_length=4)] = None,
+    kind: Annotated[list[Literal["development", "pilot", "coordination"]] | None,
+                    Query(max_length=3, description="Project kinds.")] = None,
     region: Annotated[list[Annotated[str, StringConstraints(max_length=2, pattern=r"^\d{2}$")]] | None,
                       Query(max_length=limits.FILTER_VALUES, description="Maakunta codes.")] = None,
     theme: Annotated[list[Code] | None, Query(max_length=limits.FILTER_VALUES)] = None,
@@ -61,7 +63,7 @@ def project_query(
                                       "budget_total, updated_at, rank; '-' for descending")] = None,
 ) -> pquery.ProjectQuery:
     return pquery.ProjectQuery(
-        q=q, lang=search_lang, status=status_ or [], region=region or [], theme=theme or [],
+        q=q, lang=search_lang, status=status_ or [], kind=kind or [], region=region or [], theme=theme or [],
         programme=programme or [], funder=funder or [], implementer=implementer or [],
         call=call or [], target_group=target_group or [], sub_theme=sub_theme or [],
         partner=partner or [], active_from=active_from, active_to=active_to,
@@ -103,6 +105,7 @@ EXPORT_COLUMNS = [
     Column("budget_total", {"fi": "Budjetti (EUR)", "sv": "Budget (EUR)", "en": "Budget (EUR)"}),
     Column("organisation_id", {"fi": "Toteuttaja", "sv": "Genomförare", "en": "Implementer"}),
     Column("funder_id", {"fi": "Rahoittaja", "sv": "Finansiär", "en": "Funder"}),
+    Column("kind", {"fi": "Hanketyyppi", "sv": "Projekttyp", "en": "Project kind"}),
 ]
 PERSONAL_COLUMN = Column("contact_persons", {"fi": "Yhteyshenkilöt", "sv": "Kontaktpersoner",
                                              "en": "Contact persons"})
@@ -128,6 +131,7 @@ async def export_projects(session: SessionDep, identity: CurrentIdentity, pq: Qu
         out.append({
             "code": p.code, "name": (p.name or {}).get(lang) or (p.name or {}).get("fi"),
             "status": reference.label("statuses", p.status, lang),
+            "kind": reference.label("project_kinds", p.kind or "development", lang),
             "start_date": p.start_date.isoformat() if p.start_date else None,
             "end_date": p.end_date.isoformat() if p.end_date else None,
             "regions": [reference.label("regions", c, lang) for c in p.region_codes or []],

@@ -15,6 +15,7 @@ from shared.limits import CodeStr, ShortStr
 from shared.types import DecimalIn, IsoDate, StrictInput
 
 ProjectStatus = Literal["planned", "active", "ended", "cancelled"]
+ProjectKind = Literal["development", "pilot", "coordination"]
 PartnerRole = Literal["co_implementer", "partner", "expert", "subcontractor", "financier", "other"]
 BudgetSource = Literal["esf_plus", "state", "municipal", "private", "other_public"]
 Id = str
@@ -122,6 +123,8 @@ class ProjectCreate(_Record):
     code: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9:/._-]+$")
     name: LocalizedName
     status: ProjectStatus = "planned"
+    kind: ProjectKind = Field("development", description="development, pilot (kokeilu tai "
+                              "pilotti) or coordination (koordinaatiohanke).")
 
 
 class ProjectUpdate(_Record):
@@ -129,6 +132,7 @@ class ProjectUpdate(_Record):
 
     name: LocalizedName | None = None
     status: ProjectStatus | None = None
+    kind: ProjectKind | None = None
     status_date: IsoDate | None = Field(None, description="When the status changed (default today).")
     status_reason: str | None = Field(None, max_length=limits.NOTE)
 
@@ -154,6 +158,7 @@ class ProjectRead(BaseModel):
     code: str
     name: LocalizedText
     status: ProjectStatus
+    kind: ProjectKind = "development"
     status_date: dt.date | None = None
     status_reason: str | None = None
     start_date: dt.date | None
@@ -195,6 +200,7 @@ class ProjectSummary(BaseModel):
     code: str
     name: LocalizedText
     status: ProjectStatus
+    kind: ProjectKind = "development"
     start_date: dt.date | None
     end_date: dt.date | None
     organisation_id: str | None

@@ -33,6 +33,7 @@ SEARCH = Table(
     "fts_project_search", MetaData(),
     Column("id", String(36), primary_key=True), Column("code", String(40)),
     Column("updated_at", DateTime(timezone=True)), Column("status", String(20)),
+    Column("kind", String(20)),  # migration 9a1c2e7b4d10
     *[Column(c, String(36)) for c in ("theme_id", "programme_id", "funder_id", "organisation_id",
                                       "call_id")],
     *[Column(c, ARRAY(Text)) for c in ("region_codes", "target_groups", "sub_themes",

@@ -129,6 +129,7 @@ class ProjectService:
         d, t = _iso, _text
         out = {
             "id": p.id, "code": p.code, "name": t(p.name), "status": p.status,
+            "kind": p.kind or "development",
             "status_date": d(p.status_date), "status_reason": p.status_reason,
             "start_date": d(p.start_date), "end_date": d(p.end_date),
             "organisation_id": p.organisation_id, "funder_id": p.funder_id,
@@ -257,13 +258,18 @@ class ProjectService:
                 raise _field_error("body/organisation_id", "this organisation is already a partner; "
                                    "remove it from partners first", "partner_is_lead")
         await check_references(session, changes, identity)
+        if changes.get("kind") not in (None, "coordination") and project.kind == "coordination":
+            named_by = await repository.themes_coordinated_by(session, project.id)
+            if named_by:
+                raise _field_error("body/kind", f"the themes {named_by} name this project as "
+                                   "their coordination project", "coordination_project")
         before_kids = await self.children(session, project.id)
         before = self.snapshot(project, before_kids)
         old_status = project.status
         for key in SCALARS:
             if key in changes and key != "funder_id":
                 value = changes[key]
-                if value is None and key in ("name", "status", "published"):
+                if value is None and key in ("name", "status", "published", "kind"):
                     continue
                 if value is None and key in ("region_codes", "case_numbers", "target_groups",
                                              "sub_themes"):

@@ -23,23 +23,30 @@ def funding_authorities() -> list[dict[str, Any]]:
     return _load("funding_authorities.json")["items"]
 
 
+def strategies() -> list[dict[str, Any]]:
+    """EU and national strategies a theme answers to (fi/sv/en, url, verified)."""
+    return _load("strategies.json")["items"]
+
+
 def code_list(name: str) -> list[dict[str, Any]]:
     return _load("codes.json")[name]
 
 
 LISTS = ("target_groups", "sub_themes", "specific_objectives", "organisation_kinds", "statuses",
-         "budget_sources")
+         "budget_sources", "project_kinds", "ministries")
 
 
 @cache
 def codes(name: str) -> frozenset[str]:
-    items = regions() if name == "regions" else code_list(name)
+    items = regions() if name == "regions" else strategies() if name == "strategies" \
+        else code_list(name)
     return frozenset(i["code"] for i in items)
 
 
 @cache
 def labels(name: str) -> dict[str, dict[str, str]]:
-    items = regions() if name == "regions" else code_list(name)
+    items = regions() if name == "regions" else strategies() if name == "strategies" \
+        else code_list(name)
     return {i["code"]: {k: i[k] for k in ("fi", "sv", "en") if k in i} for i in items}
 
 

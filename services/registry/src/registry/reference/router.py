@@ -25,9 +25,18 @@ async def authorities() -> dict[str, Any]:
     return {"items": reference.funding_authorities()}
 
 
+@router.get("/strategies", summary="Strategies a theme answers to")
+async def strategies() -> dict[str, Any]:
+    """EU country-specific recommendations 2019-2021, the government programme, the EU Recovery
+    and Resilience Facility and TYÖ2030: fi/sv/en names and a link (`verified: false` where the
+    link was not checked)."""
+    return {"items": reference.strategies()}
+
+
 @router.get("/{name}", summary="A code list", responses=problem_responses(404))
 async def code_list(name: IdPath) -> dict[str, Any]:
-    """target_groups, sub_themes, specific_objectives, organisation_kinds, statuses, budget_sources."""
+    """target_groups, sub_themes, specific_objectives, organisation_kinds, statuses, budget_sources,
+    project_kinds, ministries."""
     if name not in reference.LISTS:
         raise NotFound(f"no code list {name}; one of {', '.join(reference.LISTS)}")
     return {"items": reference.code_list(name)}

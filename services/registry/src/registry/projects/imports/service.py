@@ -109,7 +109,8 @@ async def run_import(uow: UnitOfWork, identity: Identity, rows: list[dict], mode
                        region_codes=data.get("region_codes") or [],
                        case_numbers=data.get("case_numbers") or [],
                        target_groups=data.get("target_groups") or [],
-                       sub_themes=data.get("sub_themes") or [])
+                       sub_themes=data.get("sub_themes") or [],
+                       kind=data.get("kind") or "development")
             if not identity.is_national and rec["organisation_id"] is None:
                 rec["organisation_id"] = identity.org
             action = "create"

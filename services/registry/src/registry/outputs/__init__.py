@@ -1,0 +1,1 @@
+"""Project outputs (tuotokset) and lessons learned / recommendations, with history and events."""
