@@ -25,6 +25,7 @@ from registry.events import practices as practice_events
 from registry.main import spec
 from registry.models import Adoption, Organisation, Practice, Programme, Project, Theme
 from registry.outputs import demo as outputs_demo
+from registry.overlap import demo as overlap_demo
 from registry.projects.imports.service import run_import
 from registry.themes import demo as theme_demo
 from registry.validators import business_id_check_digit
@@ -241,6 +242,8 @@ async def load(maker, *, projects: int, organisations: int, practices: int, seed
         counts.update(await coordination_demo.load(session, outbox))
         counts.update(await evaluations_demo.load(UnitOfWork(session, outbox), SEED_ACTOR, ids["theme"]))
         counts["outputs"], counts["lessons"] = await outputs_demo.load(session, outbox)
+        counts["overlap pairs"] = await overlap_demo.load(
+            session, outbox, SEED_ACTOR, ids["theme"], ids["2021-2027"], funders, [o["id"] for o in orgs])
         await session.commit()
     return counts
 

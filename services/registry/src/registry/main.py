@@ -18,6 +18,9 @@ from registry.models import metadata
 from registry.organisations.router import router as organisations_router
 from registry.outputs.router import lessons_router, outputs_router
 from registry.outputs.router import router as project_outputs_router
+from registry.overlap.background import refresher as overlap_refresher
+from registry.overlap.router import router as overlap_router
+from registry.overlap.router import similar_router
 from registry.practices.router import adoptions_router
 from registry.practices.router import router as practices_router
 from registry.projects import index as pindex
@@ -43,7 +46,7 @@ spec = ServiceSpec(
              programmes_router, themes_router, calls_router, practices_router, adoptions_router,
              changes_router, funding_router, reference_router, theme_persons_router,
              project_outputs_router, outputs_router, lessons_router, *evaluations.ROUTERS,
-             *coordination_routers],
+             similar_router, overlap_router, *coordination_routers],
     produces=contracts.STREAM,
 )
 
@@ -84,7 +87,7 @@ async def index_warmer(state: dict[str, Any]) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     pindex.enabled = settings.search_index
-    app = create_service_app(spec, settings, background=[index_warmer])
+    app = create_service_app(spec, settings, background=[index_warmer, overlap_refresher])
     if settings.database_url.startswith("sqlite"):
         app.add_middleware(SqliteRequestQueue)
     return app

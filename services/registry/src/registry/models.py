@@ -533,3 +533,38 @@ class FollowUpPractice(Base):
 
 
 # ---- Synergy and overlap ----
+
+
+class OverlapPair(Base):
+    """A pair in the national overlap report: precomputed (registry/overlap/), so a report
+    request is a query. Scores are in thousandths; `rank` orders the report (double-funding
+    risks first, then the higher score)."""
+
+    __tablename__ = "overlap_pair"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)  # "<a id>:<b id>", a < b
+    project_a_id: Mapped[str] = mapped_column(String(36), index=True)
+    project_b_id: Mapped[str] = mapped_column(String(36), index=True)
+    theme_a_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    theme_b_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    score: Mapped[int] = mapped_column(Integer)
+    text_score: Mapped[int] = mapped_column(Integer)
+    double_funding: Mapped[bool] = mapped_column(Boolean, default=False)
+    rank: Mapped[int] = mapped_column(Integer)
+    reasons: Mapped[list] = mapped_column(JSON, default=list)
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_overlap_pair_rank", "rank", "id"),)
+
+
+class OverlapBuild(Base):
+    """When the overlap report was last built and from which change-feed seq (its freshness)."""
+
+    __tablename__ = "overlap_build"
+
+    id: Mapped[str] = mapped_column(String(20), primary_key=True)  # "national"
+    built_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    change_seq: Mapped[int] = mapped_column(Integer)
+    projects: Mapped[int] = mapped_column(Integer)
+    pairs: Mapped[int] = mapped_column(Integer)
+    build_ms: Mapped[int] = mapped_column(Integer)

@@ -253,6 +253,38 @@ class FollowUpRecordedV1(BaseModel):
     practices: list[FollowUpPracticeState] = Field(default_factory=list)
 
 
+# ---- Synergy and overlap ----
+OVERLAP_DOUBLE_FUNDING_FLAGGED = "fi.teke.registry.overlap.double_funding_flagged.v1"
+OVERLAP_REPORT_REBUILT = "fi.teke.registry.overlap_report.rebuilt.v1"
+
+
+class OverlapDoubleFundingFlaggedV1(BaseModel):
+    """A rebuild of the national overlap report found a new pair of projects with the same
+    workplace in overlapping terms: a risk of double funding the funders must look at."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str = Field(description="The pair: '<project id>:<project id>', the smaller id first.")
+    project_ids: list[str] = Field(max_length=2, min_length=2)
+    funder_ids: list[str] = Field(description="The two projects' funders (none left out).")
+    organisation_ids: list[str] = Field(description="The shared workplaces.")
+    overlap_from: dt.date
+    overlap_to: dt.date | None = Field(None, description="None: both still open.")
+    score: float
+
+
+class OverlapReportRebuiltV1(BaseModel):
+    """The precomputed national overlap report was rebuilt (its freshness)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str = Field(description="Always 'national'.")
+    built_at: dt.datetime
+    change_seq: int = Field(description="The change feed's last seq the report includes.")
+    projects: int
+    pairs: int
+    double_funding_pairs: int
+    seconds: float
+
+
 EVENTS: dict[str, type[BaseModel]] = {
     # ---- outputs and lessons ----
     PROJECT_OUTPUT_RECORDED: ProjectOutputRecordedV1,
@@ -273,5 +305,9 @@ EVENTS: dict[str, type[BaseModel]] = {
     RECOMMENDATION_RECORDED: RecommendationRecordedV1,
     RECOMMENDATION_TRANSITIONED: RecommendationTransitionedV1,
     FOLLOW_UP_RECORDED: FollowUpRecordedV1,
+
+    # ---- synergy and overlap ----
+    OVERLAP_DOUBLE_FUNDING_FLAGGED: OverlapDoubleFundingFlaggedV1,
+    OVERLAP_REPORT_REBUILT: OverlapReportRebuiltV1,
 
 }

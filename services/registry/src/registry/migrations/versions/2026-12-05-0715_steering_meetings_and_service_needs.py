@@ -1,7 +1,7 @@
 """steering-group meetings and service needs with their triage steps (issue 14, coordination)
 
 Revision ID: 3856775c860a
-Revises: cb8e1bf8a6e8
+Revises: b92f3d2d1ab1
 Create Date: 2026-12-05 07:15:07.317728
 
 """
@@ -14,7 +14,7 @@ import shared.db
 
 # revision identifiers, used by Alembic.
 revision: str = '3856775c860a'
-down_revision: str | Sequence[str] | None = 'cb8e1bf8a6e8'
+down_revision: str | Sequence[str] | None = 'b92f3d2d1ab1'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

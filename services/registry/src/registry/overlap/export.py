@@ -1,0 +1,41 @@
+"""The overlap report's export columns (CSV, XLSX, JSON): one row per pair."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.exports import Column
+
+COLUMNS = [
+    Column("project_a_code", {"fi": "Hanke A", "sv": "Projekt A", "en": "Project A"}),
+    Column("project_a_name", {"fi": "Hankkeen A nimi", "sv": "Projekt A:s namn",
+                              "en": "Project A name"}),
+    Column("project_b_code", {"fi": "Hanke B", "sv": "Projekt B", "en": "Project B"}),
+    Column("project_b_name", {"fi": "Hankkeen B nimi", "sv": "Projekt B:s namn",
+                              "en": "Project B name"}),
+    Column("score", {"fi": "Pisteet", "sv": "Poäng", "en": "Score"}),
+    Column("text_score", {"fi": "Tekstien samankaltaisuus", "sv": "Textlikhet",
+                          "en": "Text similarity"}),
+    Column("double_funding", {"fi": "Päällekkäisen rahoituksen riski",
+                              "sv": "Risk för dubbelfinansiering", "en": "Double funding risk"}),
+    Column("shared_workplaces", {"fi": "Yhteiset työpaikat", "sv": "Gemensamma arbetsplatser",
+                                 "en": "Shared workplaces"}),
+    Column("reasons", {"fi": "Perusteet", "sv": "Grunder", "en": "Reasons"}),
+    Column("id", {"fi": "Tunniste", "sv": "Identifierare", "en": "Identifier"}),
+]
+
+
+def _name(brief: dict[str, Any], lang: str) -> str | None:
+    name = brief.get("name") or {}
+    return name.get(lang) or name.get("fi")
+
+
+def row(pair: dict[str, Any], lang: str) -> dict[str, Any]:
+    a, b = pair["projects"]
+    return {"id": pair["id"], "project_a_code": a.get("code"), "project_a_name": _name(a, lang),
+            "project_b_code": b.get("code"), "project_b_name": _name(b, lang),
+            "score": pair["score"], "text_score": pair["text_score"],
+            "double_funding": pair["double_funding"],
+            "shared_workplaces": [r["organisation_id"] for r in pair["reasons"]
+                                  if r["kind"] == "shared_workplace"],
+            "reasons": [r["kind"] for r in pair["reasons"]]}
