@@ -64,10 +64,11 @@ async def load(session, outbox) -> dict[str, int]:
     meetings = 0
     for i, (pid, _) in enumerate(projects):
         for j, days in enumerate((20 + 9 * i, 150 + 11 * i, 420 + 7 * i)[: 2 + i % 2]):
-            coordination = (i + j) % 3 != 2
+            # The coordination project skips every fourth project and every second meeting.
+            coordination = i % 4 != 3 and j != 1
             m = SteeringMeeting(id=new_id(), project_id=pid, date=today - dt.timedelta(days=days),
                                 participants=_participants(i, coordination),
-                                coordination_attended=coordination, funder_attended=j != 1,
+                                coordination_attended=coordination, funder_attended=(i + j) % 3 != 1,
                                 decisions=DECISIONS[(i + j) % len(DECISIONS)], created_by="demo")
             session.add(m)
             await session.flush()
