@@ -129,6 +129,7 @@ def comms_env(smtp: SmtpSink, hooks: WebhookReceiver) -> dict[str, str]:
         "COMMS_EMAIL_BACKOFF_SECONDS": "[0.2, 0.4]",
         "COMMS_DELIVERY_POLL_SECONDS": "0.2", "COMMS_SCHEDULER_POLL_SECONDS": "0.3",
         "COMMS_CONFIRM_MAILS_PER_CLIENT_HOUR": "1000",
+        "COMMS_MINISTRY_ADDRESSES": '["kirjaamo@tem.test", "kirjaamo@stm.test"]',
     }
 
 

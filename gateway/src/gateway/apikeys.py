@@ -19,7 +19,7 @@ from shared.types import IsoDateTime, StrictInput
 
 Scope = Literal["registry:read", "registry:write", "indicators:read", "indicators:write",
                 "comms:read", "comms:write", "admin", "metrics"]
-Role = Literal["admin", "coordinator", "funder", "implementer", "viewer"]
+Role = Literal["admin", "coordinator", "ministry", "funder", "implementer", "viewer"]
 SCOPES = set(Scope.__args__)
 
 

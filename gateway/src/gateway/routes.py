@@ -14,6 +14,7 @@ PREFIXES: dict[str, tuple[str, ...]] = {
     "registry": (
         "/programmes", "/themes", "/organisations", "/projects", "/calls", "/practices",
         "/adoptions", "/reference", "/changes", "/funding", "/admin/registry",
+        "/steering-meetings", "/service-needs",
         "/theme-evaluations", "/recommendations", "/continuation",
         "/outputs", "/lessons",
         "/overlaps",

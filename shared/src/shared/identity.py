@@ -19,7 +19,8 @@ from shared.errors import Forbidden, Unauthorized
 
 HEADER = "x-teke-identity"
 ALGORITHM = "EdDSA"
-ROLES = ("admin", "coordinator", "funder", "implementer", "viewer")
+# ministry: the ministries that own a national theme (TEM, STM): read national, non-personal data.
+ROLES = ("admin", "coordinator", "ministry", "funder", "implementer", "viewer")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,12 @@ class Identity:
     def is_national(self) -> bool:
         """Admins and the coordination project see and change everything."""
         return self.has_role("admin", "coordinator")
+
+    @property
+    def reads_national(self) -> bool:
+        """Admins, the coordination project and the ministries read national data; a ministry
+        user sees no personal data and writes only what a rule names for it."""
+        return self.has_role("admin", "coordinator", "ministry")
 
     def key(self) -> tuple:
         return (self.sub, self.kind, self.roles, self.org, self.scopes, self.name)

@@ -40,3 +40,5 @@ class Settings(ServiceSettings):
     confirm_mails_per_address_hour: int = 3
     confirm_mails_per_client_hour: int = 20
     display_timezone: str = "Europe/Helsinki"
+    # Where ministry messages go (the registry addresses of TEM and STM): nobody else gets them.
+    ministry_addresses: list[str] = Field(default_factory=list)

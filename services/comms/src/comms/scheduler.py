@@ -27,7 +27,8 @@ class Scheduler:
 
     async def tick(self) -> None:
         async with self.maker() as s, s.begin():
-            items = await publish_due(UnitOfWork(s, self.outbox), self.settings.public_base_url)
+            items = await publish_due(UnitOfWork(s, self.outbox), self.settings.public_base_url,
+                                      self.settings.ministry_addresses)
         async with self.maker() as s, s.begin():
             posts = await hand_over_due(s)
         if items or posts:

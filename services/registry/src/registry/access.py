@@ -4,6 +4,8 @@ Public (anonymous, viewer): published projects and practices, without personal d
 Implementer: its own organisation's records (lead implementer, practice owner).
 Funder: the projects it funds (current or past dated funder), including status changes.
 Coordinator and admin: everything.
+Ministry: reads every project and practice like a coordinator, but never personal data (it is not
+`project_private`) and writes nothing here.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ def project_private(identity: Identity, p: Project, past_funders: set[str] = fro
 
 
 def project_visible(identity: Identity, p: Project, past_funders: set[str] = frozenset()) -> bool:
+    if identity.reads_national:
+        return True
     if p.archived and not identity.is_national:
         return project_private(identity, p, past_funders)
     return p.published or project_private(identity, p, past_funders)
@@ -47,7 +51,7 @@ def may_edit_project(identity: Identity, p: Project) -> bool:
 def project_filter(identity: Identity, t=Project) -> ColumnElement[bool]:
     """SQL condition: the projects this caller may list (`t`: Project, or the search table's
     columns, which carry the same names)."""
-    if identity.is_national:
+    if identity.reads_national:
         return true()
     conds = [t.published.is_(True) & t.archived.is_(False)]
     if identity.org and identity.has_role("implementer"):
@@ -60,7 +64,7 @@ def project_filter(identity: Identity, t=Project) -> ColumnElement[bool]:
 
 
 def practice_visible(identity: Identity, p: Practice) -> bool:
-    if identity.is_national:
+    if identity.reads_national:
         return True
     if identity.org and identity.has_role("implementer") and identity.org == p.organisation_id:
         return True
@@ -68,7 +72,7 @@ def practice_visible(identity: Identity, p: Practice) -> bool:
 
 
 def practice_filter(identity: Identity) -> ColumnElement[bool]:
-    if identity.is_national:
+    if identity.reads_national:
         return true()
     conds = [Practice.published.is_(True) & Practice.archived.is_(False)]
     if identity.org and identity.has_role("implementer"):

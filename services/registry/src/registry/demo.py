@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 from registry import reference
 from registry.changes import history
 from registry.config import Settings
+from registry.coordination import demo as coordination_demo
 from registry.evaluations import demo as evaluations_demo
 from registry.events import organisations as organisation_events
 from registry.events import practices as practice_events
@@ -238,6 +239,7 @@ async def load(maker, *, projects: int, organisations: int, practices: int, seed
                                             ids["authorities"]["ELY13"], ids["2021-2027"]))
         counts["practices"], counts["adoptions"] = await _practices(session, outbox, practices,
                                                                     seed, orgs)
+        counts.update(await coordination_demo.load(session, outbox))
         counts.update(await evaluations_demo.load(UnitOfWork(session, outbox), SEED_ACTOR, ids["theme"]))
         counts["outputs"], counts["lessons"] = await outputs_demo.load(session, outbox)
         counts["overlap pairs"] = await overlap_demo.load(

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from registry.catalogue.router import calls_router, funding_router, programmes_router, themes_router
 from registry.changes.router import router as changes_router
 from registry.config import Settings
+from registry.coordination.router import routers as coordination_routers
 from registry.evaluations import router as evaluations
 from registry.models import metadata
 from registry.organisations.router import router as organisations_router
@@ -45,7 +46,7 @@ spec = ServiceSpec(
              programmes_router, themes_router, calls_router, practices_router, adoptions_router,
              changes_router, funding_router, reference_router, theme_persons_router,
              project_outputs_router, outputs_router, lessons_router, *evaluations.ROUTERS,
-             similar_router, overlap_router],
+             similar_router, overlap_router, *coordination_routers],
     produces=contracts.STREAM,
 )
 

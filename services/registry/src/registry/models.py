@@ -387,6 +387,59 @@ class Lesson(Base):
 
 # ---- The coordination project's work: steering groups and service needs ----
 
+class SteeringMeeting(Base):
+    """A meeting of a project's steering group: who took part by role, whether the coordination
+    project and the funder attended, what was decided. Participant names are personal data."""
+
+    __tablename__ = "steering_meeting"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"), index=True)
+    date: Mapped[dt.date] = mapped_column(Date, index=True)
+    participants: Mapped[list] = mapped_column(JSON, default=list)
+    coordination_attended: Mapped[bool] = mapped_column(Boolean, default=False)
+    funder_attended: Mapped[bool] = mapped_column(Boolean, default=False)
+    decisions: Mapped[dict] = mapped_column(JSON)
+    minutes_url: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class ServiceNeed(Versioned, Base):
+    """A new service need raised from the regions, triaged by the coordination project:
+    new -> under_review -> forwarded (to the ministries) -> addressed | declined."""
+
+    __tablename__ = "service_need"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    theme_id: Mapped[str] = mapped_column(ForeignKey("theme.id"), index=True)
+    title: Mapped[dict] = mapped_column(JSON)
+    description: Mapped[dict] = mapped_column(JSON)
+    region_codes: Mapped[list] = mapped_column(JSON, default=list)
+    target_group_codes: Mapped[list] = mapped_column(JSON, default=list)
+    evidence: Mapped[str] = mapped_column(Text)
+    project_ids: Mapped[list] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="new", index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    organisation_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class ServiceNeedStep(Base):
+    """One step of a service need's triage, kept for good: from, to, why, who and when."""
+
+    __tablename__ = "service_need_step"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    need_id: Mapped[str] = mapped_column(ForeignKey("service_need.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(200))
+    actor_role: Mapped[str | None] = mapped_column(String(20))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 # ---- Theme evaluations, recommendations and continuation ----
 
 

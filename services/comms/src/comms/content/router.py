@@ -110,7 +110,9 @@ async def transition(item_id: IdPath, request: Request, uow: UnitOfWorkDep, iden
                      body: Transition) -> ItemRead:
     """Submit for review, schedule, publish (emits `content.published`), archive or return."""
     item = await service.get(uow.session, item_id, identity)
-    item = await service.transition(uow, identity, item, body, request.state.settings.public_base_url)
+    settings = request.state.settings
+    item = await service.transition(uow, identity, item, body, settings.public_base_url,
+                                    settings.ministry_addresses)
     return out(item)
 
 

@@ -11,7 +11,9 @@ from comms.common import Markdown, Text, aware, check_regions, strip_tags
 from shared.limits import NOTE, CodeStr, NameStr
 from shared.types import IsoDateTime, StrictInput
 
-Kind = Literal["news", "announcement", "newsletter", "practice_highlight", "event_invitation"]
+# ministry_message: to the ministries only (never public): "published" sends it to their addresses.
+Kind = Literal["news", "announcement", "newsletter", "practice_highlight", "event_invitation",
+               "ministry_message"]
 Status = Literal["draft", "in_review", "scheduled", "published", "archived"]
 Channel = Literal["web", "email"]
 Condition = NameStr | int | bool  # a rule condition's value (a code, a number, a flag)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from comms.content import ministry
 from comms.content.render import render_all
 from comms.content.schemas import ItemCreate, ItemUpdate, Transition
 from comms.delivery import queue
@@ -51,6 +53,8 @@ async def own_projects(session: AsyncSession, identity: Identity, project_ids: l
 
 
 def may_see(identity: Identity, item: ContentItem) -> bool:
+    if ministry.is_ministry(item):  # never public: national roles and the ministries only
+        return identity.reads_national
     if item.status == "published" or identity.is_national:
         return True
     return bool(identity.has_role("implementer") and identity.org
@@ -75,11 +79,15 @@ async def list_items(session: AsyncSession, identity: Identity, *, limit: int, c
     q = select(ContentItem)
     if identity.is_national:
         pass
+    elif identity.has_role("ministry"):
+        q = q.where(or_(ContentItem.status == "published", ContentItem.kind == ministry.KIND))
     elif identity.has_role("implementer") and identity.org:
         q = q.where(or_(ContentItem.status == "published",
                         ContentItem.organisation_id == identity.org))
     else:
         q = q.where(ContentItem.status == "published")
+    if not identity.reads_national:
+        q = q.where(ContentItem.kind != ministry.KIND)
     if status:
         q = q.where(ContentItem.status == status)
     if kind:
@@ -153,7 +161,8 @@ async def change(session: AsyncSession, identity: Identity, item: ContentItem,
 
 
 async def transition(uow: UnitOfWork, identity: Identity, item: ContentItem,
-                     data: Transition, base_url: str) -> ContentItem:
+                     data: Transition, base_url: str,
+                     ministry_addresses: Sequence[str] = ()) -> ContentItem:
     session = uow.session
     _may_edit(identity, item)
     if item.status not in ALLOWED[data.to]:
@@ -162,6 +171,10 @@ async def transition(uow: UnitOfWork, identity: Identity, item: ContentItem,
             f"{sorted(k for k, v in ALLOWED.items() if item.status in v)}"))
     if data.to not in ("in_review",) and not identity.is_national:
         raise Forbidden("only coordinators schedule, publish, archive or return items")
+    if ministry.is_ministry(item) and data.to in ("scheduled", "published") and not ministry_addresses:
+        raise Unprocessable("no ministry addresses are configured (COMMS_MINISTRY_ADDRESSES)",
+                            errors=_field_error("to", "no_recipients",
+                                                "a ministry message goes only to the ministries"))
     if data.to == "scheduled":
         if data.scheduled_at is None:
             raise Unprocessable("scheduling needs scheduled_at",
@@ -174,7 +187,7 @@ async def transition(uow: UnitOfWork, identity: Identity, item: ContentItem,
         raise Unprocessable("scheduled_at is only for `scheduled`",
                             errors=_field_error("scheduled_at", "unexpected", "leave it out"))
     if data.to == "published":
-        await publish(uow, item, identity.sub, data.note, base_url)
+        await publish(uow, item, identity.sub, data.note, base_url, ministry_addresses)
         return item
     _record(session, item, data.to, identity.sub, data.note, item.status)
     if data.to != "scheduled":
@@ -187,8 +200,9 @@ async def transition(uow: UnitOfWork, identity: Identity, item: ContentItem,
 
 
 async def publish(uow: UnitOfWork, item: ContentItem, actor: str, note: str | None,
-                  base_url: str) -> None:
-    """Publish now: record who, emit content.published, queue the newsletter and webhooks."""
+                  base_url: str, ministry_addresses: Sequence[str] = ()) -> None:
+    """Publish now: record who, emit content.published, queue the newsletter and webhooks. A
+    ministry message is only sent to the ministries' addresses (nothing public happens)."""
     session = uow.session
     _record(session, item, "published", actor, note, item.status)
     item.status = "published"
@@ -196,13 +210,16 @@ async def publish(uow: UnitOfWork, item: ContentItem, actor: str, note: str | No
     item.version += 1
     item.updated_at = item.published_at
     await session.flush()
+    if ministry.is_ministry(item):
+        await ministry.send(session, item, ministry_addresses)
+        return
     env = await uow.emit(contracts.CONTENT_PUBLISHED, item.id, payloads.content_published(item))
     if "email" in item.channels:
         await queue.newsletter(session, item, base_url)
     await queue.fan_out(session, env, item.regions)
 
 
-async def publish_due(uow: UnitOfWork, base_url: str) -> int:
+async def publish_due(uow: UnitOfWork, base_url: str, ministry_addresses: Sequence[str] = ()) -> int:
     """Publish scheduled items whose time has come; safe with several replicas running this."""
     session = uow.session
     now = utcnow()
@@ -218,6 +235,7 @@ async def publish_due(uow: UnitOfWork, base_url: str) -> int:
             continue
         item = await session.get(ContentItem, item_id, populate_existing=True)
         item.status = "scheduled"
-        await publish(uow, item, "scheduler", "published at its scheduled time", base_url)
+        await publish(uow, item, "scheduler", "published at its scheduled time", base_url,
+                      ministry_addresses)
         done += 1
     return done

@@ -68,7 +68,8 @@ async def draft_from_rules(session: AsyncSession, env: dict[str, Any], ctx: dict
     data = env["data"]
     rules = (await session.scalars(select(DraftRule).where(
         DraftRule.event_type == env["type"], DraftRule.enabled.is_(True)))).all()
-    names = data.get("name") if isinstance(data.get("name"), dict) else (ctx["project_name"] or {})
+    named = data.get("name") or data.get("title")  # a service need has a title
+    names = named if isinstance(named, dict) else (ctx["project_name"] or {})
     for rule in rules:
         if not _matches(rule, data):
             continue

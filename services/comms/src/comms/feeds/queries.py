@@ -14,5 +14,6 @@ async def open_events(session: AsyncSession) -> list[Event]:
 
 
 async def newest_published(session: AsyncSession, limit: int = 500) -> list[ContentItem]:
-    return list((await session.scalars(select(ContentItem).where(ContentItem.status == "published")
+    return list((await session.scalars(select(ContentItem).where(
+        ContentItem.status == "published", ContentItem.kind != "ministry_message")
                                        .order_by(ContentItem.published_at.desc()).limit(limit))).all())

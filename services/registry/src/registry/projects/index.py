@@ -235,7 +235,7 @@ class ProjectIndex:
     def _conditions(self, identity: Identity, pq, n: int) -> dict[str, np.ndarray]:
         conds: dict[str, np.ndarray] = {"_present": self.present[:n]}
         published, archived = self.published[:n], self.archived[:n]
-        if not identity.is_national:
+        if not identity.reads_national:  # ministries read every project, as coordinators do
             see = published & ~archived
             org = identity.org
             if org and identity.has_role("implementer"):

@@ -1,0 +1,71 @@
+"""Request bodies of steering-group meetings and service needs (every string and list bounded)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import ConfigDict, Field, field_validator
+
+from registry.validators import check_codes
+from shared import limits
+from shared.contracts.coordination import ServiceNeedStatus
+from shared.contracts.registry import LocalizedDescription, LocalizedName
+from shared.limits import CodeStr
+from shared.types import IsoDate, StrictInput
+
+ParticipantRole = Literal["implementer", "funder", "coordination_project", "ministry", "workplace",
+                          "expert", "other"]
+
+
+class Participant(StrictInput):
+    """Who took part, by role; `name` is personal data (never public, not shown to ministries)."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: ParticipantRole
+    organisation_id: str | None = Field(None, max_length=36)
+    name: str | None = Field(None, min_length=1, max_length=limits.SHORT_TEXT)
+
+
+class SteeringMeetingIn(StrictInput):
+    model_config = ConfigDict(extra="forbid")
+
+    date: IsoDate
+    participants: list[Participant] = Field(default_factory=list, max_length=100)
+    coordination_attended: bool = Field(
+        description="Whether the national coordination project took part.")
+    funder_attended: bool = Field(description="Whether the funder (the ELY centre) took part.")
+    decisions: LocalizedDescription
+    minutes_url: str | None = Field(None, max_length=500, pattern=r"^https?://\S+$")
+
+
+class ServiceNeedIn(StrictInput):
+    model_config = ConfigDict(extra="forbid")
+
+    theme_id: str = Field(max_length=36)
+    title: LocalizedName
+    description: LocalizedDescription
+    region_codes: list[CodeStr] = Field(min_length=1, max_length=limits.CODES,
+                                        description="Maakunta codes 01-21 where the need arose.")
+    target_group_codes: list[CodeStr] = Field(default_factory=list, max_length=limits.CODES)
+    evidence: str = Field(min_length=1, max_length=limits.TEXT,
+                          description="What shows the need: observations, figures, sources.")
+    project_ids: list[CodeStr] = Field(default_factory=list, max_length=50,
+                                       description="The projects the need comes from.")
+
+    @field_validator("region_codes")
+    @classmethod
+    def _regions(cls, v: list[str]) -> list[str]:
+        return check_codes("regions", v)
+
+    @field_validator("target_group_codes")
+    @classmethod
+    def _groups(cls, v: list[str]) -> list[str]:
+        return check_codes("target_groups", v)
+
+
+class ServiceNeedTransitionIn(StrictInput):
+    model_config = ConfigDict(extra="forbid")
+
+    to: ServiceNeedStatus
+    reason: str | None = Field(None, min_length=1, max_length=limits.NOTE,
+                               description="Required for forwarded, addressed and declined.")
