@@ -178,7 +178,8 @@ def _theme_parts(theme_id: str, year: int) -> dict[str, tuple[str, str, dict[str
     return {
         "goals": ("indicators", f"/analyses/themes/{theme_id}/goals", {}),
         "funding": ("registry", f"/funding/themes/{theme_id}", {}),
-        "projects": ("registry", "/projects", {**t, "facets": "true", "limit": 1}),
+        # The project list names its filter `theme` (as its other filters: region, funder...).
+        "projects": ("registry", "/projects", {"theme": theme_id, "facets": "true", "limit": 1}),
         "steering": ("registry", "/steering-meetings/participation", {**t, "year": year}),
         "service_needs": ("registry", "/service-needs", {**t, "open": "true", "limit": 20}),
         "overlaps": ("registry", "/overlaps", {**t, "limit": 20}),
