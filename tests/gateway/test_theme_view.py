@@ -29,7 +29,8 @@ async def _project(gw, theme_id: str, **extra) -> dict:
 
 async def test_theme_view_gathers_every_part(gw):
     theme = await _theme(gw)
-    await _project(gw, theme["id"], kind="pilot", budget_total="250000.00")
+    await _project(gw, theme["id"], kind="pilot",
+                   budget=[{"source": "esf_plus", "amount": "250000.00"}])
     await _project(gw, theme["id"], kind="development")
     r = await gw.get(f"/views/themes/{theme['id']}")
     assert r.status_code == 200, r.text

@@ -206,8 +206,8 @@ async def _events(nats_url: str, subject: str, entity: str, want: int = 1) -> li
 async def test_overlap_report_filters_export_freshness_and_events(gw, client_for, nats_server):
     w = await _world(gw)
     coord = client_for("coordinator")
-    problem(await client_for("implementer", w["l1"]["id"]).post("/overlaps/rebuild"), 403)
-    r = await coord.post("/overlaps/rebuild")
+    problem(await client_for("implementer", w["l1"]["id"]).post("/overlaps/rebuild", json={}), 403)
+    r = await coord.post("/overlaps/rebuild", json={})
     assert r.status_code == 200, r.text
     built = r.json()
     assert built["pairs"] >= 1 and built["double_funding_pairs"] >= 1
@@ -279,7 +279,7 @@ async def test_overlap_report_filters_export_freshness_and_events(gw, client_for
     assert r.status_code == 200, r.text
     fresh = (await coord.get("/overlaps/freshness")).json()
     assert fresh["stale"] is True and fresh["changes_since"] >= 1
-    r = await coord.post("/overlaps/rebuild", params={"incremental": "true"})
+    r = await coord.post("/overlaps/rebuild", json={"incremental": True})
     assert r.status_code == 200, r.text
     assert r.json()["recomputed_projects"] >= 1 and r.json()["new_double_funding_pairs"] == 0
     page = (await coord.get("/overlaps", params={"theme_id": w["theme"]["id"], "limit": 200})).json()

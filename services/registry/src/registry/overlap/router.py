@@ -10,6 +10,7 @@ from fastapi.responses import ORJSONResponse
 from registry import exports
 from registry.overlap import build, service
 from registry.overlap.export import COLUMNS, row
+from registry.overlap.schemas import RebuildIn
 from shared.db import SessionDep
 from shared.errors import problem_responses
 from shared.exports import EXPORT_RESPONSES, export_response
@@ -69,10 +70,10 @@ async def overlap_freshness(session: SessionDep, identity: Authenticated) -> dic
 
 
 @router.post("/rebuild", summary="Rebuild the national overlap report",
-             responses=problem_responses(401, 403))
-async def rebuild_overlaps(uow: UnitOfWorkDep, identity: Authenticated,
-                           incremental: bool = False) -> dict[str, Any]:
+             responses=problem_responses(401, 403, 422))
+async def rebuild_overlaps(body: RebuildIn, uow: UnitOfWorkDep,
+                           identity: Authenticated) -> dict[str, Any]:
     """Coordinators and admins. `incremental`: only the pairs of the projects changed since the
     last build (as the background task does). Emits `overlap.double_funding_flagged` for new
     double-funding pairs and `overlap_report.rebuilt`."""
-    return await build.rebuild(uow, identity, incremental)
+    return await build.rebuild(uow, identity, body.incremental)

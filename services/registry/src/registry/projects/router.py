@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response, status
@@ -27,7 +28,7 @@ from shared.exports import EXPORT_RESPONSES, Column, export_response
 from shared.identity import Authenticated, CurrentIdentity
 from shared.limits import IdPath, IfMatch, IfNoneMatch
 from shared.pagination import Cursor, Limit
-from shared.types import Code, DecimalIn, IsoDate
+from shared.types import Code, IsoDate
 from shared.uow import UnitOfWorkDep
 
 router = APIRouter(prefix="/projects", tags=["projects"])
@@ -55,8 +56,10 @@ def project_query(
     partner: Annotated[list[Code] | None, Query(max_length=limits.FILTER_VALUES)] = None,
     active_from: Annotated[IsoDate | None, Query(description="Term overlaps from this date.")] = None,
     active_to: Annotated[IsoDate | None, Query(description="Term overlaps up to this date.")] = None,
-    budget_min: Annotated[DecimalIn | None, Query(ge=0, le=10**12)] = None,
-    budget_max: Annotated[DecimalIn | None, Query(ge=0, le=10**12)] = None,
+    # A number in the query string (declared as one, with its bounds, for generated clients);
+    # compared as the exact decimal it spells.
+    budget_min: Annotated[float | None, Query(ge=0, le=10**12, allow_inf_nan=False)] = None,
+    budget_max: Annotated[float | None, Query(ge=0, le=10**12, allow_inf_nan=False)] = None,
     published: bool | None = None,
     include_archived: bool = False,
     sort: Annotated[str | None, Query(max_length=20, description="code, start_date, end_date, "
@@ -67,8 +70,12 @@ def project_query(
         programme=programme or [], funder=funder or [], implementer=implementer or [],
         call=call or [], target_group=target_group or [], sub_theme=sub_theme or [],
         partner=partner or [], active_from=active_from, active_to=active_to,
-        budget_min=budget_min, budget_max=budget_max, published=published,
+        budget_min=_exact(budget_min), budget_max=_exact(budget_max), published=published,
         include_archived=include_archived, sort=sort or ("-rank" if q else "code"))
+
+
+def _exact(amount: float | None) -> Decimal | None:
+    return None if amount is None else Decimal(repr(amount))
 
 
 QueryDep = Annotated[pquery.ProjectQuery, Depends(project_query)]

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/themes", tags=["themes"])
 
 @router.get("/{theme_id}/persons", summary="A theme's contact persons",
             responses=problem_responses(401, 403, 404))
-async def list_persons(theme_id: IdPath, session: SessionDep,
+async def list_theme_persons(theme_id: IdPath, session: SessionDep,
                        identity: Authenticated) -> dict[str, Any]:
     """National roles only (admin, coordinator, funder, ministry): personal data."""
     return {"items": await service.persons_list(session, identity, theme_id)}
@@ -35,7 +35,7 @@ async def theme_calls(theme_id: IdPath, session: SessionDep) -> dict[str, Any]:
 
 @router.post("/{theme_id}/persons", summary="Add a theme's contact person", status_code=201,
              response_model=ThemePersonRead, responses=problem_responses(401, 403, 404, 422))
-async def add_person(theme_id: IdPath, body: ThemePersonIn, uow: UnitOfWorkDep,
+async def add_theme_person(theme_id: IdPath, body: ThemePersonIn, uow: UnitOfWorkDep,
                      identity: Authenticated) -> dict[str, Any]:
     """Admins and coordinators; `ministry` (TEM, STM, OKM) is required for role ministry."""
     return await service.add(uow, identity, theme_id, body.model_dump(mode="python"))
@@ -43,7 +43,7 @@ async def add_person(theme_id: IdPath, body: ThemePersonIn, uow: UnitOfWorkDep,
 
 @router.delete("/{theme_id}/persons/{person_id}", summary="Erase a theme's contact person",
                status_code=204, responses=problem_responses(401, 403, 404))
-async def erase_person(theme_id: IdPath, person_id: IdPath, uow: UnitOfWorkDep,
+async def erase_theme_person(theme_id: IdPath, person_id: IdPath, uow: UnitOfWorkDep,
                        identity: Authenticated) -> Response:
     """Erase a person's data on request (admins and coordinators)."""
     await service.erase(uow, identity, theme_id, person_id)
