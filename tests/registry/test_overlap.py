@@ -203,14 +203,26 @@ async def _events(nats_url: str, subject: str, entity: str, want: int = 1) -> li
         await nc.close()
 
 
+async def _rebuilt(coord, body: dict) -> dict:
+    """Asks for a build (202: it runs behind the request) and waits until the report is fresh."""
+    before = (await coord.get("/overlaps/freshness")).json()["built_at"]
+    r = await coord.post("/overlaps/rebuild", json=body)
+    assert r.status_code == 202, r.text
+    assert r.json()["accepted"] is True and r.headers["location"].endswith("/overlaps/freshness")
+    for _ in range(240):
+        fresh = (await coord.get("/overlaps/freshness")).json()
+        if fresh["built_at"] != before and not fresh["stale"]:
+            return fresh
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"no build within 60 s: {fresh}")
+
+
 async def test_overlap_report_filters_export_freshness_and_events(gw, client_for, nats_server):
     w = await _world(gw)
     coord = client_for("coordinator")
     problem(await client_for("implementer", w["l1"]["id"]).post("/overlaps/rebuild", json={}), 403)
-    r = await coord.post("/overlaps/rebuild", json={})
-    assert r.status_code == 200, r.text
-    built = r.json()
-    assert built["pairs"] >= 1 and built["double_funding_pairs"] >= 1
+    built = await _rebuilt(coord, {})
+    assert built["pairs"] >= 1 and built["stale"] is False
     a, b, c, d = (w[k]["id"] for k in "abcd")
     pair = f"{min(a, b)}:{max(a, b)}"
 
@@ -279,9 +291,7 @@ async def test_overlap_report_filters_export_freshness_and_events(gw, client_for
     assert r.status_code == 200, r.text
     fresh = (await coord.get("/overlaps/freshness")).json()
     assert fresh["stale"] is True and fresh["changes_since"] >= 1
-    r = await coord.post("/overlaps/rebuild", json={"incremental": True})
-    assert r.status_code == 200, r.text
-    assert r.json()["recomputed_projects"] >= 1 and r.json()["new_double_funding_pairs"] == 0
+    await _rebuilt(coord, {"incremental": True})
     page = (await coord.get("/overlaps", params={"theme_id": w["theme"]["id"], "limit": 200})).json()
     ids = [i["id"] for i in page["items"]]
     assert ids[0] == pair and f"{min(a, d)}:{max(a, d)}" in ids

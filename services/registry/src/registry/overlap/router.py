@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import ORJSONResponse
 
 from registry import exports
-from registry.overlap import build, service
+from registry.overlap import background, service
 from registry.overlap.export import COLUMNS, row
 from registry.overlap.schemas import RebuildIn
 from shared.db import SessionDep
@@ -17,7 +17,6 @@ from shared.exports import EXPORT_RESPONSES, export_response
 from shared.identity import Authenticated, CurrentIdentity
 from shared.limits import CodeQuery, IdPath
 from shared.pagination import Cursor
-from shared.uow import UnitOfWorkDep
 
 similar_router = APIRouter(prefix="/projects", tags=["overlap"])
 router = APIRouter(prefix="/overlaps", tags=["overlap"])
@@ -69,11 +68,17 @@ async def overlap_freshness(session: SessionDep, identity: Authenticated) -> dic
     return await service.freshness(session)
 
 
-@router.post("/rebuild", summary="Rebuild the national overlap report",
-             responses=problem_responses(401, 403, 422))
-async def rebuild_overlaps(body: RebuildIn, uow: UnitOfWorkDep,
-                           identity: Authenticated) -> dict[str, Any]:
-    """Coordinators and admins. `incremental`: only the pairs of the projects changed since the
-    last build (as the background task does). Emits `overlap.double_funding_flagged` for new
-    double-funding pairs and `overlap_report.rebuilt`."""
-    return await build.rebuild(uow, identity, body.incremental)
+@router.post("/rebuild", summary="Ask for a rebuild of the national overlap report",
+             status_code=202, responses=problem_responses(401, 403, 422))
+async def rebuild_overlaps(body: RebuildIn, session: SessionDep, identity: Authenticated,
+                           response: Response) -> dict[str, Any]:
+    """Coordinators and admins. The build runs behind the request (minutes at national size):
+    202 with the report's freshness as it is now; `GET /overlaps/freshness` shows when it is
+    done. `incremental`: only the pairs of the projects changed since the last build. The build
+    emits `overlap.double_funding_flagged` for new double-funding pairs and
+    `overlap_report.rebuilt`."""
+    service.require_rebuilder(identity)
+    background.ask(body.incremental)
+    response.headers["Location"] = "/api/v1/overlaps/freshness"
+    return {"accepted": True, "incremental": body.incremental,
+            "freshness": await service.freshness(session)}

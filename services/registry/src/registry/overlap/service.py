@@ -60,6 +60,11 @@ def require_reader(identity: Identity) -> None:
         raise Forbidden("only the coordination project, funders and admins read the overlap report")
 
 
+def require_rebuilder(identity: Identity) -> None:
+    if not identity.is_national:
+        raise Forbidden("only coordinators and admins rebuild the overlap report")
+
+
 async def freshness(session: AsyncSession) -> dict[str, Any]:
     build, _ = await queries.build_state(session)
     if build is None:
