@@ -42,7 +42,7 @@ class PlatformRuleRead(PlatformRuleIn):
 class PostIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
     account_id: str = Field(max_length=36)
-    text: str = Field(min_length=1, max_length=limits.MARKDOWN)
+    text: str = Field(min_length=1, max_length=limits.TEXT)  # the platforms allow far less (limits as data)
     link: HttpUrl | None = None
     item_id: str | None = Field(None, max_length=36)
     scheduled_at: IsoDateTime
