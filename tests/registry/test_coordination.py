@@ -150,6 +150,9 @@ async def test_steering_meeting_refusals_change_nothing(gw, client_for, stack):
              "body/participants/0/organisation_id"),
             ({**body, "participants": [{"role": "other"}] * 101}, "body/participants"),
             ({**body, "date": 20250404}, "body/date"),
+            # Found from outside: a meeting "held" on 9999-12-31 was recorded.
+            ({**body, "date": "9999-12-31"}, "body/date"),
+            ({**body, "date": "1999-12-31"}, "body/date"),
             ({**body, "decisions": {"sv": "Bara svenska"}}, "body/decisions/fi"),
             ({**body, "coordination_attended": "yes"}, "body/coordination_attended"),
             ({**body, "minutes_url": "javascript:alert(1)"}, "body/minutes_url")):

@@ -3,6 +3,7 @@ coordination project needs ("in which projects' steering groups did we take part
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -81,6 +82,12 @@ async def record(uow: UnitOfWork, identity: Identity, project_id: str,
     steering_meeting.recorded (without names)."""
     session = uow.session
     p = await _project(session, identity, project_id, write=True)
+    # A meeting is recorded once held (who took part, what was decided): not ahead of today
+    # (a day's slack for time zones), nor before the programme periods TEKE keeps.
+    if not dt.date(2000, 1, 1) <= data["date"] <= dt.date.today() + dt.timedelta(days=1):
+        raise Unprocessable("a steering meeting is recorded once it has been held", errors=[
+            {"field": "body/date", "type": "out_of_range",
+             "message": "from 2000-01-01 up to today"}])
     participants = [{k: v for k, v in x.items() if v is not None} for x in data["participants"]]
     await _check_organisations(session, participants)
     m = SteeringMeeting(id=new_id(), project_id=p.id, date=data["date"], participants=participants,
