@@ -18,6 +18,14 @@ async def test_merged_openapi_has_every_service_and_no_internal_paths(stack):
     assert all(p.startswith("/api/v1/") for p in paths), paths
     assert not any(p.endswith(("/healthz", "/readyz", "/openapi.json")) for p in paths)
     assert set(doc["components"]["securitySchemes"]) == {"bearer", "apiKey"}
+    # One id per operation: generated clients (openapi-typescript, openapi-python-client) name
+    # their functions and types after it; programmes, themes and calls once shared five.
+    ids = [op["operationId"] for item in doc["paths"].values() for op in item.values()
+           if isinstance(op, dict) and "operationId" in op]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    assert not repeated, repeated
+    assert {"list_themes", "create_call", "update_programme", "list_registry_dead_letters",
+            "replay_comms_dead_letter"} <= set(ids)
     # Every $ref points at a schema the merged document has.
     refs = set(re.findall(r'"#/components/schemas/([^"]+)"', str(doc).replace("'", '"')))
     assert refs and refs <= set(doc["components"]["schemas"])

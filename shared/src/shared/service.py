@@ -205,7 +205,9 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
                       dependencies=[require_roles("admin")],
                       responses=problem_responses(401, 403))
 
-    @admin.get("/dead-letters", summary="List dead letters")
+    # Operation ids name the service: three services serve these in one merged document.
+    @admin.get("/dead-letters", summary="List dead letters",
+               name=f"list_{spec.name}_dead_letters")
     async def list_dead_letters(request: Request, status: CodeQuery = None,
                                 limit: int = 100) -> dict[str, Any]:
         """Events whose handler kept failing, newest first."""
@@ -218,7 +220,7 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
         return {"items": [_dead_letter_out(r) for r in rows]}
 
     @admin.post("/dead-letters/{dead_letter_id}/replay", summary="Replay a dead letter",
-                responses=problem_responses(404))
+                name=f"replay_{spec.name}_dead_letter", responses=problem_responses(404))
     async def replay_dead_letter(request: Request, dead_letter_id: IdPath) -> dict[str, Any]:
         """Apply the event again (after the fault is fixed); exactly once, as always."""
         runtime: Runtime = request.state.runtime

@@ -22,19 +22,20 @@ from shared.uow import UnitOfWorkDep
 def make_router(kind: Kind, prefix: str) -> APIRouter:
     router = APIRouter(prefix=prefix, tags=[prefix.strip("/")])
     schema = kind.schema
+    plural, one = prefix.strip("/"), kind.name  # operation ids: list_themes, create_theme, ...
 
     def ok(obj, status_code: int = 200) -> ORJSONResponse:
         return ORJSONResponse(service.out(kind, obj), status_code=status_code,
                               headers={"ETag": etag(obj)})
 
-    @router.get("", summary=f"List {prefix.strip('/')}")
+    @router.get("", summary=f"List {plural}", name=f"list_{plural}")
     async def list_all(session: SessionDep, limit: Limit = 50, cursor: Cursor = None,
                        include_archived: bool = False) -> ORJSONResponse:
         """In code order, a page at a time."""
         items, total, nxt = await service.list_page(session, kind, include_archived, cursor, limit)
         return ORJSONResponse({"items": items, "total": total, "next_cursor": nxt})
 
-    @router.post("", summary=f"Create a {kind.name}", status_code=201,
+    @router.post("", summary=f"Create a {one}", status_code=201, name=f"create_{one}",
                  responses=problem_responses(401, 403, 409, 422))
     async def create(uow: UnitOfWorkDep, identity: Authenticated,
                      body: schema) -> ORJSONResponse:  # type: ignore[valid-type]
@@ -42,7 +43,8 @@ def make_router(kind: Kind, prefix: str) -> APIRouter:
         data = body.model_dump(mode="python", exclude_none=True)
         return ok(await service.create(uow, identity, kind, data), 201)
 
-    @router.get("/{obj_id}", summary=f"Read a {kind.name}", responses=problem_responses(404))
+    @router.get("/{obj_id}", summary=f"Read a {one}", name=f"read_{one}",
+                responses=problem_responses(404))
     async def read(obj_id: IdPath, session: SessionDep, identity: CurrentIdentity,
                    if_none_match: IfNoneMatch = None) -> Response:
         """With its ETag; If-None-Match gives 304 when unchanged. A theme shows its contact
@@ -58,7 +60,7 @@ def make_router(kind: Kind, prefix: str) -> APIRouter:
                                   headers={"ETag": tag, "Cache-Control": "private"})
         return ok(obj)
 
-    @router.patch("/{obj_id}", summary=f"Change a {kind.name}",
+    @router.patch("/{obj_id}", summary=f"Change a {one}", name=f"update_{one}",
                   responses=problem_responses(401, 403, 404, 412, 422))
     async def patch(obj_id: IdPath, uow: UnitOfWorkDep, identity: Authenticated,
                     body: schema,  # type: ignore[valid-type]
@@ -67,7 +69,7 @@ def make_router(kind: Kind, prefix: str) -> APIRouter:
         data = body.model_dump(mode="python", exclude_unset=True)
         return ok(await service.update(uow, identity, kind, obj_id, data, if_match))
 
-    @router.post("/{obj_id}/archive", summary=f"Archive a {kind.name}",
+    @router.post("/{obj_id}/archive", summary=f"Archive a {one}", name=f"archive_{one}",
                  responses=problem_responses(401, 403, 404))
     async def archive(obj_id: IdPath, uow: UnitOfWorkDep,
                       identity: Authenticated) -> ORJSONResponse:
