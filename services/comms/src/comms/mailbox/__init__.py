@@ -1,0 +1,1 @@
+"""The development mailbox: mail the embedded runner's local catcher received, read by admins."""
