@@ -1,4 +1,5 @@
-"""`make run` from a clean clone: reaches ready, answers an authenticated call, stops cleanly."""
+"""`make run` from a clean clone: reaches ready, answers an authenticated call, fills every list
+a frontend shows with demo data, catches its mail in a mailbox an admin reads, stops cleanly."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -32,6 +34,77 @@ def _processes_under(path: Path) -> list[str]:
         if needle in cmd or cwd.startswith(needle):
             found.append(f"{pid}: {cmd[:200]}")
     return found
+
+
+def _items(body) -> list:
+    """A list answer as a bare array or a page `{items, ...}` (both shapes are served meanwhile)."""
+    return body if isinstance(body, list) else body["items"]
+
+
+def _wait_for(text_of, needle: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = text_of()
+        if needle in text:
+            return text
+        time.sleep(0.5)
+    raise AssertionError(f"{needle!r} not seen in {timeout}s:\n{text_of()[-3000:]}")
+
+
+def _check_demo_lists(api: httpx.Client) -> None:
+    """Every list a frontend's first screens show holds demo data."""
+    assert _items(api.get("/projects", params={"limit": 5}).json())
+    assert _items(api.get("/organisations", params={"limit": 5}).json())
+    for status in ("draft", "submitted", "approved", "locked"):
+        r = api.get("/reports", params={"status": status, "limit": 5})
+        assert r.status_code == 200 and _items(r.json()), (status, r.text[:500])
+    project = _items(api.get("/reports", params={"status": "approved", "limit": 1}).json())[0]["project_id"]
+    targets = _items(api.get("/targets", params={"project_id": project}).json())
+    assert {t["indicator_code"] for t in targets} >= {"EECO01"}, targets
+    rounds = [r for r in _items(api.get("/surveys/rounds").json()) if r["status"] == "closed"]
+    assert rounds
+    results = api.get(f"/surveys/rounds/{rounds[0]['id']}/results").json()
+    assert results["total"]["suppressed"] is False and results["total"]["n"] >= results["k"], results
+    assert results["total"]["mean"] is not None
+    assert _items(api.get("/plans").json())
+    for status in ("draft", "in_review", "scheduled", "published", "archived"):
+        assert _items(api.get("/content", params={"status": status, "limit": 5}).json()), status
+    events = _items(api.get("/events").json())
+    assert events and any(e["confirmed"] > 0 for e in events), events
+    assert any(e["waitlisted"] > 0 for e in events)  # one demo event is full: a waiting list
+    assert _items(api.get("/goals", params={"limit": 50}).json())
+
+
+def _check_mailbox(api: httpx.Client, base: str, coordinator: str) -> None:
+    """A subscription's confirmation mail lands in the mailbox; its link confirms it. The
+    mailbox is the admin's alone."""
+    address = "uusi.tilaaja@example.fi"
+    r = httpx.post(base + "/api/v1/subscriptions", json={"email": address, "consent": True}, timeout=10)
+    assert r.status_code == 202, r.text
+    deadline = time.monotonic() + 30
+    mine = []
+    while not mine and time.monotonic() < deadline:
+        page = api.get("/admin/comms/mailbox", params={"limit": 50})
+        assert page.status_code == 200, page.text
+        assert page.json()["total"] >= len(page.json()["items"])
+        mine = [m for m in page.json()["items"] if m["to"] == address]
+        time.sleep(0.3)
+    assert mine, "no confirmation mail in the mailbox"
+    mail = api.get(f"/admin/comms/mailbox/{mine[0]['id']}").json()
+    link = re.search(r"(http://\S+/api/v1/subscriptions/confirm\?token=[\w-]+)", mail["text"])
+    assert link, mail["text"]
+    assert link.group(1).startswith(base)  # links point at this gateway, on its port
+    confirmed = httpx.get(link.group(1), timeout=10)
+    assert confirmed.status_code == 200 and confirmed.json()["status"] == "confirmed", confirmed.text
+    assert httpx.get(link.group(1), timeout=10).status_code == 404  # used once
+    for headers, status in (({"Authorization": f"Bearer {coordinator}"}, 403), ({}, 401)):
+        for path in ("/api/v1/admin/comms/mailbox", f"/api/v1/admin/comms/mailbox/{mine[0]['id']}"):
+            r = httpx.get(base + path, headers=headers, timeout=10)
+            assert r.status_code == status, (path, r.text)
+            assert r.headers["content-type"].startswith("application/problem+json")
+    assert api.get("/admin/comms/mailbox/00000000000000000000-00000000").status_code == 404
+    assert api.get("/admin/comms/mailbox/..%2Fsecrets").status_code in (404, 422)
+    assert api.get("/admin/comms/mailbox", params={"limit": 201}).status_code == 422
 
 
 def test_make_run_from_clean_clone(tmp_path):
@@ -67,6 +140,17 @@ def test_make_run_from_clean_clone(tmp_path):
         r = httpx.post(base + "/api/v1/projects", json={"code": "RUN-1", "name": {"fi": "Ajo"}},
                        headers={"Authorization": f"Bearer {token}"}, timeout=10)
         assert r.status_code == 201, r.text
+        # The mail catcher's folder and the mailbox endpoint are in the banner.
+        assert str(tmp_path / "data" / "mail") in text and "/api/v1/admin/comms/mailbox" in text
+        # Indicators' demo loads behind "TEKE is running" (it waits for the project events).
+        _wait_for(lambda: (log.seek(0), log.read())[1], "theme goals:", 180)
+        coordinator = subprocess.run(
+            [sys.executable, str(ROOT / "deploy" / "embedded.py"), "--data", str(tmp_path / "data"),
+             "--token", "coordinator"], capture_output=True, text=True, check=True).stdout.strip()
+        with httpx.Client(base_url=base + "/api/v1", timeout=10,
+                          headers={"Authorization": f"Bearer {token}"}) as api:
+            _check_demo_lists(api)
+            _check_mailbox(api, base, coordinator)
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:
