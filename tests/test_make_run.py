@@ -102,6 +102,17 @@ def _check_mailbox(api: httpx.Client, base: str, coordinator: str) -> None:
             r = httpx.get(base + path, headers=headers, timeout=10)
             assert r.status_code == status, (path, r.text)
             assert r.headers["content-type"].startswith("application/problem+json")
+    # Paged newest first by a cursor: every mail once (the demo's registrations mailed too).
+    seen, cursor, total = [], None, None
+    while True:
+        page = api.get("/admin/comms/mailbox", params={"limit": 4, **({"cursor": cursor} if cursor else {})})
+        assert page.status_code == 200, page.text
+        seen += [m["id"] for m in page.json()["items"]]
+        total, cursor = page.json()["total"], page.json()["next_cursor"]
+        if not cursor:
+            break
+    assert total > 4 and len(seen) == total and seen == sorted(set(seen), reverse=True)
+    assert api.get("/admin/comms/mailbox", params={"cursor": "bm9wZQ"}).status_code == 422
     assert api.get("/admin/comms/mailbox/00000000000000000000-00000000").status_code == 404
     assert api.get("/admin/comms/mailbox/..%2Fsecrets").status_code in (404, 422)
     assert api.get("/admin/comms/mailbox", params={"limit": 201}).status_code == 422
