@@ -279,7 +279,8 @@ async def test_every_code_list_with_labels(client_for):
     for name in ("regions", "strategies", "target_groups", "sub_themes", "specific_objectives",
                  "organisation_kinds", "statuses", "budget_sources", "project_kinds", "ministries",
                  "intervention_types", "organisation_sectors", "organisation_size_classes",
-                 "practice_kinds", "practice_maturities", "output_kinds", "lesson_topics"):
+                 "practice_kinds", "practice_maturities", "output_kinds", "lesson_topics",
+                 "overlap_reason_kinds"):
         assert lists[name], name
         assert all(i["code"] and i["fi"] and i["sv"] and i["en"] for i in lists[name]
                    if name != "strategies"), name

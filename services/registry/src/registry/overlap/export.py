@@ -6,6 +6,20 @@ from typing import Any
 
 from shared.exports import Column
 
+# The kinds of reason a pair overlaps (overlap/scoring.py), labelled in the export.
+REASON_KINDS = {
+    "shared_workplace": {"fi": "Yhteinen työpaikka", "sv": "Gemensam arbetsplats",
+                         "en": "Shared workplace"},
+    "text": {"fi": "Samankaltainen teksti", "sv": "Liknande text", "en": "Similar text"},
+    "target_groups": {"fi": "Yhteiset kohderyhmät", "sv": "Gemensamma målgrupper",
+                      "en": "Shared target groups"},
+    "sub_themes": {"fi": "Yhteiset alateemat", "sv": "Gemensamma underteman",
+                   "en": "Shared sub-themes"},
+    "regions": {"fi": "Yhteiset maakunnat", "sv": "Gemensamma landskap", "en": "Shared regions"},
+    "organisations": {"fi": "Yhteiset organisaatiot", "sv": "Gemensamma organisationer",
+                      "en": "Shared organisations"},
+}
+
 COLUMNS = [
     Column("project_a_code", {"fi": "Hanke A", "sv": "Projekt A", "en": "Project A"}),
     Column("project_a_name", {"fi": "Hankkeen A nimi", "sv": "Projekt A:s namn",
@@ -43,4 +57,5 @@ def row(pair: dict[str, Any], lang: str, names: dict[str, dict] | None = None) -
             "double_funding": pair["double_funding"],
             "shared_workplaces": [_name({"name": (names or {}).get(i)}, lang) or i for i in shared],
             "shared_workplace_ids": shared,
-            "reasons": [r["kind"] for r in pair["reasons"]]}
+            "reasons": list(dict.fromkeys(
+                (REASON_KINDS.get(r["kind"]) or {}).get(lang) or r["kind"] for r in pair["reasons"]))}

@@ -43,15 +43,17 @@ async def code_lists() -> dict[str, Any]:
 
 
 def _module_lists() -> dict[str, dict[str, dict[str, str]]]:
-    """Code lists kept beside their exports (organisations, practices, outputs, lessons)."""
+    """Code lists kept beside their exports (organisations, practices, outputs, lessons,
+    overlap reasons)."""
     from registry import exports
     from registry.outputs import exports as outputs
+    from registry.overlap import export as overlap
 
     return {"organisation_sectors": exports.SECTORS, "organisation_size_classes": exports.SIZES,
             "practice_kinds": exports.PRACTICE_KINDS, "practice_maturities": exports.MATURITIES,
             "output_kinds": outputs.OUTPUT_KINDS, "output_languages": outputs.LANGUAGES,
             "lesson_kinds": outputs.LESSON_KINDS, "lesson_audiences": outputs.AUDIENCES,
-            "lesson_topics": outputs.TOPICS}
+            "lesson_topics": outputs.TOPICS, "overlap_reason_kinds": overlap.REASON_KINDS}
 
 
 @router.get("/list-of-operations", summary="The fields of the EU list of operations")
