@@ -269,7 +269,9 @@ async def test_overlap_report_filters_export_freshness_and_events(gw, client_for
     r = await coord.get("/overlaps/export", params={"theme_id": w["theme"]["id"], "format": "csv"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
-    assert rows[0]["Tunniste"] == pair and rows[0]["Yhteiset työpaikat"] == w["shop"]["id"]
+    assert rows[0]["Tunniste"] == pair and rows[0]["Yhteiset työpaikat"] == w["shop"]["name"]["fi"]
+    assert rows[0]["Yhteisten työpaikkojen tunnisteet"] == w["shop"]["id"]  # names, ids apart
+    assert "Yhteinen työpaikka" in rows[0]["Perusteet"]  # reason kinds labelled
     r = await coord.get("/overlaps/export", params={"theme_id": w["theme"]["id"],
                                                     "format": "xlsx", "lang": "en"})
     values = list(load_workbook(io.BytesIO(r.content)).active.values)

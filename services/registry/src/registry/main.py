@@ -15,6 +15,7 @@ from registry.config import Settings
 from registry.coordination.router import routers as coordination_routers
 from registry.evaluations import router as evaluations
 from registry.models import metadata
+from registry.operations.router import router as operations_router
 from registry.organisations.router import router as organisations_router
 from registry.outputs.router import lessons_router, outputs_router
 from registry.outputs.router import router as project_outputs_router
@@ -46,7 +47,7 @@ spec = ServiceSpec(
              programmes_router, themes_router, calls_router, practices_router, adoptions_router,
              changes_router, funding_router, reference_router, theme_persons_router,
              project_outputs_router, outputs_router, lessons_router, *evaluations.ROUTERS,
-             similar_router, overlap_router, *coordination_routers],
+             similar_router, overlap_router, *coordination_routers, operations_router],
     produces=contracts.STREAM,
 )
 

@@ -146,6 +146,10 @@ class Project(Base):
     # development | pilot | coordination (issue 14, part "theme")
     kind: Mapped[str] = mapped_column(String(20), default="development",
                                       server_default="development")
+    # The EU list of operations (CPR Article 49(3)): the Union co-financing rate (percent, 0-100)
+    # and the Annex I intervention field (reference/intervention_fields.json).
+    co_financing_rate: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    intervention_type: Mapped[str | None] = mapped_column(String(10))
 
 
 class ProjectTag(Base):

@@ -104,6 +104,12 @@ class ProjectState(BaseModel):
     kind: ProjectKind = Field("development", description=(
         "development, pilot (kokeilu) or coordination (koordinaatiohanke); absent in events "
         "written before it existed, which means development."))
+    co_financing_rate: str | None = Field(None, description=(
+        "EU co-financing rate in percent as an exact decimal string (e.g. \"60.00\"); absent "
+        "in events written before it existed."))
+    intervention_type: str | None = Field(None, description=(
+        "Intervention field code of Annex I to Regulation (EU) 2021/1060 (registry "
+        "/reference/intervention_types); absent in events written before it existed."))
 
 
 class ProjectCreatedV1(ProjectState):

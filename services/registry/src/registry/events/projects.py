@@ -37,6 +37,9 @@ def project_state(project: Any, partner_ids: Iterable[str] | None = None,
         "budget_total": str(budget) if budget is not None else None,
         "published": bool(get("published")), "archived": bool(get("archived")),
         "kind": get("kind") or "development",
+        # New keys go last: the outbox keeps the JSON as built (issue 15, list of operations).
+        "co_financing_rate": str(rate) if (rate := get("co_financing_rate")) is not None else None,
+        "intervention_type": get("intervention_type"),
     }
 
 

@@ -43,7 +43,8 @@ async def export_organisations(session: SessionDep, format: exports.Format = "cs
                                max_rows: Annotated[int, Query(ge=1, le=100_000)] = 100_000):
     """The organisations the list's filters select, code labels in `lang` (no personal data)."""
     rows = await service.export(session, kind, region, business_id, q, max_rows)
-    return export_response([exports.organisation_row(o, lang) for o in rows],
+    names = await exports.organisation_names(session, (o.successor_id for o in rows))
+    return export_response([exports.organisation_row(o, lang, names) for o in rows],
                            exports.ORGANISATION_COLUMNS, format, lang=lang,
                            filename="organisations")
 

@@ -57,7 +57,9 @@ async def export_overlaps(session: SessionDep, identity: Authenticated,
                           max_rows: Annotated[int, Query(ge=1, le=100_000)] = 100_000):
     """The report's pairs (its filters), in its order."""
     rows = await service.export(session, identity, theme_id, region, min_score, max_rows)
-    return export_response([row(p, lang) for p in rows], COLUMNS, format, lang=lang,
+    names = await exports.organisation_names(session, (
+        r.get("organisation_id") for p in rows for r in p["reasons"]))
+    return export_response([row(p, lang, names) for p in rows], COLUMNS, format, lang=lang,
                            filename="overlaps")
 
 

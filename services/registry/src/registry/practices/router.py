@@ -52,7 +52,8 @@ async def export_practices(session: SessionDep, identity: CurrentIdentity,
                            max_rows: Annotated[int, Query(ge=1, le=100_000)] = 100_000):
     """The practices the caller may list (the list's filters), code labels in `lang`."""
     rows = await service.export(session, identity, maturity, project_id, sub_theme, max_rows)
-    return export_response([exports.practice_row(p, lang) for p in rows],
+    names = await exports.organisation_names(session, (p.organisation_id for p in rows))
+    return export_response([exports.practice_row(p, lang, names) for p in rows],
                            exports.PRACTICE_COLUMNS, format, lang=lang, filename="practices")
 
 

@@ -29,7 +29,8 @@ from shared.db import new_id
 SCALARS = ("code", "name", "status", "start_date", "end_date", "organisation_id", "funder_id",
            "region_codes", "case_numbers", "appointing_body", "set_up_date", "goals",
            "starting_points", "further_info", "theme_id", "programme_id", "call_id",
-           "target_groups", "sub_themes", "published", "kind")
+           "target_groups", "sub_themes", "published", "kind", "co_financing_rate",
+           "intervention_type")
 TAG_KINDS = {"region": "region_codes", "target_group": "target_groups", "sub_theme": "sub_themes"}
 REFERENCES = (("theme_id", Theme), ("programme_id", Programme), ("call_id", Call))
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.responses import ORJSONResponse
 from pydantic import StringConstraints
 
-from registry import access, reference
+from registry import access, exports
 from registry.projects import query as pquery
 from registry.projects import repository
 from registry.projects.schemas import (
@@ -24,7 +24,7 @@ from registry.projects.service import project as project_service
 from shared import limits
 from shared.db import SessionDep
 from shared.errors import problem_responses
-from shared.exports import EXPORT_RESPONSES, Column, export_response
+from shared.exports import EXPORT_RESPONSES, export_response
 from shared.identity import Authenticated, CurrentIdentity
 from shared.limits import IdPath, IfMatch, IfNoneMatch
 from shared.pagination import Cursor, Limit
@@ -100,22 +100,9 @@ async def list_projects(
     return ORJSONResponse(page.model_dump(mode="json", exclude_none=False))
 
 
-EXPORT_COLUMNS = [
-    Column("code", {"fi": "Hankenumero", "sv": "Projektnummer", "en": "Project code"}),
-    Column("name", {"fi": "Nimi", "sv": "Namn", "en": "Name"}),
-    Column("status", {"fi": "Tila", "sv": "Status", "en": "Status"}),
-    Column("start_date", {"fi": "Alkaa", "sv": "Börjar", "en": "Start"}),
-    Column("end_date", {"fi": "Päättyy", "sv": "Slutar", "en": "End"}),
-    Column("regions", {"fi": "Maakunnat", "sv": "Landskap", "en": "Regions"}),
-    Column("target_groups", {"fi": "Kohderyhmät", "sv": "Målgrupper", "en": "Target groups"}),
-    Column("sub_themes", {"fi": "Alateemat", "sv": "Underteman", "en": "Sub-themes"}),
-    Column("budget_total", {"fi": "Budjetti (EUR)", "sv": "Budget (EUR)", "en": "Budget (EUR)"}),
-    Column("organisation_id", {"fi": "Toteuttaja", "sv": "Genomförare", "en": "Implementer"}),
-    Column("funder_id", {"fi": "Rahoittaja", "sv": "Finansiär", "en": "Funder"}),
-    Column("kind", {"fi": "Hanketyyppi", "sv": "Projekttyp", "en": "Project kind"}),
-]
-PERSONAL_COLUMN = Column("contact_persons", {"fi": "Yhteyshenkilöt", "sv": "Kontaktpersoner",
-                                             "en": "Contact persons"})
+# Column definitions and rows: registry/exports.py (organisations named, codes labelled).
+EXPORT_COLUMNS = exports.PROJECT_COLUMNS
+PERSONAL_COLUMN = exports.PROJECT_PERSONAL_COLUMN
 
 
 @router.get("/export", summary="Export a filtered project list (CSV, XLSX, JSON)",
@@ -133,21 +120,12 @@ async def export_projects(session: SessionDep, identity: CurrentIdentity, pq: Qu
     if include_personal and allowed:
         columns.append(PERSONAL_COLUMN)
         persons = await repository.contact_persons(session, list(allowed)[:30000])
+    names = await exports.organisation_names(
+        session, (i for p, _ in rows for i in (p.organisation_id, p.funder_id)))
     out = []
     for p, _ in rows:
-        out.append({
-            "code": p.code, "name": (p.name or {}).get(lang) or (p.name or {}).get("fi"),
-            "status": reference.label("statuses", p.status, lang),
-            "kind": reference.label("project_kinds", p.kind or "development", lang),
-            "start_date": p.start_date.isoformat() if p.start_date else None,
-            "end_date": p.end_date.isoformat() if p.end_date else None,
-            "regions": [reference.label("regions", c, lang) for c in p.region_codes or []],
-            "target_groups": [reference.label("target_groups", c, lang) for c in p.target_groups or []],
-            "sub_themes": [reference.label("sub_themes", c, lang) for c in p.sub_themes or []],
-            "budget_total": str(p.budget_total) if p.budget_total is not None else None,
-            "organisation_id": p.organisation_id, "funder_id": p.funder_id,
-            "contact_persons": persons.get(p.id, []) if p.id in allowed else None,
-        })
+        out.append({**exports.project_row(p, names, lang),
+                    "contact_persons": persons.get(p.id, []) if p.id in allowed else None})
     return export_response(out, columns, format, lang=lang, filename="projects")
 
 
@@ -162,7 +140,7 @@ async def create_project(uow: UnitOfWorkDep, identity: Authenticated,
 
 
 async def _project_response(session, identity, written: ProjectWrite, code: int = 200,
-                            headers: dict[str, str] | None = None) -> Response:
+                            headers: dict[str, str] | None = None, lang: str = "fi") -> Response:
     p, kids = written.project, written.children
     if kids is None:
         # Personal data is loaded only for those who may see it (funders decide that first).
@@ -170,18 +148,21 @@ async def _project_response(session, identity, written: ProjectWrite, code: int 
         kids = await project_service.children(session, p.id, persons=private)
     private = access.project_private(identity, p, {f["organisation_id"] for f in kids["funders"]})
     data = project_service.to_json(p, kids, private)
+    data["labels"] = project_service.labels(p, lang, await repository.specific_objective(
+        session, p.theme_id))
     return ORJSONResponse(data, status_code=code, headers={"ETag": etag(p), **(headers or {})})
 
 
 @router.get("/{project_id}", summary="Read a project", response_model=ProjectRead,
             responses=problem_responses(404))
 async def read_project(project_id: IdPath, session: SessionDep, identity: CurrentIdentity,
-                       if_none_match: IfNoneMatch = None) -> Response:
-    """One project with its ETag (send it back as If-Match when you change it)."""
+                       if_none_match: IfNoneMatch = None, lang: Lang = "fi") -> Response:
+    """One project with its ETag (send it back as If-Match when you change it); `labels` names
+    its codes in `lang`."""
     p = await project_service.get(session, project_id, identity)
     if etag_matches(if_none_match, etag(p)):
         return Response(status_code=304, headers={"ETag": etag(p)})
-    return await _project_response(session, identity, ProjectWrite(p))
+    return await _project_response(session, identity, ProjectWrite(p), lang=lang)
 
 
 @router.patch("/{project_id}", summary="Change a project", response_model=ProjectRead,

@@ -83,8 +83,28 @@ class _Record(_In):
     steering_group: list[Person] | None = Field(None, max_length=50)
     evaluations: list[Evaluation] | None = Field(None, max_length=20)
     published: bool | None = None
+    # The EU list of operations (CPR Article 49(3), points (k) and (n)).
+    co_financing_rate: DecimalIn | None = Field(
+        None, ge=0, le=100, max_digits=5, decimal_places=2,
+        description="EU co-financing rate in percent (0-100, at most 2 decimals).")
+    intervention_type: CodeStr | None = Field(
+        None, description="Intervention field code of Annex I to Regulation (EU) 2021/1060; "
+        "see /reference/intervention_types.")
 
     _regions = field_validator("region_codes")(check_regions)
+
+    @field_validator("co_financing_rate")
+    @classmethod
+    def _rate(cls, v):
+        # Stored as NUMERIC(5, 2): the same two places in every answer (12.5 -> 12.50).
+        return None if v is None else v.quantize(Decimal("0.01"))
+
+    @field_validator("intervention_type")
+    @classmethod
+    def _it(cls, v):
+        if v is not None:
+            check_codes("intervention_types", [v])
+        return v
 
     @field_validator("target_groups")
     @classmethod
@@ -189,6 +209,12 @@ class ProjectRead(BaseModel):
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    co_financing_rate: Decimal | None = None
+    intervention_type: str | None = None
+    labels: dict[str, str | list[str] | None] | None = Field(
+        None, description="Labels of the record's codes in the language asked for (`lang`): "
+        "status, kind, region_codes, target_groups, sub_themes, intervention_type, "
+        "specific_objective.")
 
 
 class ProjectSummary(BaseModel):

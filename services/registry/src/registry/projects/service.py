@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry import access
+from registry import access, reference
 from registry.changes import history as audit
 from registry.events.projects import project_state
 from registry.models import Project, ProjectFunder
@@ -154,8 +154,24 @@ class ProjectService:
                              "organisation": x["organisation"], "title": x["title"], "id": x["id"]}
                             for x in kids[key]]
         out.update(published=bool(p.published), archived=bool(p.archived), version=p.version,
-                   created_at=_iso_dt(p.created_at), updated_at=_iso_dt(p.updated_at))
+                   created_at=_iso_dt(p.created_at), updated_at=_iso_dt(p.updated_at),
+                   co_financing_rate=_dec(p.co_financing_rate),
+                   intervention_type=p.intervention_type)
         return out
+
+    def labels(self, p: Project, lang: str, objective: str | None) -> dict[str, Any]:
+        """The record's codes labelled in `lang` (the JSON read's `labels`; codes stay as they are)."""
+        def one(name: str, code: str | None) -> str | None:
+            return reference.label(name, code, lang) if code else None
+
+        return {"status": one("statuses", p.status),
+                "kind": one("project_kinds", p.kind or "development"),
+                "region_codes": [reference.label("regions", c, lang) for c in p.region_codes or []],
+                "target_groups": [reference.label("target_groups", c, lang)
+                                  for c in p.target_groups or []],
+                "sub_themes": [reference.label("sub_themes", c, lang) for c in p.sub_themes or []],
+                "intervention_type": one("intervention_types", p.intervention_type),
+                "specific_objective": one("specific_objectives", objective)}
 
     def snapshot(self, p: Project, kids: dict[str, Any]) -> dict[str, Any]:
         """What history keeps: everything but personal data (only how many people are listed)."""

@@ -207,4 +207,6 @@ def _json_scalars(rec: dict[str, Any], keys=SCALARS) -> dict[str, Any]:
     for c in _DATES:
         if out.get(c) is not None:
             out[c] = out[c].isoformat()
+    if out.get("co_financing_rate") is not None:  # a Decimal: history keeps JSON
+        out["co_financing_rate"] = str(out["co_financing_rate"])
     return out
