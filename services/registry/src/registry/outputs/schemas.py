@@ -3,9 +3,11 @@ audiences and topics are the contract's codes, languages ISO 639-1."""
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, Field, field_validator
+import datetime as dt
 
-from shared.contracts.coordination import LessonAudience, LessonKind, LessonTopic, OutputKind
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared.contracts.coordination import LessonAudience, LessonKind, LessonTopic, OutputKind, Text
 from shared.contracts.registry import LocalizedDescription, LocalizedName
 from shared.types import IsoDate, StrictInput
 
@@ -86,3 +88,49 @@ class LessonPatch(StrictInput):
     text: LocalizedDescription | None = None
     audience: LessonAudience | None = None
     topic: LessonTopic | None = None
+
+
+# ---- responses ----
+
+class OutputRead(BaseModel):
+    """An output of a project."""
+
+    id: str
+    project_id: str
+    kind: OutputKind
+    title: Text
+    language: str
+    url: str
+    date: dt.date
+    description: Text | None = None
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class OutputListed(OutputRead):
+    """An output in a list, with its project's code and name."""
+
+    project_code: str
+    project_name: Text
+
+
+class LessonRead(BaseModel):
+    """A lesson learned or recommendation of a project."""
+
+    id: str
+    project_id: str
+    kind: LessonKind
+    text: Text
+    audience: LessonAudience
+    topic: LessonTopic | None = None
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class LessonListed(LessonRead):
+    """A lesson in a list, with its project's code and name."""
+
+    project_code: str
+    project_name: Text

@@ -10,6 +10,7 @@ from fastapi.responses import ORJSONResponse
 from pydantic import StringConstraints
 
 from registry import access, reference
+from registry import exports as registry_exports
 from registry.projects import query as pquery
 from registry.projects import repository
 from registry.projects.schemas import (
@@ -24,7 +25,7 @@ from registry.projects.service import project as project_service
 from shared import limits
 from shared.db import SessionDep
 from shared.errors import problem_responses
-from shared.exports import EXPORT_RESPONSES, Column, export_response
+from shared.exports import Column, export_response
 from shared.identity import Authenticated, CurrentIdentity
 from shared.limits import IdPath, IfMatch, IfNoneMatch
 from shared.pagination import Cursor, Limit
@@ -119,7 +120,8 @@ PERSONAL_COLUMN = Column("contact_persons", {"fi": "Yhteyshenkilöt", "sv": "Kon
 
 
 @router.get("/export", summary="Export a filtered project list (CSV, XLSX, JSON)",
-            responses={**EXPORT_RESPONSES, **problem_responses(422)})
+            responses={**registry_exports.export_responses("Project", EXPORT_COLUMNS),
+                       **problem_responses(422)})
 async def export_projects(session: SessionDep, identity: CurrentIdentity, pq: QueryDep,
                           format: Literal["csv", "xlsx", "json"] = "csv", lang: Lang = "fi",
                           include_personal: bool = False,
