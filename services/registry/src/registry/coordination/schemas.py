@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from registry.validators import check_codes
 from shared import limits
-from shared.contracts.coordination import ServiceNeedStatus, Text
-from shared.contracts.registry import LocalizedDescription, LocalizedName
+from shared.contracts.coordination import ServiceNeedStatus
+from shared.contracts.registry import LocalizedDescription, LocalizedName, LocalizedText
 from shared.limits import CodeStr
 from shared.pagination import Page
 from shared.types import IsoDate, StrictInput
@@ -90,7 +90,7 @@ class SteeringMeetingRead(BaseModel):
     participants: list[ParticipantView]
     coordination_attended: bool
     funder_attended: bool
-    decisions: Text
+    decisions: LocalizedText
     minutes_url: str | None = None
     created_at: dt.datetime
 
@@ -104,7 +104,7 @@ class ProjectMeetings(Page[SteeringMeetingRead]):
 class ParticipationItem(BaseModel):
     project_id: str
     code: str
-    name: Text
+    name: LocalizedText
     meetings: int
     coordination_attended: bool
     funder_attended: bool
@@ -142,8 +142,8 @@ class ServiceNeedRead(BaseModel):
     id: str
     version: int
     theme_id: str
-    title: Text
-    description: Text
+    title: LocalizedText
+    description: LocalizedText
     region_codes: list[str]
     target_group_codes: list[str]
     evidence: str

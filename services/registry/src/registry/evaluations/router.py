@@ -11,11 +11,11 @@ from registry.evaluations import follow_ups, recommendations, service
 from registry.evaluations.schemas import (
     Continuation,
     EvaluationIn,
-    EvaluationRead,
     FollowUpIn,
     FollowUpRead,
     RecommendationIn,
     RecommendationRead,
+    ThemeEvaluationRead,
     TransitionIn,
 )
 from shared.db import SessionDep
@@ -34,7 +34,7 @@ def _etag(view: dict) -> dict[str, str]:
     return {"ETag": f'"{view["id"]}:{view["version"]}"'}
 
 
-@router.get("", summary="List theme evaluations", response_model=Page[EvaluationRead],
+@router.get("", summary="List theme evaluations", response_model=Page[ThemeEvaluationRead],
             responses=problem_responses(404, 422))
 async def list_evaluations(session: SessionDep, identity: CurrentIdentity, limit: Limit = 50,
                            cursor: Cursor = None, theme_id: CodeQuery = None) -> ORJSONResponse:
@@ -43,7 +43,7 @@ async def list_evaluations(session: SessionDep, identity: CurrentIdentity, limit
     return ORJSONResponse(await service.list_page(session, identity, theme_id, cursor, limit))
 
 
-@router.post("", summary="Record a theme evaluation", status_code=201, response_model=EvaluationRead,
+@router.post("", summary="Record a theme evaluation", status_code=201, response_model=ThemeEvaluationRead,
              responses=problem_responses(401, 403, 422))
 async def create_evaluation(uow: UnitOfWorkDep, identity: Authenticated,
                             body: EvaluationIn) -> ORJSONResponse:
@@ -53,7 +53,7 @@ async def create_evaluation(uow: UnitOfWorkDep, identity: Authenticated,
     return ORJSONResponse(view, status_code=201, headers=_etag(view))
 
 
-@router.get("/{evaluation_id}", summary="Read a theme evaluation", response_model=EvaluationRead,
+@router.get("/{evaluation_id}", summary="Read a theme evaluation", response_model=ThemeEvaluationRead,
             responses=problem_responses(404))
 async def read_evaluation(evaluation_id: IdPath, session: SessionDep,
                           identity: CurrentIdentity) -> ORJSONResponse:
@@ -63,7 +63,7 @@ async def read_evaluation(evaluation_id: IdPath, session: SessionDep,
     return ORJSONResponse(view, headers=_etag(view))
 
 
-@router.patch("/{evaluation_id}", summary="Change a theme evaluation", response_model=EvaluationRead,
+@router.patch("/{evaluation_id}", summary="Change a theme evaluation", response_model=ThemeEvaluationRead,
               responses=problem_responses(401, 403, 404, 412, 422))
 async def update_evaluation(evaluation_id: IdPath, uow: UnitOfWorkDep, identity: Authenticated,
                             body: EvaluationIn, if_match: IfMatch = None) -> ORJSONResponse:

@@ -9,8 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared import limits
-from shared.contracts.coordination import RecommendationStatus, Text
-from shared.contracts.registry import LocalizedDescription, LocalizedName
+from shared.contracts.coordination import RecommendationStatus
+from shared.contracts.registry import LocalizedDescription, LocalizedName, LocalizedText
 from shared.limits import CodeStr, ShortStr
 from shared.types import IsoDate, StrictInput
 
@@ -106,7 +106,7 @@ class RecommendationRead(BaseModel):
     evaluation_id: str
     theme_id: str
     number: int
-    text: Text
+    text: LocalizedText
     addressee: str | None = None
     status: RecommendationStatus
     status_date: dt.date | None = None
@@ -117,19 +117,19 @@ class RecommendationRead(BaseModel):
     updated_at: dt.datetime
 
 
-class EvaluationRead(BaseModel):
+class ThemeEvaluationRead(BaseModel):
     """A theme evaluation with its recommendations and their outcomes."""
 
     id: str
     version: int
     theme_id: str
     kind: EvaluationKind
-    title: Text | None = None
+    title: LocalizedText | None = None
     evaluator: str
     started: dt.date
     completed: dt.date | None = None
-    questions: list[Text] = []
-    findings: Text | None = None
+    questions: list[LocalizedText] = []
+    findings: LocalizedText | None = None
     report_url: str | None = None
     status: Literal["ongoing", "completed"]
     created_at: dt.datetime
@@ -144,7 +144,7 @@ class UserView(BaseModel):
 
 class FollowUpPracticeView(BaseModel):
     practice_id: str
-    name: Text | None = None
+    name: LocalizedText | None = None
     in_use: bool
     used_by: list[UserView] = []
     note: str | None = Field(None, description="Only to those who may see the project's private parts.")
@@ -165,7 +165,7 @@ class FollowUpRead(BaseModel):
 
 class ContinuationItem(BaseModel):
     practice_id: str
-    name: Text | None = None
+    name: LocalizedText | None = None
     project_id: str
     project_code: str
     project_end_date: dt.date | None = None

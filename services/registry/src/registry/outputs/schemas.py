@@ -7,8 +7,8 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.contracts.coordination import LessonAudience, LessonKind, LessonTopic, OutputKind, Text
-from shared.contracts.registry import LocalizedDescription, LocalizedName
+from shared.contracts.coordination import LessonAudience, LessonKind, LessonTopic, OutputKind
+from shared.contracts.registry import LocalizedDescription, LocalizedName, LocalizedText
 from shared.types import IsoDate, StrictInput
 
 URL_MAX = 2000
@@ -98,11 +98,11 @@ class OutputRead(BaseModel):
     id: str
     project_id: str
     kind: OutputKind
-    title: Text
+    title: LocalizedText
     language: str
     url: str
     date: dt.date
-    description: Text | None = None
+    description: LocalizedText | None = None
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -112,7 +112,7 @@ class OutputListed(OutputRead):
     """An output in a list, with its project's code and name."""
 
     project_code: str
-    project_name: Text
+    project_name: LocalizedText
 
 
 class LessonRead(BaseModel):
@@ -121,7 +121,7 @@ class LessonRead(BaseModel):
     id: str
     project_id: str
     kind: LessonKind
-    text: Text
+    text: LocalizedText
     audience: LessonAudience
     topic: LessonTopic | None = None
     version: int
@@ -133,4 +133,4 @@ class LessonListed(LessonRead):
     """A lesson in a list, with its project's code and name."""
 
     project_code: str
-    project_name: Text
+    project_name: LocalizedText

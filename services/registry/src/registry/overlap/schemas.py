@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts.coordination import Text
+from shared.contracts.registry import LocalizedText
 from shared.pagination import Page
 from shared.types import StrictInput
 
@@ -40,7 +40,7 @@ class ProjectBrief(BaseModel):
 
     id: str
     code: str | None = None
-    name: Text | None = None
+    name: LocalizedText | None = None
     theme_id: str | None = None
     region_codes: list[str] = []
     funder_id: str | None = None
