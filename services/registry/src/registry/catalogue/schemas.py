@@ -1,10 +1,12 @@
-"""Request bodies of programmes, themes and calls (each checked on its own)."""
+"""Request bodies of programmes, themes and calls (each checked on its own), and what the API
+answers with."""
 
 import datetime as dt
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from registry.themes.schemas import ThemePersonRead
 from registry.validators import check_code_field, check_codes
 from shared import limits
 from shared.contracts.registry import (
@@ -108,7 +110,6 @@ class CallIn(_Period):
 # ---- responses (the events' state models plus what only the API shows) ----
 
 class _Stamps(BaseModel):
-    model_config = ConfigDict(extra="ignore")
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -116,27 +117,22 @@ class _Stamps(BaseModel):
 class ProgrammeRead(_Stamps, ProgrammeState):
     """A programme."""
 
-
-class ThemePersonView(BaseModel):
-    id: str
-    role: str
-    ministry: str | None = None
-    name: str
-    title: str | None = None
-    organisation: str | None = None
-    email: str | None = None
-    phone: str | None = None
+    model_config = ConfigDict(extra="ignore")  # every member is declared
 
 
 class ThemeRead(_Stamps, ThemeState):
     """A theme; `persons` (its contact persons) only for national roles, on a read."""
 
+    model_config = ConfigDict(extra="ignore")  # every member is declared
+
     priorities: list[LocalizedText] = []
-    persons: list[ThemePersonView] | None = None
+    persons: list[ThemePersonRead] | None = None
 
 
 class CallRead(_Stamps, CallState):
     """A call for proposals."""
+
+    model_config = ConfigDict(extra="ignore")  # every member is declared
 
     priorities: list[LocalizedText] = []
 

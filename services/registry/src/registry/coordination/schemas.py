@@ -1,4 +1,5 @@
-"""Request bodies of steering-group meetings and service needs (every string and list bounded)."""
+"""Request bodies (every string and list bounded) and responses of steering-group meetings and
+service needs."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Request bodies of theme evaluations, recommendations and follow-ups (every string and list
-bounded)."""
+"""Request bodies (every string and list bounded) and responses of theme evaluations,
+recommendations and follow-ups."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Request bodies of organisations and successions."""
+"""Request bodies of organisations and successions, and their responses."""
 
 from __future__ import annotations
 

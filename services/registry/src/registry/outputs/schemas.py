@@ -1,4 +1,4 @@
-"""Request bodies of project outputs and lessons. Every string and list is bounded; kinds,
+"""Request bodies and responses of project outputs and lessons. Every string and list is bounded; kinds,
 audiences and topics are the contract's codes, languages ISO 639-1."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Request bodies of the overlap routes."""
+"""Request bodies and responses of the overlap routes."""
 
 from __future__ import annotations
 

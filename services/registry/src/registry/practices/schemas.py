@@ -1,4 +1,4 @@
-"""Request bodies of practices and adoptions."""
+"""Request bodies of practices and adoptions, and their responses."""
 
 from __future__ import annotations
 
