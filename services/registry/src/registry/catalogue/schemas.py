@@ -137,6 +137,12 @@ class CallRead(_Stamps, CallState):
     priorities: list[LocalizedText] = []
 
 
+class ThemeCallRead(CallRead):
+    """A call of a theme; `shared_with`: the call's other themes (a joint call)."""
+
+    shared_with: list[str]
+
+
 EurText = Annotated[str, Field(description="EUR as an exact decimal string.")]
 
 

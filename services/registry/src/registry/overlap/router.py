@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 from fastapi.responses import ORJSONResponse
 
 from registry import exports
 from registry.overlap import background, service
 from registry.overlap.export import COLUMNS, row
-from registry.overlap.schemas import Freshness, OverlapReport, RebuildIn
+from registry.overlap.schemas import Freshness, OverlapReport, RebuildAccepted, RebuildIn
 from shared.db import SessionDep
 from shared.errors import problem_responses
 from shared.exports import export_response
@@ -72,9 +72,10 @@ async def overlap_freshness(session: SessionDep, identity: Authenticated) -> ORJ
 
 
 @router.post("/rebuild", summary="Ask for a rebuild of the national overlap report",
-             status_code=202, responses=problem_responses(401, 403, 422))
-async def rebuild_overlaps(body: RebuildIn, session: SessionDep, identity: Authenticated,
-                           response: Response) -> dict[str, Any]:
+             status_code=202, response_model=RebuildAccepted,
+             responses=problem_responses(401, 403, 422))
+async def rebuild_overlaps(body: RebuildIn, session: SessionDep,
+                           identity: Authenticated) -> ORJSONResponse:
     """Coordinators and admins. The build runs behind the request (minutes at national size):
     202 with the report's freshness as it is now; `GET /overlaps/freshness` shows when it is
     done. `incremental`: only the pairs of the projects changed since the last build. The build
@@ -82,6 +83,6 @@ async def rebuild_overlaps(body: RebuildIn, session: SessionDep, identity: Authe
     `overlap_report.rebuilt`."""
     service.require_rebuilder(identity)
     background.ask(body.incremental)
-    response.headers["Location"] = "/api/v1/overlaps/freshness"
-    return {"accepted": True, "incremental": body.incremental,
-            "freshness": await service.freshness(session)}
+    return ORJSONResponse({"accepted": True, "incremental": body.incremental,
+                           "freshness": await service.freshness(session)}, status_code=202,
+                          headers={"Location": "/api/v1/overlaps/freshness"})

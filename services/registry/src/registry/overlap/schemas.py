@@ -63,3 +63,11 @@ class OverlapReport(Page[OverlapPairRead]):
 
     threshold: float
     freshness: Freshness
+
+
+class RebuildAccepted(BaseModel):
+    """A rebuild was asked for; the report's freshness as it is now."""
+
+    accepted: bool
+    incremental: bool
+    freshness: Freshness
