@@ -40,3 +40,88 @@ async def test_docs_page_serves_its_own_assets(stack):
         for url in urls:
             r = await client.get(url)
             assert r.status_code == 200 and len(r.content) > 100, url
+
+
+# ---- the contract generates cleanly (issue 15) ----
+
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def _resolve(doc: dict, schema: dict) -> dict:
+    while "$ref" in schema:
+        schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def _untyped(schema: dict) -> bool:
+    """An empty schema, or a bare object that says nothing of its members."""
+    if not schema:
+        return True
+    return schema.get("type") == "object" and not {
+        "properties", "additionalProperties", "$ref", "anyOf", "oneOf", "allOf"} & set(schema)
+
+
+def contract_findings(doc: dict) -> list[tuple[str, str]]:
+    """(path, finding) for every 2xx JSON response without a type and every list (a GET whose
+    body has `items`) without `next_cursor`. Exports (a GET with a `format` parameter) answer
+    the whole selection as a file: their `items` is not a page."""
+    found = []
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if method not in METHODS:
+                continue
+            where = f"{method.upper()} {path}"
+            export = any(p.get("name") == "format" and p.get("in") == "query"
+                         for p in op.get("parameters", []))
+            for status in ("200", "201", "202"):
+                media = (op.get("responses", {}).get(status, {}).get("content") or {})
+                if "application/json" not in media:
+                    continue
+                schema = media["application/json"].get("schema") or {}
+                if _untyped(schema):
+                    found.append((path, f"{where} -> {status} untyped"))
+                    continue
+                body = _resolve(doc, schema)
+                members = body.get("properties", {})
+                if method == "get" and "items" in members and "next_cursor" not in members \
+                        and not export:
+                    found.append((path, f"{where} -> {status} a list without next_cursor"))
+    return found
+
+
+async def test_contract_is_typed_and_lists_page(stack):
+    from gateway.routes import PREFIXES, match
+
+    async with httpx.AsyncClient(base_url=stack.gateway_url) as client:
+        doc = (await client.get("/api/v1/openapi.json")).json()
+    ids = [op["operationId"] for item in doc["paths"].values()
+           for method, op in item.items() if method in METHODS]
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+
+    def owner(path: str) -> str:
+        route = match(path.removeprefix("/api/v1"))
+        return route.upstream if route else "gateway"
+
+    findings = contract_findings(doc)
+    strict = [f for p, f in findings if owner(p) == "registry"]
+    # TODO(issue 15): every service strict. The registry's PREFIXES are checked strictly; the
+    # others (PREFIXES["indicators"], PREFIXES["comms"] and the gateway's own paths) are only
+    # printed until their contracts are clean: then drop this filter and assert `findings`.
+    others = [f for p, f in findings if owner(p) != "registry"]
+    print(f"\n{len(others)} contract findings outside the registry "  # noqa: T201 (a TODO list)
+          f"({', '.join(sorted(set(PREFIXES) - {'registry'}))}, gateway):", *others, sep="\n  ")
+    assert not strict, "\n".join(strict)
+    # The check itself finds what it should: an untyped body and a list without a cursor.
+    probe = {"components": {"schemas": {}}, "paths": {"/x": {
+        "get": {"responses": {"200": {"content": {"application/json": {"schema": {
+            "type": "object", "properties": {"items": {"type": "array"}}}}}}}},
+        "post": {"responses": {"201": {"content": {"application/json": {"schema": {
+            "type": "object"}}}}}}}}}
+    assert [f for _, f in contract_findings(probe)] == [
+        "GET /x -> 200 a list without next_cursor", "POST /x -> 201 untyped"]
+    # Exports declare their real media types, JSON (typed) first.
+    export = doc["paths"]["/api/v1/organisations/export"]["get"]["responses"]["200"]["content"]
+    assert list(export)[0] == "application/json"
+    assert {"text/csv; charset=utf-8",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"} <= set(export)
+    assert "items" in _resolve(doc, export["application/json"]["schema"])["properties"]

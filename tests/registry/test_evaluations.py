@@ -338,6 +338,14 @@ async def test_follow_ups_of_ended_projects_and_the_continuation_figure(gw, clie
          "practices_followed": 3, "practices_in_use": 2, "share_in_use": 0.667}
     assert {(i["practice_id"], i["in_use"], i["users"]) for i in c["items"]} == \
         {(x1["id"], True, 2), (x2["id"], False, 0), (y1["id"], True, 1)}
+    # The practices followed a page at a time, by next_cursor, in the same order.
+    params = {"theme_id": theme["id"], "months": 12, "limit": 2}
+    page1 = (await gw.get("/continuation", params=params)).json()
+    page2 = (await gw.get("/continuation", params={**params, "cursor": page1["next_cursor"]})).json()
+    assert (len(page1["items"]), page1["total"], len(page2["items"]), page2["next_cursor"]) == \
+        (2, 3, 1, None)
+    assert page1["items"] + page2["items"] == c["items"] and page2["practices_followed"] == 3
+    problem(await gw.get("/continuation", params={**params, "cursor": "bm90LWEtY3Vyc29y"}), 422)
     six = (await gw.get("/continuation", params={"theme_id": theme["id"], "months": 6})).json()
     assert (six["projects_followed"], six["practices_followed"], six["practices_in_use"],
             six["share_in_use"]) == (1, 2, 2, 1.0)

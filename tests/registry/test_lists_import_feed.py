@@ -165,6 +165,12 @@ async def test_change_feed_in_commit_order(gw, client_for):
     seqs = [c["seq"] for c in feed["items"]]
     assert seqs == sorted(seqs) and feed["next_since"] == seqs[-1]
     assert mine[1]["state"]["name"] == {"fi": "syöte 2"}
+    # The same a page at a time by next_cursor (null once a page is not full).
+    one = (await gw.get("/changes", params={"since": last, "limit": 2})).json()
+    two = (await gw.get("/changes", params={"cursor": one["next_cursor"], "limit": 2})).json()
+    assert one["items"] + two["items"] == feed["items"][:4] and two["next_since"] == seqs[:4][-1]
+    assert feed["next_cursor"] is None
+    problem(await gw.get("/changes", params={"cursor": "WyJ4Il0"}), 422)
     # Unpublished changes are not in another organisation's feed; anonymous callers get 401.
     other = (await client_for("implementer", "org-feed").get("/changes", params={"since": last})).json()
     assert p["id"] not in {c["entity_id"] for c in other["items"]}
@@ -223,6 +229,20 @@ async def test_practices_maturity_adoptions_and_workplaces(gw, client_for):
                           json={"organisation_id": company["id"], "joined_on": "2025-04-01"}), 409)
     problem(await gw.post(f"/projects/{p['id']}/workplaces/{w['id']}/leave",
                           json={"left_on": "2025-01-01"}), 422)
+    # The workplaces a page at a time, in joining order; the whole list by default.
+    later = await new_org(gw, size_class="small")
+    w2 = (await gw.post(f"/projects/{p['id']}/workplaces",
+                        json={"organisation_id": later["id"], "joined_on": "2025-05-01"})).json()
+    page1 = (await gw.get(f"/projects/{p['id']}/workplaces", params={"limit": 1})).json()
+    page2 = (await gw.get(f"/projects/{p['id']}/workplaces",
+                          params={"limit": 1, "cursor": page1["next_cursor"]})).json()
+    assert [x["id"] for x in page1["items"] + page2["items"]] == [w["id"], w2["id"]]
+    assert (page1["total"], page2["next_cursor"]) == (2, None)
+    whole = (await gw.get(f"/projects/{p['id']}/workplaces")).json()
+    assert [x["organisation_id"] for x in whole["items"]] == [company["id"], later["id"]]
+    assert whole["items"][0] == {"id": w["id"], "project_id": p["id"],
+                                 "organisation_id": company["id"], "joined_on": "2025-03-01",
+                                 "left_on": None}
     own = client_for("implementer", lead["id"])
     pr = (await own.post("/practices", json={"name": {"fi": "Työhyvinvointimalli"},
                                              "project_ids": [p["id"]], "kind": "service_model"})).json()

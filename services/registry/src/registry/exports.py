@@ -9,18 +9,38 @@ visibility rule (practices: published ones for the public).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, create_model
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry import reference
 from registry.models import Organisation, Practice, Project
-from shared.exports import Column
+from shared.exports import MEDIA_TYPES, Column
 
 Lang = Literal["fi", "sv", "en"]
 Format = Literal["csv", "xlsx", "json"]
+
+
+
+def export_responses(name: str, columns: Sequence[Column]) -> dict[int | str, dict[str, Any]]:
+    """An export's 200 for the route decorator: the JSON body typed by its columns (`items` of
+    rows with one key a column), then CSV and XLSX. JSON comes first: generated clients parse
+    the first media type they know."""
+    row = create_model(f"{name}ExportRow", __config__=ConfigDict(extra="allow"),
+                       **{c.key: (Any, ...) for c in columns})
+    body = create_model(f"{name}Export", __base__=_Export, items=(list[row], ...))
+    return {200: {"model": body, "description": "The rows as CSV, XLSX or JSON (`format`).",
+                  "content": {MEDIA_TYPES["csv"]: {"schema": {"type": "string"}},
+                              MEDIA_TYPES["xlsx"]: {"schema": {"type": "string",
+                                                               "format": "binary"}}}}}
+
+
+class _Export(BaseModel):
+    """The JSON export: every row, one key a column (code values labelled in `lang`)."""
+
 
 # Codes without a list in /reference.
 SECTORS = {"public": {"fi": "Julkinen", "sv": "Offentlig", "en": "Public"},

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import ORJSONResponse
 
 from registry.catalogue import funding, service
+from registry.catalogue.schemas import CallRead, ProgrammeRead, ThemeFunding, ThemeRead
 from registry.catalogue.service import CALL, PROGRAMME, THEME, Kind
 from registry.projects.service import etag, etag_matches
 from registry.themes import service as theme_service
@@ -15,20 +16,23 @@ from shared.db import SessionDep
 from shared.errors import problem_responses
 from shared.identity import Authenticated, CurrentIdentity
 from shared.limits import IdPath, IfMatch, IfNoneMatch
-from shared.pagination import Cursor, Limit
+from shared.pagination import Cursor, Limit, Page
 from shared.uow import UnitOfWorkDep
+
+READS = {PROGRAMME.name: ProgrammeRead, THEME.name: ThemeRead, CALL.name: CallRead}
 
 
 def make_router(kind: Kind, prefix: str) -> APIRouter:
     router = APIRouter(prefix=prefix, tags=[prefix.strip("/")])
-    schema = kind.schema
+    schema, read_model = kind.schema, READS[kind.name]
     plural, one = prefix.strip("/"), kind.name  # operation ids: list_themes, create_theme, ...
 
     def ok(obj, status_code: int = 200) -> ORJSONResponse:
         return ORJSONResponse(service.out(kind, obj), status_code=status_code,
                               headers={"ETag": etag(obj)})
 
-    @router.get("", summary=f"List {plural}", name=f"list_{plural}")
+    @router.get("", summary=f"List {plural}", name=f"list_{plural}", response_model=Page[read_model],
+                responses=problem_responses(422))
     async def list_all(session: SessionDep, limit: Limit = 50, cursor: Cursor = None,
                        include_archived: bool = False) -> ORJSONResponse:
         """In code order, a page at a time."""
@@ -36,6 +40,7 @@ def make_router(kind: Kind, prefix: str) -> APIRouter:
         return ORJSONResponse({"items": items, "total": total, "next_cursor": nxt})
 
     @router.post("", summary=f"Create a {one}", status_code=201, name=f"create_{one}",
+                 response_model=read_model,
                  responses=problem_responses(401, 403, 409, 422))
     async def create(uow: UnitOfWorkDep, identity: Authenticated,
                      body: schema) -> ORJSONResponse:  # type: ignore[valid-type]
@@ -43,7 +48,7 @@ def make_router(kind: Kind, prefix: str) -> APIRouter:
         data = body.model_dump(mode="python", exclude_none=True)
         return ok(await service.create(uow, identity, kind, data), 201)
 
-    @router.get("/{obj_id}", summary=f"Read a {one}", name=f"read_{one}",
+    @router.get("/{obj_id}", summary=f"Read a {one}", name=f"read_{one}", response_model=read_model,
                 responses=problem_responses(404))
     async def read(obj_id: IdPath, session: SessionDep, identity: CurrentIdentity,
                    if_none_match: IfNoneMatch = None) -> Response:
@@ -60,7 +65,7 @@ def make_router(kind: Kind, prefix: str) -> APIRouter:
                                   headers={"ETag": tag, "Cache-Control": "private"})
         return ok(obj)
 
-    @router.patch("/{obj_id}", summary=f"Change a {one}", name=f"update_{one}",
+    @router.patch("/{obj_id}", summary=f"Change a {one}", name=f"update_{one}", response_model=read_model,
                   responses=problem_responses(401, 403, 404, 412, 422))
     async def patch(obj_id: IdPath, uow: UnitOfWorkDep, identity: Authenticated,
                     body: schema,  # type: ignore[valid-type]
@@ -70,6 +75,7 @@ def make_router(kind: Kind, prefix: str) -> APIRouter:
         return ok(await service.update(uow, identity, kind, obj_id, data, if_match))
 
     @router.post("/{obj_id}/archive", summary=f"Archive a {one}", name=f"archive_{one}",
+                 response_model=read_model,
                  responses=problem_responses(401, 403, 404))
     async def archive(obj_id: IdPath, uow: UnitOfWorkDep,
                       identity: Authenticated) -> ORJSONResponse:
@@ -87,7 +93,7 @@ funding_router = APIRouter(prefix="/funding", tags=["funding"])
 
 
 @funding_router.get("/themes/{theme_id}", summary="A theme's budget frame against granted funding",
-                    responses=problem_responses(404))
+                    response_model=ThemeFunding, responses=problem_responses(404))
 async def theme_funding(theme_id: IdPath, session: SessionDep, identity: CurrentIdentity) -> ORJSONResponse:
     """Granted = budgets of the theme's projects that are not cancelled or archived; by region
     (a project in several regions is split evenly), by funder and by call (against the call's budget)."""

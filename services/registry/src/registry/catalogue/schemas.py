@@ -1,12 +1,22 @@
-"""Request bodies of programmes, themes and calls (each checked on its own)."""
+"""Request bodies of programmes, themes and calls (each checked on its own), and what the API
+answers with."""
 
+import datetime as dt
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from registry.themes.schemas import ThemePersonRead
 from registry.validators import check_code_field, check_codes
 from shared import limits
-from shared.contracts.registry import LocalizedDescription, LocalizedName
+from shared.contracts.registry import (
+    CallState,
+    LocalizedDescription,
+    LocalizedName,
+    LocalizedText,
+    ProgrammeState,
+    ThemeState,
+)
 from shared.limits import CodeStr
 from shared.types import DecimalIn, IsoDate, StrictInput
 
@@ -95,3 +105,86 @@ class CallIn(_Period):
     budget: Money | None = None
     priorities: list[LocalizedDescription] | None = Field(None, max_length=30,
                                                    description="Hakupainotukset.")
+
+
+# ---- responses (the events' state models plus what only the API shows) ----
+
+class _Stamps(BaseModel):
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ProgrammeRead(_Stamps, ProgrammeState):
+    """A programme."""
+
+    model_config = ConfigDict(extra="ignore")  # every member is declared
+
+
+class ThemeRead(_Stamps, ThemeState):
+    """A theme; `persons` (its contact persons) only for national roles, on a read."""
+
+    model_config = ConfigDict(extra="ignore")  # every member is declared
+
+    priorities: list[LocalizedText] = []
+    persons: list[ThemePersonRead] | None = None
+
+
+class CallRead(_Stamps, CallState):
+    """A call for proposals."""
+
+    model_config = ConfigDict(extra="ignore")  # every member is declared
+
+    priorities: list[LocalizedText] = []
+
+
+class ThemeCallRead(CallRead):
+    """A call of a theme; `shared_with`: the call's other themes (a joint call)."""
+
+    shared_with: list[str]
+
+
+EurText = Annotated[str, Field(description="EUR as an exact decimal string.")]
+
+
+class RegionGranted(BaseModel):
+    region_code: str | None
+    label: str | None
+    granted: EurText
+
+
+class FunderGranted(BaseModel):
+    funder_id: str | None
+    granted: EurText
+
+
+class CallGranted(BaseModel):
+    call_id: str | None
+    granted: EurText
+    call_budget: EurText | None
+
+
+class ThemeCall(BaseModel):
+    call_id: str
+    code: str
+    name: LocalizedText
+    budget: EurText | None
+    theme_ids: list[str]
+    shared_with: list[str] = Field(description="The other themes of a joint call.")
+    granted_in_theme: EurText
+
+
+class ThemeFunding(BaseModel):
+    """A theme's budget frame against the funding granted to its projects."""
+
+    theme_id: str
+    name: LocalizedText
+    budget_frame: EurText | None
+    granted: EurText
+    remaining: EurText | None
+    projects: int
+    by_region: list[RegionGranted]
+    by_funder: list[FunderGranted]
+    by_call: list[CallGranted]
+    calls: list[ThemeCall]
+    calls_budget: EurText
+    joint_calls_budget: EurText

@@ -12,13 +12,21 @@ from fastapi import APIRouter, Query
 from fastapi.responses import ORJSONResponse
 
 from registry.coordination import needs, service
-from registry.coordination.schemas import ServiceNeedIn, ServiceNeedTransitionIn, SteeringMeetingIn
+from registry.coordination.schemas import (
+    Participation,
+    ProjectMeetings,
+    ServiceNeedIn,
+    ServiceNeedRead,
+    ServiceNeedTransitionIn,
+    SteeringMeetingIn,
+    SteeringMeetingRead,
+)
 from shared.contracts.coordination import ServiceNeedStatus
 from shared.db import SessionDep
 from shared.errors import problem_responses
 from shared.identity import Authenticated
 from shared.limits import CodeQuery, IdPath
-from shared.pagination import Cursor, Limit
+from shared.pagination import Cursor, Limit, Page
 from shared.uow import UnitOfWorkDep
 
 project_meetings_router = APIRouter(prefix="/projects", tags=["coordination"])
@@ -32,7 +40,7 @@ READ = problem_responses(401, 403, 422)
 
 
 @project_meetings_router.post("/{project_id}/steering-meetings", status_code=201,
-                              summary="Record a steering-group meeting",
+                              summary="Record a steering-group meeting", response_model=SteeringMeetingRead,
                               responses=problem_responses(401, 403, 404, 422))
 async def record_meeting(project_id: IdPath, uow: UnitOfWorkDep, identity: Authenticated,
                          body: SteeringMeetingIn) -> ORJSONResponse:
@@ -43,7 +51,7 @@ async def record_meeting(project_id: IdPath, uow: UnitOfWorkDep, identity: Authe
 
 
 @project_meetings_router.get("/{project_id}/steering-meetings",
-                             summary="A project's steering-group meetings",
+                             summary="A project's steering-group meetings", response_model=ProjectMeetings,
                              responses=problem_responses(401, 403, 404, 422))
 async def project_meetings(project_id: IdPath, session: SessionDep,
                            identity: Authenticated) -> ORJSONResponse:
@@ -52,6 +60,7 @@ async def project_meetings(project_id: IdPath, session: SessionDep,
 
 
 @meetings_router.get("/participation", summary="Steering-group participation of a year",
+                     response_model=Participation,
                      responses=READ)
 async def participation(session: SessionDep, identity: Authenticated,
                         theme_id: CodeQuery = None, year: Year = None) -> ORJSONResponse:
@@ -61,7 +70,8 @@ async def participation(session: SessionDep, identity: Authenticated,
     return ORJSONResponse(await service.participation(session, identity, theme_id, year))
 
 
-@meetings_router.get("", summary="List steering-group meetings", responses=READ)
+@meetings_router.get("", summary="List steering-group meetings",
+                     response_model=Page[SteeringMeetingRead], responses=READ)
 async def list_meetings(session: SessionDep, identity: Authenticated, limit: Limit = 50,
                         cursor: Cursor = None, theme_id: CodeQuery = None, year: Year = None,
                         coordination_attended: bool | None = None) -> ORJSONResponse:
@@ -71,7 +81,7 @@ async def list_meetings(session: SessionDep, identity: Authenticated, limit: Lim
     return ORJSONResponse({"items": items, "total": total, "next_cursor": nxt})
 
 
-@needs_router.post("", status_code=201, summary="Record a service need",
+@needs_router.post("", status_code=201, summary="Record a service need", response_model=ServiceNeedRead,
                    responses=problem_responses(401, 403, 422))
 async def record_need(uow: UnitOfWorkDep, identity: Authenticated,
                       body: ServiceNeedIn) -> ORJSONResponse:
@@ -81,7 +91,8 @@ async def record_need(uow: UnitOfWorkDep, identity: Authenticated,
                           status_code=201)
 
 
-@needs_router.get("", summary="List service needs", responses=READ)
+@needs_router.get("", summary="List service needs", response_model=Page[ServiceNeedRead],
+                  responses=READ)
 async def list_needs(session: SessionDep, identity: Authenticated, limit: Limit = 50,
                      cursor: Cursor = None, theme_id: CodeQuery = None,
                      status: ServiceNeedStatus | None = None,
@@ -95,6 +106,7 @@ async def list_needs(session: SessionDep, identity: Authenticated, limit: Limit 
 
 
 @needs_router.get("/{need_id}", summary="Read a service need with its triage steps",
+                  response_model=ServiceNeedRead,
                   responses=problem_responses(401, 403, 404))
 async def read_need(need_id: IdPath, session: SessionDep, identity: Authenticated) -> ORJSONResponse:
     """Every step: from, to, reason, by whom (the role, and the user for national roles), when."""
@@ -102,6 +114,7 @@ async def read_need(need_id: IdPath, session: SessionDep, identity: Authenticate
 
 
 @needs_router.post("/{need_id}/transitions", summary="Move a service need on in its triage",
+                   response_model=ServiceNeedRead,
                    responses=problem_responses(401, 403, 404, 422))
 async def transition_need(need_id: IdPath, uow: UnitOfWorkDep, identity: Authenticated,
                           body: ServiceNeedTransitionIn) -> ORJSONResponse:

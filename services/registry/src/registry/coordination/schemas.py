@@ -1,16 +1,19 @@
-"""Request bodies of steering-group meetings and service needs (every string and list bounded)."""
+"""Request bodies (every string and list bounded) and responses of steering-group meetings and
+service needs."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from registry.validators import check_codes
 from shared import limits
 from shared.contracts.coordination import ServiceNeedStatus
-from shared.contracts.registry import LocalizedDescription, LocalizedName
+from shared.contracts.registry import LocalizedDescription, LocalizedName, LocalizedText
 from shared.limits import CodeStr
+from shared.pagination import Page
 from shared.types import IsoDate, StrictInput
 
 ParticipantRole = Literal["implementer", "funder", "coordination_project", "ministry", "workplace",
@@ -69,3 +72,87 @@ class ServiceNeedTransitionIn(StrictInput):
     to: ServiceNeedStatus
     reason: str | None = Field(None, min_length=1, max_length=limits.NOTE,
                                description="Required for forwarded, addressed and declined.")
+
+
+# ---- responses ----
+
+class ParticipantView(BaseModel):
+    """A participant by role; `name` not shown to ministries."""
+
+    role: ParticipantRole
+    organisation_id: str | None = None
+    name: str | None = None
+
+
+class SteeringMeetingRead(BaseModel):
+    id: str
+    project_id: str
+    date: dt.date
+    participants: list[ParticipantView]
+    coordination_attended: bool
+    funder_attended: bool
+    decisions: LocalizedText
+    minutes_url: str | None = None
+    created_at: dt.datetime
+
+
+class ProjectMeetings(Page[SteeringMeetingRead]):
+    """A project's steering-group meetings, all on one page."""
+
+    project_id: str
+
+
+class ParticipationItem(BaseModel):
+    project_id: str
+    code: str
+    name: LocalizedText
+    meetings: int
+    coordination_attended: bool
+    funder_attended: bool
+
+
+class Participation(BaseModel):
+    """Steering-group participation of a year, every project on one page."""
+
+    year: int
+    theme_id: str | None = None
+    projects_with_meetings: int
+    meetings: int
+    coordination_attended_projects: int
+    funder_attended_projects: int
+    items: list[ParticipationItem]
+    total: int
+    next_cursor: str | None = None
+
+
+class NeedStep(BaseModel):
+    """A triage step: `by` (the user) for coordinators and admins, the role for everyone."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    from_: ServiceNeedStatus | None = Field(None, alias="from")
+    to: ServiceNeedStatus
+    reason: str | None = None
+    by_role: str | None = None
+    at: dt.datetime
+    by: str | None = None
+
+
+class ServiceNeedRead(BaseModel):
+    """A service need; `steps` on a read or a transition."""
+
+    id: str
+    version: int
+    theme_id: str
+    title: LocalizedText
+    description: LocalizedText
+    region_codes: list[str]
+    target_group_codes: list[str]
+    evidence: str
+    project_ids: list[str]
+    status: ServiceNeedStatus
+    open: bool
+    reason: str | None = None
+    organisation_id: str | None = None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    steps: list[NeedStep] | None = None

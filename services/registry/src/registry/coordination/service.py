@@ -107,7 +107,8 @@ async def of_project(session: AsyncSession, identity: Identity, project_id: str)
     rows = await queries.all_of(session, queries.meetings(identity, project_id=p.id)
                                 .order_by(SteeringMeeting.date, SteeringMeeting.id))
     names = shows_names(identity)
-    return {"project_id": p.id, "items": [out(m, names) for m in rows], "total": len(rows)}
+    return {"project_id": p.id, "items": [out(m, names) for m in rows], "total": len(rows),
+            "next_cursor": None}
 
 
 async def list_page(session: AsyncSession, identity: Identity, theme_id: str | None,
@@ -134,4 +135,5 @@ async def participation(session: AsyncSession, identity: Identity, theme_id: str
     return {"year": year, "theme_id": theme_id, "projects_with_meetings": len(items),
             "meetings": sum(i["meetings"] for i in items),
             "coordination_attended_projects": sum(i["coordination_attended"] for i in items),
-            "funder_attended_projects": sum(i["funder_attended"] for i in items), "items": items}
+            "funder_attended_projects": sum(i["funder_attended"] for i in items), "items": items,
+            "total": len(items), "next_cursor": None}

@@ -24,6 +24,7 @@ from shared.contracts import coordination as contracts
 from shared.db import new_id, utcnow
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.identity import Identity
+from shared.pagination import decode_cursor, encode_cursor
 from shared.uow import UnitOfWork
 
 SLACK_DAYS = 31
@@ -158,12 +159,15 @@ async def list_for(session: AsyncSession, identity: Identity, project_id: str) -
 
 
 async def continuation(session: AsyncSession, identity: Identity, theme_id: str | None,
-                       months: int, limit: int) -> dict[str, Any]:
+                       months: int, limit: int, cursor: str | None = None) -> dict[str, Any]:
     """Of the ended projects the caller may see: how many were followed up at `months`, how
     many of their practices were followed and how many are still in use (practices the caller
     may not see are not counted). `projects_due`: ended long enough ago, not yet followed."""
     if months not in (6, 12, 24):
         raise bad("query/months", "months is 6, 12 or 24")
+    start = (decode_cursor(cursor) or [0])[0]  # the cursor holds where the next page starts
+    if not isinstance(start, int) or start < 0:
+        raise bad("query/cursor", "malformed cursor")
     if theme_id and await session.get(Theme, theme_id) is None:
         raise NotFound(f"no theme {theme_id}")
     ended = await queries.ended_projects(session, identity, theme_id)
@@ -193,4 +197,5 @@ async def continuation(session: AsyncSession, identity: Identity, theme_id: str 
         "practices_followed": len(practices_followed), "practices_in_use": len(in_use),
         "share_in_use": round(len(in_use) / len(practices_followed), 3)
         if practices_followed else None,
-        "items": items[:limit], "items_total": len(items)})
+        "items": items[start:start + limit], "items_total": len(items), "total": len(items),
+        "next_cursor": encode_cursor([start + limit]) if start + limit < len(items) else None})

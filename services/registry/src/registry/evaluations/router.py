@@ -8,12 +8,21 @@ from fastapi import APIRouter, Query
 from fastapi.responses import ORJSONResponse
 
 from registry.evaluations import follow_ups, recommendations, service
-from registry.evaluations.schemas import EvaluationIn, FollowUpIn, RecommendationIn, TransitionIn
+from registry.evaluations.schemas import (
+    Continuation,
+    EvaluationIn,
+    FollowUpIn,
+    FollowUpRead,
+    RecommendationIn,
+    RecommendationRead,
+    ThemeEvaluationRead,
+    TransitionIn,
+)
 from shared.db import SessionDep
 from shared.errors import problem_responses
 from shared.identity import Authenticated, CurrentIdentity
 from shared.limits import CodeQuery, IdPath, IfMatch
-from shared.pagination import Cursor, Limit
+from shared.pagination import Cursor, Limit, Page
 from shared.uow import UnitOfWorkDep
 
 router = APIRouter(prefix="/theme-evaluations", tags=["theme evaluations"])
@@ -25,7 +34,8 @@ def _etag(view: dict) -> dict[str, str]:
     return {"ETag": f'"{view["id"]}:{view["version"]}"'}
 
 
-@router.get("", summary="List theme evaluations", responses=problem_responses(404, 422))
+@router.get("", summary="List theme evaluations", response_model=Page[ThemeEvaluationRead],
+            responses=problem_responses(404, 422))
 async def list_evaluations(session: SessionDep, identity: CurrentIdentity, limit: Limit = 50,
                            cursor: Cursor = None, theme_id: CodeQuery = None) -> ORJSONResponse:
     """In start order, each with its recommendations and their outcomes. Completed ones for
@@ -33,7 +43,7 @@ async def list_evaluations(session: SessionDep, identity: CurrentIdentity, limit
     return ORJSONResponse(await service.list_page(session, identity, theme_id, cursor, limit))
 
 
-@router.post("", summary="Record a theme evaluation", status_code=201,
+@router.post("", summary="Record a theme evaluation", status_code=201, response_model=ThemeEvaluationRead,
              responses=problem_responses(401, 403, 422))
 async def create_evaluation(uow: UnitOfWorkDep, identity: Authenticated,
                             body: EvaluationIn) -> ORJSONResponse:
@@ -43,7 +53,8 @@ async def create_evaluation(uow: UnitOfWorkDep, identity: Authenticated,
     return ORJSONResponse(view, status_code=201, headers=_etag(view))
 
 
-@router.get("/{evaluation_id}", summary="Read a theme evaluation", responses=problem_responses(404))
+@router.get("/{evaluation_id}", summary="Read a theme evaluation", response_model=ThemeEvaluationRead,
+            responses=problem_responses(404))
 async def read_evaluation(evaluation_id: IdPath, session: SessionDep,
                           identity: CurrentIdentity) -> ORJSONResponse:
     """With its recommendations, their links and every step towards their outcome."""
@@ -52,7 +63,7 @@ async def read_evaluation(evaluation_id: IdPath, session: SessionDep,
     return ORJSONResponse(view, headers=_etag(view))
 
 
-@router.patch("/{evaluation_id}", summary="Change a theme evaluation",
+@router.patch("/{evaluation_id}", summary="Change a theme evaluation", response_model=ThemeEvaluationRead,
               responses=problem_responses(401, 403, 404, 412, 422))
 async def update_evaluation(evaluation_id: IdPath, uow: UnitOfWorkDep, identity: Authenticated,
                             body: EvaluationIn, if_match: IfMatch = None) -> ORJSONResponse:
@@ -63,6 +74,7 @@ async def update_evaluation(evaluation_id: IdPath, uow: UnitOfWorkDep, identity:
 
 
 @router.post("/{evaluation_id}/recommendations", summary="Record a recommendation",
+             response_model=RecommendationRead,
              status_code=201, responses=problem_responses(401, 403, 404, 422))
 async def create_recommendation(evaluation_id: IdPath, uow: UnitOfWorkDep,
                                 identity: Authenticated, body: RecommendationIn) -> ORJSONResponse:
@@ -74,6 +86,7 @@ async def create_recommendation(evaluation_id: IdPath, uow: UnitOfWorkDep,
 
 
 @recommendations_router.get("/{recommendation_id}", summary="Read a recommendation",
+                            response_model=RecommendationRead,
                             responses=problem_responses(404))
 async def read_recommendation(recommendation_id: IdPath, session: SessionDep,
                               identity: CurrentIdentity) -> ORJSONResponse:
@@ -83,6 +96,7 @@ async def read_recommendation(recommendation_id: IdPath, session: SessionDep,
 
 @recommendations_router.post("/{recommendation_id}/transitions",
                              summary="Move a recommendation towards its outcome",
+                             response_model=RecommendationRead,
                              responses=problem_responses(401, 403, 404, 409, 422))
 async def transition_recommendation(recommendation_id: IdPath, uow: UnitOfWorkDep,
                                     identity: Authenticated, body: TransitionIn) -> ORJSONResponse:
@@ -95,15 +109,18 @@ async def transition_recommendation(recommendation_id: IdPath, uow: UnitOfWorkDe
 
 @projects_router.get("/{project_id}/recommendations",
                      summary="Recommendations that concern a project",
-                     responses=problem_responses(404))
+                     response_model=Page[RecommendationRead], responses=problem_responses(404))
 async def project_recommendations(project_id: IdPath, session: SessionDep,
-                                  identity: CurrentIdentity) -> dict:
-    """Linked to the project or to one of its practices, of the evaluations the caller may see."""
-    return {"items": await recommendations.for_project(session, identity, project_id)}
+                                  identity: CurrentIdentity) -> ORJSONResponse:
+    """Linked to the project or to one of its practices, of the evaluations the caller may see;
+    all on one page."""
+    items = await recommendations.for_project(session, identity, project_id)
+    return ORJSONResponse({"items": items, "total": len(items), "next_cursor": None})
 
 
 @projects_router.post("/{project_id}/follow-ups", summary="Record a follow-up of an ended project",
-                      status_code=201, responses=problem_responses(401, 403, 404, 409, 422))
+                      status_code=201, response_model=FollowUpRead,
+                      responses=problem_responses(401, 403, 404, 409, 422))
 async def record_follow_up(project_id: IdPath, uow: UnitOfWorkDep, identity: Authenticated,
                            body: FollowUpIn) -> ORJSONResponse:
     """At 6, 12 or 24 months after the end (from 31 days before), one per project and period:
@@ -114,22 +131,25 @@ async def record_follow_up(project_id: IdPath, uow: UnitOfWorkDep, identity: Aut
 
 
 @projects_router.get("/{project_id}/follow-ups", summary="A project's follow-ups",
-                     responses=problem_responses(404))
+                     response_model=Page[FollowUpRead], responses=problem_responses(404))
 async def list_follow_ups(project_id: IdPath, session: SessionDep,
-                          identity: CurrentIdentity) -> dict:
-    """To those who may see the project (notes only to those who may see its private parts)."""
-    return {"items": await follow_ups.list_for(session, identity, project_id)}
+                          identity: CurrentIdentity) -> ORJSONResponse:
+    """To those who may see the project (notes only to those who may see its private parts);
+    at most three (6, 12, 24 months), all on one page."""
+    items = await follow_ups.list_for(session, identity, project_id)
+    return ORJSONResponse({"items": items, "total": len(items), "next_cursor": None})
 
 
 @continuation_router.get("", summary="Practices of ended projects still in use",
-                         responses=problem_responses(404, 422))
+                         response_model=Continuation, responses=problem_responses(404, 422))
 async def continuation(session: SessionDep, identity: CurrentIdentity,
                        theme_id: CodeQuery = None,
                        months: Annotated[int, Query(ge=6, le=24, description="6, 12 or 24.")] = 12,
-                       limit: Limit = 100) -> ORJSONResponse:
+                       limit: Limit = 100, cursor: Cursor = None) -> ORJSONResponse:
     """How many practices from ended projects were still in use `months` after the end: the
-    counts, the share, and the practices followed (at most `limit`)."""
-    return ORJSONResponse(await follow_ups.continuation(session, identity, theme_id, months, limit))
+    counts, the share, and the practices followed, `limit` a page."""
+    return ORJSONResponse(await follow_ups.continuation(session, identity, theme_id, months, limit,
+                                                        cursor))
 
 
 ROUTERS = [router, recommendations_router, projects_router, continuation_router]

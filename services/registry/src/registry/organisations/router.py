@@ -10,20 +10,27 @@ from pydantic import Field
 
 from registry import exports
 from registry.organisations import service
-from registry.organisations.schemas import Kind, OrganisationIn, Succession
+from registry.organisations.schemas import (
+    Kind,
+    OrganisationIn,
+    OrganisationRead,
+    Succession,
+    SuccessionRead,
+)
 from registry.projects.service import etag, etag_matches
 from shared.db import SessionDep
 from shared.errors import problem_responses
-from shared.exports import EXPORT_RESPONSES, export_response
+from shared.exports import export_response
 from shared.identity import Authenticated
 from shared.limits import CodeQuery, IdPath, IfMatch, IfNoneMatch
-from shared.pagination import Cursor, Limit
+from shared.pagination import Cursor, Limit, Page
 from shared.uow import UnitOfWorkDep
 
 router = APIRouter(prefix="/organisations", tags=["organisations"])
 
 
-@router.get("", summary="List organisations")
+@router.get("", summary="List organisations", response_model=Page[OrganisationRead],
+            responses=problem_responses(422))
 async def list_organisations(session: SessionDep, limit: Limit = 50, cursor: Cursor = None,
                              kind: Kind | None = None, region: CodeQuery = None,
                              business_id: CodeQuery = None,
@@ -34,7 +41,8 @@ async def list_organisations(session: SessionDep, limit: Limit = 50, cursor: Cur
 
 
 @router.get("/export", summary="Export organisations (CSV, XLSX, JSON)",
-            responses={**EXPORT_RESPONSES, **problem_responses(422)})
+            responses={**exports.export_responses("Organisation", exports.ORGANISATION_COLUMNS),
+                       **problem_responses(422)})
 async def export_organisations(session: SessionDep, format: exports.Format = "csv",
                                lang: exports.Lang = "fi", kind: Kind | None = None,
                                region: Annotated[str | None, Query(max_length=2)] = None,
@@ -49,7 +57,7 @@ async def export_organisations(session: SessionDep, format: exports.Format = "cs
                            filename="organisations")
 
 
-@router.post("", summary="Add an organisation", status_code=201,
+@router.post("", summary="Add an organisation", status_code=201, response_model=OrganisationRead,
              responses=problem_responses(401, 403, 409, 422))
 async def create_organisation(uow: UnitOfWorkDep, identity: Authenticated,
                               body: OrganisationIn) -> ORJSONResponse:
@@ -58,7 +66,8 @@ async def create_organisation(uow: UnitOfWorkDep, identity: Authenticated,
     return ORJSONResponse(service.out(o), status_code=201, headers={"ETag": etag(o)})
 
 
-@router.get("/{org_id}", summary="Read an organisation", responses=problem_responses(404))
+@router.get("/{org_id}", summary="Read an organisation", response_model=OrganisationRead,
+            responses=problem_responses(404))
 async def read_organisation(org_id: IdPath, session: SessionDep,
                             if_none_match: IfNoneMatch = None) -> Response:
     """With its ETag; 304 when If-None-Match still matches."""
@@ -68,7 +77,7 @@ async def read_organisation(org_id: IdPath, session: SessionDep,
     return ORJSONResponse(service.out(o), headers={"ETag": etag(o)})
 
 
-@router.patch("/{org_id}", summary="Change an organisation",
+@router.patch("/{org_id}", summary="Change an organisation", response_model=OrganisationRead,
               responses=problem_responses(401, 403, 404, 409, 412, 422))
 async def update_organisation(org_id: IdPath, uow: UnitOfWorkDep, identity: Authenticated,
                               body: OrganisationIn, if_match: IfMatch = None) -> ORJSONResponse:
@@ -79,6 +88,7 @@ async def update_organisation(org_id: IdPath, uow: UnitOfWorkDep, identity: Auth
 
 
 @router.post("/{org_id}/succession", summary="Record that another organisation succeeded this one",
+             response_model=SuccessionRead,
              responses=problem_responses(401, 403, 404, 409, 422))
 async def succeed(org_id: IdPath, uow: UnitOfWorkDep, identity: Authenticated,
                   body: Succession) -> ORJSONResponse:

@@ -1,13 +1,14 @@
-"""Request bodies of organisations and successions."""
+"""Request bodies of organisations and successions, and their responses."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
 from registry.validators import check_business_id, check_region
-from shared.contracts.registry import LocalizedName
+from shared.contracts.registry import LocalizedName, OrganisationState
 from shared.types import IsoDate, StrictInput
 
 Kind = Literal["ministry", "funding_authority", "municipality", "company", "association",
@@ -36,3 +37,20 @@ class Succession(StrictInput):
 
     successor_id: str = Field(max_length=36)
     date: IsoDate
+
+
+# ---- responses ----
+
+class OrganisationRead(OrganisationState):
+    """An organisation as the API shows it: its public state and bookkeeping."""
+
+    model_config = ConfigDict(extra="ignore")
+    authority_code: str | None = None
+    succeeded_on: dt.date | None = None
+    archived: bool = False
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class SuccessionRead(OrganisationRead):
+    projects_moved: int = Field(description="Running projects given a dated period with the successor.")

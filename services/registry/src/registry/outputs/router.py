@@ -9,16 +9,25 @@ from fastapi.responses import ORJSONResponse
 
 from registry import exports as registry_exports
 from registry.outputs import exports, service
-from registry.outputs.schemas import LessonIn, LessonPatch, OutputIn, OutputPatch
+from registry.outputs.schemas import (
+    LessonIn,
+    LessonListed,
+    LessonPatch,
+    LessonRead,
+    OutputIn,
+    OutputListed,
+    OutputPatch,
+    OutputRead,
+)
 from registry.outputs.service import LESSONS, OUTPUTS
 from registry.projects.service import etag
 from shared.contracts.coordination import LessonAudience, LessonKind, LessonTopic, OutputKind
 from shared.db import SessionDep
 from shared.errors import problem_responses
-from shared.exports import EXPORT_RESPONSES, export_response
+from shared.exports import export_response
 from shared.identity import Authenticated, CurrentIdentity
 from shared.limits import CodeQuery, IdPath, IfMatch
-from shared.pagination import Cursor, Limit
+from shared.pagination import Cursor, Limit, Page
 from shared.types import IsoDate
 from shared.uow import UnitOfWorkDep
 
@@ -44,7 +53,8 @@ def _written(kind: service.Kind, row, status: int = 200) -> ORJSONResponse:
 
 # ---- outputs ----
 
-@router.get("/{project_id}/outputs", summary="A project's outputs", responses=problem_responses(404, 422))
+@router.get("/{project_id}/outputs", summary="A project's outputs",
+            response_model=Page[OutputListed], responses=problem_responses(404, 422))
 async def list_project_outputs(project_id: IdPath, session: SessionDep, identity: CurrentIdentity,
                                limit: Limit = 100, cursor: Cursor = None,
                                kind: OutputKind | None = None,
@@ -56,6 +66,7 @@ async def list_project_outputs(project_id: IdPath, session: SessionDep, identity
 
 
 @router.post("/{project_id}/outputs", summary="Record an output of a project", status_code=201,
+             response_model=OutputRead,
              responses=WRITE)
 async def create_output(project_id: IdPath, uow: UnitOfWorkDep, identity: Authenticated,
                         body: OutputIn) -> ORJSONResponse:
@@ -65,7 +76,7 @@ async def create_output(project_id: IdPath, uow: UnitOfWorkDep, identity: Authen
     return _written(OUTPUTS, row, 201)
 
 
-@router.get("/{project_id}/outputs/{output_id}", summary="Read an output",
+@router.get("/{project_id}/outputs/{output_id}", summary="Read an output", response_model=OutputRead,
             responses=problem_responses(404))
 async def read_output(project_id: IdPath, output_id: IdPath, session: SessionDep,
                       identity: CurrentIdentity) -> ORJSONResponse:
@@ -73,7 +84,8 @@ async def read_output(project_id: IdPath, output_id: IdPath, session: SessionDep
     return _written(OUTPUTS, await service.read(session, identity, OUTPUTS, project_id, output_id))
 
 
-@router.patch("/{project_id}/outputs/{output_id}", summary="Change an output", responses=WRITE)
+@router.patch("/{project_id}/outputs/{output_id}", summary="Change an output",
+              response_model=OutputRead, responses=WRITE)
 async def update_output(project_id: IdPath, output_id: IdPath, uow: UnitOfWorkDep,
                         identity: Authenticated, body: OutputPatch,
                         if_match: IfMatch = None) -> ORJSONResponse:
@@ -92,7 +104,8 @@ async def delete_output(project_id: IdPath, output_id: IdPath, uow: UnitOfWorkDe
     return Response(status_code=204)
 
 
-@outputs_router.get("", summary="Outputs across projects", responses=problem_responses(422))
+@outputs_router.get("", summary="Outputs across projects", response_model=Page[OutputListed],
+                    responses=problem_responses(422))
 async def list_outputs(session: SessionDep, identity: CurrentIdentity, limit: Limit = 50,
                        cursor: Cursor = None, theme_id: CodeQuery = None,
                        project_id: CodeQuery = None, kind: OutputKind | None = None,
@@ -106,7 +119,8 @@ async def list_outputs(session: SessionDep, identity: CurrentIdentity, limit: Li
 
 
 @outputs_router.get("/export", summary="Export outputs (CSV, XLSX, JSON)",
-                    responses={**EXPORT_RESPONSES, **problem_responses(422)})
+                    responses={**registry_exports.export_responses(
+                        "Output", exports.OUTPUT_COLUMNS), **problem_responses(422)})
 async def export_outputs(session: SessionDep, identity: CurrentIdentity,
                          format: registry_exports.Format = "csv",
                          lang: registry_exports.Lang = "fi", theme_id: CodeQuery = None,
@@ -124,6 +138,7 @@ async def export_outputs(session: SessionDep, identity: CurrentIdentity,
 # ---- lessons learned and recommendations ----
 
 @router.get("/{project_id}/lessons", summary="A project's lessons and recommendations",
+            response_model=Page[LessonListed],
             responses=problem_responses(404, 422))
 async def list_project_lessons(project_id: IdPath, session: SessionDep, identity: CurrentIdentity,
                                limit: Limit = 100, cursor: Cursor = None,
@@ -136,6 +151,7 @@ async def list_project_lessons(project_id: IdPath, session: SessionDep, identity
 
 
 @router.post("/{project_id}/lessons", summary="Record a lesson or recommendation", status_code=201,
+             response_model=LessonRead,
              responses=WRITE)
 async def create_lesson(project_id: IdPath, uow: UnitOfWorkDep, identity: Authenticated,
                         body: LessonIn) -> ORJSONResponse:
@@ -145,6 +161,7 @@ async def create_lesson(project_id: IdPath, uow: UnitOfWorkDep, identity: Authen
 
 
 @router.get("/{project_id}/lessons/{lesson_id}", summary="Read a lesson or recommendation",
+            response_model=LessonRead,
             responses=problem_responses(404))
 async def read_lesson(project_id: IdPath, lesson_id: IdPath, session: SessionDep,
                       identity: CurrentIdentity) -> ORJSONResponse:
@@ -153,6 +170,7 @@ async def read_lesson(project_id: IdPath, lesson_id: IdPath, session: SessionDep
 
 
 @router.patch("/{project_id}/lessons/{lesson_id}", summary="Change a lesson or recommendation",
+              response_model=LessonRead,
               responses=WRITE)
 async def update_lesson(project_id: IdPath, lesson_id: IdPath, uow: UnitOfWorkDep,
                         identity: Authenticated, body: LessonPatch,
@@ -173,6 +191,7 @@ async def delete_lesson(project_id: IdPath, lesson_id: IdPath, uow: UnitOfWorkDe
 
 
 @lessons_router.get("", summary="Lessons and recommendations across projects",
+                    response_model=Page[LessonListed],
                     responses=problem_responses(422))
 async def list_lessons(session: SessionDep, identity: CurrentIdentity, limit: Limit = 50,
                        cursor: Cursor = None, theme_id: CodeQuery = None,
@@ -187,7 +206,8 @@ async def list_lessons(session: SessionDep, identity: CurrentIdentity, limit: Li
 
 
 @lessons_router.get("/export", summary="Export lessons and recommendations (CSV, XLSX, JSON)",
-                    responses={**EXPORT_RESPONSES, **problem_responses(422)})
+                    responses={**registry_exports.export_responses(
+                        "Lesson", exports.LESSON_COLUMNS), **problem_responses(422)})
 async def export_lessons(session: SessionDep, identity: CurrentIdentity,
                          format: registry_exports.Format = "csv",
                          lang: registry_exports.Lang = "fi", theme_id: CodeQuery = None,

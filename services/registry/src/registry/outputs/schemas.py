@@ -1,12 +1,14 @@
-"""Request bodies of project outputs and lessons. Every string and list is bounded; kinds,
+"""Request bodies and responses of project outputs and lessons. Every string and list is bounded; kinds,
 audiences and topics are the contract's codes, languages ISO 639-1."""
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, Field, field_validator
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.contracts.coordination import LessonAudience, LessonKind, LessonTopic, OutputKind
-from shared.contracts.registry import LocalizedDescription, LocalizedName
+from shared.contracts.registry import LocalizedDescription, LocalizedName, LocalizedText
 from shared.types import IsoDate, StrictInput
 
 URL_MAX = 2000
@@ -86,3 +88,49 @@ class LessonPatch(StrictInput):
     text: LocalizedDescription | None = None
     audience: LessonAudience | None = None
     topic: LessonTopic | None = None
+
+
+# ---- responses ----
+
+class OutputRead(BaseModel):
+    """An output of a project."""
+
+    id: str
+    project_id: str
+    kind: OutputKind
+    title: LocalizedText
+    language: str
+    url: str
+    date: dt.date
+    description: LocalizedText | None = None
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class OutputListed(OutputRead):
+    """An output in a list, with its project's code and name."""
+
+    project_code: str
+    project_name: LocalizedText
+
+
+class LessonRead(BaseModel):
+    """A lesson learned or recommendation of a project."""
+
+    id: str
+    project_id: str
+    kind: LessonKind
+    text: LocalizedText
+    audience: LessonAudience
+    topic: LessonTopic | None = None
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class LessonListed(LessonRead):
+    """A lesson in a list, with its project's code and name."""
+
+    project_code: str
+    project_name: LocalizedText

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 from fastapi.responses import ORJSONResponse
 
 from registry import exports
 from registry.overlap import background, service
 from registry.overlap.export import COLUMNS, row
-from registry.overlap.schemas import RebuildIn
+from registry.overlap.schemas import Freshness, OverlapReport, RebuildAccepted, RebuildIn
 from shared.db import SessionDep
 from shared.errors import problem_responses
-from shared.exports import EXPORT_RESPONSES, export_response
+from shared.exports import export_response
 from shared.identity import Authenticated, CurrentIdentity
 from shared.limits import CodeQuery, IdPath
 from shared.pagination import Cursor
@@ -38,7 +38,8 @@ async def similar_projects(project_id: IdPath, session: SessionDep, identity: Cu
     return await service.similar(session, identity, project_id, limit)
 
 
-@router.get("", summary="The national overlap report", responses=problem_responses(401, 403, 422))
+@router.get("", summary="The national overlap report", response_model=OverlapReport,
+            responses=problem_responses(401, 403, 422))
 async def overlap_report(session: SessionDep, identity: Authenticated, theme_id: CodeQuery = None,
                          region: Region = None, min_score: MinScore = None, limit: ReportLimit = 50,
                          cursor: Cursor = None) -> ORJSONResponse:
@@ -49,7 +50,8 @@ async def overlap_report(session: SessionDep, identity: Authenticated, theme_id:
 
 
 @router.get("/export", summary="Export the national overlap report (CSV, XLSX, JSON)",
-            responses={**EXPORT_RESPONSES, **problem_responses(401, 403, 422)})
+            responses={**exports.export_responses("Overlap", COLUMNS),
+                       **problem_responses(401, 403, 422)})
 async def export_overlaps(session: SessionDep, identity: Authenticated,
                           format: exports.Format = "csv", lang: exports.Lang = "fi",
                           theme_id: CodeQuery = None, region: Region = None,
@@ -63,17 +65,19 @@ async def export_overlaps(session: SessionDep, identity: Authenticated,
                            filename="overlaps")
 
 
-@router.get("/freshness", summary="When the overlap report was built")
-async def overlap_freshness(session: SessionDep, identity: Authenticated) -> dict[str, Any]:
+@router.get("/freshness", summary="When the overlap report was built", response_model=Freshness,
+            responses=problem_responses(401, 403))
+async def overlap_freshness(session: SessionDep, identity: Authenticated) -> ORJSONResponse:
     """Built at, from which change-feed seq, and how many project changes since."""
     service.require_reader(identity)
-    return await service.freshness(session)
+    return ORJSONResponse(await service.freshness(session))
 
 
 @router.post("/rebuild", summary="Ask for a rebuild of the national overlap report",
-             status_code=202, responses=problem_responses(401, 403, 422))
-async def rebuild_overlaps(body: RebuildIn, session: SessionDep, identity: Authenticated,
-                           response: Response) -> dict[str, Any]:
+             status_code=202, response_model=RebuildAccepted,
+             responses=problem_responses(401, 403, 422))
+async def rebuild_overlaps(body: RebuildIn, session: SessionDep,
+                           identity: Authenticated) -> ORJSONResponse:
     """Coordinators and admins. The build runs behind the request (minutes at national size):
     202 with the report's freshness as it is now; `GET /overlaps/freshness` shows when it is
     done. `incremental`: only the pairs of the projects changed since the last build. The build
@@ -81,6 +85,6 @@ async def rebuild_overlaps(body: RebuildIn, session: SessionDep, identity: Authe
     `overlap_report.rebuilt`."""
     service.require_rebuilder(identity)
     background.ask(body.incremental)
-    response.headers["Location"] = "/api/v1/overlaps/freshness"
-    return {"accepted": True, "incremental": body.incremental,
-            "freshness": await service.freshness(session)}
+    return ORJSONResponse({"accepted": True, "incremental": body.incremental,
+                           "freshness": await service.freshness(session)}, status_code=202,
+                          headers={"Location": "/api/v1/overlaps/freshness"})

@@ -9,21 +9,22 @@ from fastapi.responses import ORJSONResponse
 
 from registry import exports
 from registry.practices import adoptions, service
-from registry.practices.schemas import AdoptionIn, Maturity, PracticeIn
+from registry.practices.schemas import AdoptionIn, AdoptionRead, Maturity, PracticeIn, PracticeRead
 from registry.projects.service import etag, etag_matches
 from shared.db import SessionDep
 from shared.errors import problem_responses
-from shared.exports import EXPORT_RESPONSES, export_response
+from shared.exports import export_response
 from shared.identity import Authenticated, CurrentIdentity
 from shared.limits import CodeQuery, IdPath, IfMatch, IfNoneMatch
-from shared.pagination import Cursor, Limit
+from shared.pagination import Cursor, Limit, Page
 from shared.uow import UnitOfWorkDep
 
 router = APIRouter(prefix="/practices", tags=["practices"])
 adoptions_router = APIRouter(prefix="/adoptions", tags=["practices"])
 
 
-@router.get("", summary="List good practices")
+@router.get("", summary="List good practices", response_model=Page[PracticeRead],
+            responses=problem_responses(422))
 async def list_practices(session: SessionDep, identity: CurrentIdentity, limit: Limit = 50,
                          cursor: Cursor = None, maturity: Maturity | None = None,
                          project_id: CodeQuery = None, sub_theme: CodeQuery = None,
@@ -43,7 +44,8 @@ async def practice_summary(session: SessionDep, identity: CurrentIdentity,
 
 
 @router.get("/export", summary="Export good practices (CSV, XLSX, JSON)",
-            responses={**EXPORT_RESPONSES, **problem_responses(422)})
+            responses={**exports.export_responses("Practice", exports.PRACTICE_COLUMNS),
+                       **problem_responses(422)})
 async def export_practices(session: SessionDep, identity: CurrentIdentity,
                            format: exports.Format = "csv", lang: exports.Lang = "fi",
                            maturity: Maturity | None = None,
@@ -57,7 +59,7 @@ async def export_practices(session: SessionDep, identity: CurrentIdentity,
                            exports.PRACTICE_COLUMNS, format, lang=lang, filename="practices")
 
 
-@router.post("", summary="Add a good practice", status_code=201,
+@router.post("", summary="Add a good practice", status_code=201, response_model=PracticeRead,
              responses=problem_responses(401, 403, 422))
 async def create_practice(uow: UnitOfWorkDep, identity: Authenticated,
                           body: PracticeIn) -> ORJSONResponse:
@@ -66,7 +68,8 @@ async def create_practice(uow: UnitOfWorkDep, identity: Authenticated,
     return ORJSONResponse(service.out(p), status_code=201, headers={"ETag": etag(p)})
 
 
-@router.get("/{practice_id}", summary="Read a good practice", responses=problem_responses(404))
+@router.get("/{practice_id}", summary="Read a good practice", response_model=PracticeRead,
+            responses=problem_responses(404))
 async def read_practice(practice_id: IdPath, session: SessionDep, identity: CurrentIdentity,
                         if_none_match: IfNoneMatch = None) -> Response:
     """With its ETag."""
@@ -76,7 +79,7 @@ async def read_practice(practice_id: IdPath, session: SessionDep, identity: Curr
     return ORJSONResponse(service.out(p), headers={"ETag": etag(p)})
 
 
-@router.patch("/{practice_id}", summary="Change a good practice",
+@router.patch("/{practice_id}", summary="Change a good practice", response_model=PracticeRead,
               responses=problem_responses(401, 403, 404, 412, 422))
 async def update_practice(practice_id: IdPath, uow: UnitOfWorkDep, identity: Authenticated,
                           body: PracticeIn, if_match: IfMatch = None) -> ORJSONResponse:
@@ -87,6 +90,7 @@ async def update_practice(practice_id: IdPath, uow: UnitOfWorkDep, identity: Aut
 
 
 @router.post("/{practice_id}/adoptions", summary="Record an adoption", status_code=201,
+             response_model=AdoptionRead,
              responses=problem_responses(401, 403, 404, 422))
 async def record_adoption(practice_id: IdPath, uow: UnitOfWorkDep, identity: Authenticated,
                           body: AdoptionIn) -> ORJSONResponse:
@@ -95,7 +99,8 @@ async def record_adoption(practice_id: IdPath, uow: UnitOfWorkDep, identity: Aut
     return ORJSONResponse(view, status_code=201)
 
 
-@adoptions_router.get("", summary="List adoptions")
+@adoptions_router.get("", summary="List adoptions", response_model=Page[AdoptionRead],
+                      responses=problem_responses(422))
 async def list_adoptions(session: SessionDep, identity: CurrentIdentity, limit: Limit = 100,
                          cursor: Cursor = None, practice_id: CodeQuery = None,
                          organisation_id: CodeQuery = None, region: CodeQuery = None) -> ORJSONResponse:

@@ -1,14 +1,21 @@
-"""Request bodies of practices and adoptions."""
+"""Request bodies of practices and adoptions, and their responses."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from registry.validators import check_code_field, check_region
 from shared import limits
-from shared.contracts.registry import LocalizedDescription, LocalizedName
+from shared.contracts.registry import (
+    AdoptionRecordedV1,
+    LocalizedDescription,
+    LocalizedName,
+    LocalizedText,
+    PracticeState,
+)
 from shared.limits import CodeStr
 from shared.types import IsoDate, StrictInput
 
@@ -51,3 +58,32 @@ class AdoptionIn(StrictInput):
     notes: str | None = Field(None, max_length=4000)
 
     _region = field_validator("region_code")(check_region)
+
+
+# ---- responses ----
+
+class EvidenceView(BaseModel):
+    link: str
+    description: str | None = None
+
+
+class PracticeRead(PracticeState):
+    """A good practice or service model."""
+
+    model_config = ConfigDict(extra="ignore")
+    problem: LocalizedText | None = None
+    how_to_adopt: LocalizedText | None = None
+    evidence: list[EvidenceView] = []
+    theme_ids: list[str] = []
+    organisation_id: str | None = None
+    archived: bool = False
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class AdoptionRead(AdoptionRecordedV1):
+    """An adoption of a practice."""
+
+    model_config = ConfigDict(extra="ignore")
+    notes: str | None = None
+    created_at: dt.datetime

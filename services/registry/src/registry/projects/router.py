@@ -24,7 +24,7 @@ from registry.projects.service import project as project_service
 from shared import limits
 from shared.db import SessionDep
 from shared.errors import problem_responses
-from shared.exports import EXPORT_RESPONSES, export_response
+from shared.exports import export_response
 from shared.identity import Authenticated, CurrentIdentity
 from shared.limits import IdPath, IfMatch, IfNoneMatch
 from shared.pagination import Cursor, Limit
@@ -106,7 +106,8 @@ PERSONAL_COLUMN = exports.PROJECT_PERSONAL_COLUMN
 
 
 @router.get("/export", summary="Export a filtered project list (CSV, XLSX, JSON)",
-            responses={**EXPORT_RESPONSES, **problem_responses(422)})
+            responses={**exports.export_responses("Project", EXPORT_COLUMNS),
+                       **problem_responses(422)})
 async def export_projects(session: SessionDep, identity: CurrentIdentity, pq: QueryDep,
                           format: Literal["csv", "xlsx", "json"] = "csv", lang: Lang = "fi",
                           include_personal: bool = False,

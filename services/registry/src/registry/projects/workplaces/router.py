@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from fastapi import APIRouter
 from fastapi.responses import ORJSONResponse
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from registry.projects.workplaces import service
 from shared import limits
@@ -12,6 +14,7 @@ from shared.db import SessionDep
 from shared.errors import problem_responses
 from shared.identity import Authenticated
 from shared.limits import IdPath
+from shared.pagination import MAX_PAGE, Cursor, Limit, Page
 from shared.types import IsoDate, StrictInput
 from shared.uow import UnitOfWorkDep
 
@@ -29,14 +32,28 @@ class LeaveIn(StrictInput):
     left_on: IsoDate
 
 
+class WorkplaceRead(BaseModel):
+    """A workplace's participation in a project."""
+
+    id: str
+    project_id: str
+    organisation_id: str
+    joined_on: dt.date
+    left_on: dt.date | None = None
+
+
 @router.get("/{project_id}/workplaces", summary="A project's participating workplaces",
-            responses=problem_responses(404))
-async def list_workplaces(project_id: IdPath, session: SessionDep, identity: Authenticated):
-    """Visible to those who may see the project's private fields."""
-    return {"items": await service.list_for(session, project_id, identity)}
+            response_model=Page[WorkplaceRead], responses=problem_responses(404, 422))
+async def list_workplaces(project_id: IdPath, session: SessionDep, identity: Authenticated,
+                          limit: Limit = MAX_PAGE, cursor: Cursor = None) -> ORJSONResponse:
+    """Visible to those who may see the project's private fields; in joining order. The page
+    size defaults to the largest (the list was once given whole)."""
+    items, total, nxt = await service.list_for(session, project_id, identity, cursor, limit)
+    return ORJSONResponse({"items": items, "total": total, "next_cursor": nxt})
 
 
 @router.post("/{project_id}/workplaces", summary="A workplace joins the project", status_code=201,
+             response_model=WorkplaceRead,
              responses=problem_responses(401, 403, 404, 409, 422))
 async def join(project_id: IdPath, uow: UnitOfWorkDep, identity: Authenticated,
                body: JoinIn) -> ORJSONResponse:
@@ -46,6 +63,7 @@ async def join(project_id: IdPath, uow: UnitOfWorkDep, identity: Authenticated,
 
 
 @router.post("/{project_id}/workplaces/{workplace_id}/leave", summary="A workplace leaves",
+             response_model=WorkplaceRead,
              responses=problem_responses(401, 403, 404, 409, 422))
 async def leave(project_id: IdPath, workplace_id: IdPath, uow: UnitOfWorkDep,
                 identity: Authenticated, body: LeaveIn) -> ORJSONResponse:

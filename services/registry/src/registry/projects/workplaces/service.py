@@ -17,6 +17,7 @@ from shared.contracts import registry as contracts
 from shared.db import new_id
 from shared.errors import Conflict, Forbidden, Unprocessable
 from shared.identity import Identity
+from shared.pagination import count, paginate
 from shared.uow import UnitOfWork
 
 
@@ -30,14 +31,17 @@ def _bad(field: str, message: str) -> Unprocessable:
     return Unprocessable(message, errors=[{"field": field, "type": "value_error", "message": message}])
 
 
-async def list_for(session: AsyncSession, project_id: str, identity: Identity) -> list[dict[str, Any]]:
-    """Visible to those who may see the project's private fields."""
+async def list_for(session: AsyncSession, project_id: str, identity: Identity, cursor: str | None,
+                   limit: int) -> tuple[list[dict[str, Any]], int, str | None]:
+    """Visible to those who may see the project's private fields; a page in joining order."""
     p = await project_service.get(session, project_id, identity)
     if not access.project_private(identity, p, await project_service.past_funders(session, p.id)):
         raise access.hide("project", project_id)
-    rows = (await session.scalars(select(ProjectWorkplace).where(
-        ProjectWorkplace.project_id == p.id).order_by(ProjectWorkplace.joined_on))).all()
-    return [out(w) for w in rows]
+    query = select(ProjectWorkplace).where(ProjectWorkplace.project_id == p.id)
+    total = await count(session, query)
+    rows, nxt = await paginate(session, query, [ProjectWorkplace.joined_on, ProjectWorkplace.id],
+                               cursor, limit)
+    return [out(w) for w in rows], total, nxt
 
 
 async def _editable_project(session: AsyncSession, identity: Identity, project_id: str):
