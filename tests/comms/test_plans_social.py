@@ -107,9 +107,9 @@ async def test_social_posts_follow_platform_rules_and_reach_the_tool(gw, stack, 
     got = await eventually(handed)
     assert got["body"]["post"]["id"] == post["id"] and got["body"]["post"]["platform"] == "x"
     assert got["headers"]["x-teke-signature"].startswith("sha256=")
-    posts = (await gw.get("/social/posts", params={"account_id": acc["id"]})).json()
+    posts = (await gw.get("/social/posts", params={"account_id": acc["id"]})).json()["items"]
     assert posts[0]["status"] == "handed_over"
-    log = (await gw.get("/deliveries", params={"webhook_id": tool["id"]})).json()
+    log = (await gw.get("/deliveries", params={"webhook_id": tool["id"]})).json()["items"]
     assert log[0]["channel"] == "social"
     await eventually(lambda: _sent(gw, tool["id"]))
     # Rules are data: Instagram refuses links; a coordinator may change a platform's limit.
@@ -122,5 +122,5 @@ async def test_social_posts_follow_platform_rules_and_reach_the_tool(gw, stack, 
 
 
 async def _sent(gw, webhook_id):
-    log = (await gw.get("/deliveries", params={"webhook_id": webhook_id})).json()
+    log = (await gw.get("/deliveries", params={"webhook_id": webhook_id})).json()["items"]
     return log and log[0]["status"] == "sent"

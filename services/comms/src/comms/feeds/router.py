@@ -13,14 +13,19 @@ from icalendar import Event as IcsEvent
 from comms.feeds import queries
 from shared import limits
 from shared.db import SessionDep
+from shared.errors import problem_responses
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 TITLES = {"fi": "TEKE – työelämän kehittäminen", "sv": "TEKE – utveckling av arbetslivet",
           "en": "TEKE – development of working life"}
 
 
-@router.get("/events.ics", summary="Calendar of events",
-            responses={200: {"content": {"text/calendar": {}}}})
+# response_class=Response: the documents are XML or iCalendar text, never JSON, so the
+# contract names only their own media types.
+@router.get("/events.ics", summary="Calendar of events", response_class=Response,
+            responses={200: {"description": "iCalendar (RFC 5545)",
+                             "content": {"text/calendar": {"schema": {"type": "string"}}}},
+                       **problem_responses(422)})
 async def events_ics(request: Request, session: SessionDep,
                      language: Annotated[str, Query(max_length=limits.CODE,
                                                     pattern="^(fi|sv|en)$")] = "fi") -> Response:
@@ -55,8 +60,11 @@ def _xml(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
-@router.get("/{language}.{fmt}", summary="Feed of published items",
-            responses={200: {"content": {"application/rss+xml": {}, "application/atom+xml": {}}}})
+@router.get("/{language}.{fmt}", summary="Feed of published items", response_class=Response,
+            responses={200: {"description": "RSS 2.0 (`rss`) or Atom (`atom`)",
+                             "content": {"application/rss+xml": {"schema": {"type": "string"}},
+                                         "application/atom+xml": {"schema": {"type": "string"}}}},
+                       **problem_responses(422)})
 async def item_feed(
     request: Request, session: SessionDep,
     language: Annotated[str, Path(max_length=limits.CODE, pattern="^(fi|sv|en)$")],
