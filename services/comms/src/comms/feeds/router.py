@@ -61,9 +61,11 @@ def _xml(text: str) -> str:
 
 
 @router.get("/{language}.{fmt}", summary="Feed of published items", response_class=Response,
-            responses={200: {"description": "RSS 2.0 (`rss`) or Atom (`atom`)",
+            responses={200: {"description": "RSS 2.0 (`rss`) or Atom (`atom`); as text/xml when the "
+                                             "request accepts only that",
                              "content": {"application/rss+xml": {"schema": {"type": "string"}},
-                                         "application/atom+xml": {"schema": {"type": "string"}}}},
+                                         "application/atom+xml": {"schema": {"type": "string"}},
+                                         "text/xml": {"schema": {"type": "string"}}}},
                        **problem_responses(422)})
 async def item_feed(
     request: Request, session: SessionDep,
@@ -94,6 +96,13 @@ async def item_feed(
         fe.content(_xml(r.body_html.get(language) or ""), type="CDATA" if fmt == "rss" else "html")
         fe.summary(_xml(r.title[language]))
         fe.category([{"term": _xml(k)} for k in [r.kind, *r.themes]])
-    if fmt == "rss":
-        return Response(fg.rss_str(pretty=True), media_type="application/rss+xml; charset=utf-8")
-    return Response(fg.atom_str(pretty=True), media_type="application/atom+xml; charset=utf-8")
+    body = fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True)
+    # Some readers (and clients generated from the contract) ask for plain XML.
+    if _wants_plain_xml(request.headers.get("accept", "")):
+        return Response(body, media_type="text/xml; charset=utf-8")
+    return Response(body, media_type=f"application/{fmt}+xml; charset=utf-8")
+
+
+def _wants_plain_xml(accept: str) -> bool:
+    types = {part.split(";")[0].strip().lower() for part in accept[:1000].split(",")}
+    return bool(types) and types <= {"text/xml", "application/xml"}

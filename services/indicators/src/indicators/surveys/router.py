@@ -130,10 +130,13 @@ async def add_responses(round_id: IdPath, body: ResponsesIn, session: SessionDep
     return Stored(stored=n)
 
 
-# The handler reads the raw body, so the contract declares it (a generated client sends text).
+# The handler reads the raw body whatever its type, so the contract declares both ways of
+# sending the CSV: as text, and as bytes (what a generated client sends; it has no text/csv).
 CSV_BODY = {"requestBody": {"required": True, "description": "UTF-8 CSV: a header row of the "
                             "instrument's item ids (and optionally `unit`), then one row a respondent.",
-                            "content": {"text/csv": {"schema": {"type": "string"}}}}}
+                            "content": {"text/csv": {"schema": {"type": "string"}},
+                                        "application/octet-stream": {
+                                            "schema": {"type": "string", "format": "binary"}}}}}
 
 
 @router.post("/rounds/{round_id}/upload", summary="Upload responses as CSV", status_code=201,
