@@ -130,13 +130,16 @@ async def add_responses(round_id: IdPath, body: ResponsesIn, session: SessionDep
     return Stored(stored=n)
 
 
+UPLOAD_BYTES = 64 * 1_048_576  # the services' bulk body limit (413 above it)
 # The handler reads the raw body whatever its type, so the contract declares both ways of
 # sending the CSV: as text, and as bytes (what a generated client sends; it has no text/csv).
 CSV_BODY = {"requestBody": {"required": True, "description": "UTF-8 CSV: a header row of the "
                             "instrument's item ids (and optionally `unit`), then one row a respondent.",
-                            "content": {"text/csv": {"schema": {"type": "string"}},
+                            "content": {"text/csv": {"schema": {"type": "string",
+                                                                "maxLength": UPLOAD_BYTES}},
                                         "application/octet-stream": {
-                                            "schema": {"type": "string", "format": "binary"}}}}}
+                                            "schema": {"type": "string", "format": "binary",
+                                                       "maxLength": UPLOAD_BYTES}}}}}
 
 
 @router.post("/rounds/{round_id}/upload", summary="Upload responses as CSV", status_code=201,
