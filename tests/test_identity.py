@@ -73,7 +73,14 @@ async def test_api_key_lifecycle_scope_and_revocation(gw, anon):
     created = r.json()
     key = created["key"]
     assert key.startswith("teke_") and created["prefix"] in key
-    listed = (await gw.get("/admin/api-keys")).json()
+    listed, cursor = [], None
+    while True:  # the list envelope, a page at a time
+        params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+        page = (await gw.get("/admin/api-keys", params=params)).json()
+        listed += page["items"]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert len(listed) == page["total"]
     assert any(k["id"] == created["id"] for k in listed)
     assert all("key" not in k and "key_hash" not in k for k in listed)
 

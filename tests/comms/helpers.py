@@ -67,3 +67,20 @@ def problem(r: httpx.Response, status: int) -> dict:
     assert r.status_code == status, (r.status_code, r.text)
     assert r.headers["content-type"].startswith("application/problem+json"), r.headers
     return r.json()
+
+
+async def all_items(gw: httpx.AsyncClient, path: str, params: dict | None = None) -> list[dict]:
+    """Every item of a paged list, following next_cursor (and checking the envelope)."""
+    items: list[dict] = []
+    cursor = None
+    while True:
+        r = await gw.get(path, params={**(params or {}), "limit": 200,
+                                       **({"cursor": cursor} if cursor else {})})
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert set(page) == {"items", "total", "next_cursor"}, page.keys()
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            assert len(items) == page["total"]
+            return items

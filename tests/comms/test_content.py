@@ -36,7 +36,7 @@ async def test_workflow_records_who_and_publish_emits_contract_event(gw, stack):
     pub = r.json()
     assert pub["status"] == "published" and pub["published_at"]
     assert pub["published_at_local"].endswith(("+02:00", "+03:00"))
-    hist = (await gw.get(f"/content/{item['id']}/history")).json()
+    hist = (await gw.get(f"/content/{item['id']}/history")).json()["items"]
     assert [(h["from_status"], h["to_status"]) for h in hist] == [
         (None, "draft"), ("draft", "in_review"), ("in_review", "published")]
     assert all(h["actor"] for h in hist)
@@ -130,7 +130,7 @@ async def test_scheduled_item_publishes_itself_even_after_a_restart(gw, stack):
         return body["status"] == "published" and body
 
     done = await eventually(published)
-    hist = (await gw.get(f"/content/{item['id']}/history")).json()
+    hist = (await gw.get(f"/content/{item['id']}/history")).json()["items"]
     assert hist[-1]["actor"] == "scheduler" and hist[-1]["from_status"] == "scheduled"
     assert done["published_at"] >= done["scheduled_at"]
     events = await outbox_events(stack.db_urls["comms"], contracts.CONTENT_PUBLISHED, item["id"])

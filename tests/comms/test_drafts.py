@@ -89,7 +89,7 @@ async def test_conditions_and_disabled_rules_draft_nothing(gw, stack, nats_serve
     no_results = await publish(url, ind.SURVEY_ROUND_CLOSED, f"s{uid()}", {
         "id": f"s{uid()}", "instrument": "w", "label": "T0", "closed_at": "2026-10-01T12:00:00Z",
         "results_available": False}, source="/teke/indicators")
-    rules = (await gw.get("/content/rules")).json()
+    rules = (await gw.get("/content/rules")).json()["items"]
     rule = next(r for r in rules if r["event_type"] == ind.TARGET_REACHED)
     r = await gw.patch(f"/content/rules/{rule['id']}", json={"enabled": False})
     assert r.status_code == 200 and r.json()["enabled"] is False and r.json()["version"] == 2

@@ -89,6 +89,10 @@ async def test_feeds_show_published_items_per_language_and_theme(gw, stack):
         entries = ET.fromstring(atom.content).findall("a:entry", ns)
         assert [e.find("a:title", ns).text for e in entries] == [f"Julkinen {tag}"]
         assert "<strong>Hei</strong>" in entries[0].find("a:content", ns).text
+        plain = await anon.get("/feeds/fi.atom", params={"theme": tag}, headers={"accept": "text/xml"})
+        assert plain.headers["content-type"].startswith("text/xml")
+        assert [e.find("a:title", ns).text for e in ET.fromstring(plain.content).findall("a:entry", ns)] \
+            == [f"Julkinen {tag}"]
         sv = await anon.get("/feeds/sv.rss", params={"theme": tag})
         assert f"Julkinen {tag}" not in sv.text  # no Swedish title
         problem(await anon.get("/feeds/de.rss"), 422)

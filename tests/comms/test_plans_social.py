@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.comms.helpers import client, problem, soon, uid
+from tests.comms.helpers import all_items, client, problem, soon, uid
 from tests.conftest import eventually, scalar
 
 TODAY = dt.date.today()
@@ -107,9 +107,9 @@ async def test_social_posts_follow_platform_rules_and_reach_the_tool(gw, stack, 
     got = await eventually(handed)
     assert got["body"]["post"]["id"] == post["id"] and got["body"]["post"]["platform"] == "x"
     assert got["headers"]["x-teke-signature"].startswith("sha256=")
-    posts = (await gw.get("/social/posts", params={"account_id": acc["id"]})).json()
+    posts = (await gw.get("/social/posts", params={"account_id": acc["id"]})).json()["items"]
     assert posts[0]["status"] == "handed_over"
-    log = (await gw.get("/deliveries", params={"webhook_id": tool["id"]})).json()
+    log = (await gw.get("/deliveries", params={"webhook_id": tool["id"]})).json()["items"]
     assert log[0]["channel"] == "social"
     await eventually(lambda: _sent(gw, tool["id"]))
     # Rules are data: Instagram refuses links; a coordinator may change a platform's limit.
@@ -122,5 +122,33 @@ async def test_social_posts_follow_platform_rules_and_reach_the_tool(gw, stack, 
 
 
 async def _sent(gw, webhook_id):
-    log = (await gw.get("/deliveries", params={"webhook_id": webhook_id})).json()
+    log = (await gw.get("/deliveries", params={"webhook_id": webhook_id})).json()["items"]
     return log and log[0]["status"] == "sent"
+
+
+async def test_lists_page_with_a_cursor_and_refuse_a_forged_one(gw, stack):
+    # Three plans with the same period start: the id breaks the tie, so paging one at a time
+    # returns each exactly once, in the order of the whole list.
+    start = (TODAY + dt.timedelta(days=4000 + int(uid()[:4], 16) % 1000)).isoformat()
+    made = set()
+    for n in range(3):
+        r = await gw.post("/plans", json={**PLAN, "title": {"fi": f"Sivu {n}"}, "period_start": start,
+                                          "period_end": start})
+        assert r.status_code == 201, r.text
+        made.add(r.json()["id"])
+    whole = await all_items(gw, "/plans")
+    seen, cursor = [], None
+    while True:
+        page = (await gw.get("/plans", params={"limit": 1, **({"cursor": cursor} if cursor else {})})).json()
+        assert len(page["items"]) == 1 and page["total"] == len(whole)
+        seen.append(page["items"][0]["id"])
+        if not (cursor := page["next_cursor"]):
+            break
+    assert seen == [p["id"] for p in whole] and made <= set(seen) and len(set(seen)) == len(seen)
+    for path in ("/plans", "/events", "/webhooks", "/deliveries", "/social/posts", "/social/rules",
+                 "/content/rules", "/webhooks/event-types"):
+        p = problem(await gw.get(path, params={"cursor": "not-a-cursor"}), 422)
+        assert p["errors"][0]["field"] == "query/cursor", path
+        problem(await gw.get(path, params={"limit": 201}), 422)
+    types = await all_items(gw, "/webhooks/event-types")
+    assert "fi.teke.comms.content.published.v1" in types and types == sorted(types)

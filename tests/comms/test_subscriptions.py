@@ -63,7 +63,7 @@ async def test_double_opt_in_then_newsletter_with_personal_unsubscribe(gw, stack
     assert got_a["Message-ID"] == f"<{delivery_id}@teke.fi>"
 
     async def logged():
-        log = (await gw.get("/deliveries", params={"item_id": item["id"]})).json()
+        log = (await gw.get("/deliveries", params={"item_id": item["id"]})).json()["items"]
         return len(log) == 2 and all(d["status"] == "sent" for d in log) and log
     log = await eventually(logged)
     assert sorted(d["recipient"] for d in log) == sorted([a, b])  # not pending, not region 02
@@ -82,7 +82,7 @@ async def test_double_opt_in_then_newsletter_with_personal_unsubscribe(gw, stack
     await gw.post(f"/content/{second['id']}/transitions", json={"to": "published"})
 
     async def second_sent():
-        log = (await gw.get("/deliveries", params={"item_id": second["id"]})).json()
+        log = (await gw.get("/deliveries", params={"item_id": second["id"]})).json()["items"]
         return len(log) == 2 and all(d["status"] == "sent" for d in log) and log
     assert sorted(d["recipient"] for d in await second_sent() or await eventually(second_sent)) == \
         sorted([b, elsewhere])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.contracts import comms as contracts
 from shared.contracts import registry as reg
-from tests.comms.helpers import problem, publish, uid
+from tests.comms.helpers import all_items, problem, publish, uid
 from tests.conftest import eventually, scalar
 
 
@@ -69,7 +69,7 @@ async def test_retries_with_backoff_keep_order_per_entity(gw, stack, nats_server
     got = await eventually(lambda: _got(webhook_receiver, name, 3))
     assert [g["body"]["event"]["data"]["version"] for g in got] == [2, 3, 4]
     assert len({g["body"]["delivery_id"] for g in got}) == 3
-    log = (await gw.get("/deliveries", params={"webhook_id": created["id"]})).json()
+    log = (await gw.get("/deliveries", params={"webhook_id": created["id"]})).json()["items"]
     assert [d["status"] for d in log] == ["sent"] * 3
     assert log[0]["attempts"] == 3 and "HTTP 503" in log[0]["last_error"]
     assert log[1]["attempts"] == 1
@@ -102,7 +102,7 @@ async def test_bad_signature_is_rejected_and_delivery_gives_up(gw, stack, nats_s
         "id": pid, "version": 1, "name": {"fi": "Käytäntö"}, "maturity": "piloted", "published": True})
 
     async def failed():
-        log = (await gw.get("/deliveries", params={"webhook_id": created["id"]})).json()
+        log = (await gw.get("/deliveries", params={"webhook_id": created["id"]})).json()["items"]
         return log and log[0]["status"] == "failed" and log[0]
     row = await eventually(failed)
     assert row["attempts"] == 4 and "HTTP 401" in row["last_error"]
@@ -125,5 +125,5 @@ async def _got(receiver, name: str, n: int):
 
 
 async def _gw_log(gw, delivery_id: str):
-    log = (await gw.get("/deliveries", params={"channel": "webhook", "limit": 1000})).json()
+    log = await all_items(gw, "/deliveries", {"channel": "webhook"})
     return any(d["id"] == delivery_id and d["status"] == "sent" for d in log)

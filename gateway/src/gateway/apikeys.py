@@ -15,6 +15,7 @@ from shared.db import SessionDep, utcnow
 from shared.errors import Forbidden, NotFound, Unauthorized, Unprocessable, problem_responses
 from shared.identity import ROLES, Identity
 from shared.limits import IdPath
+from shared.pagination import Cursor, Limit, Page, count, paginate
 from shared.types import IsoDateTime, StrictInput
 
 Scope = Literal["registry:read", "registry:write", "indicators:read", "indicators:write",
@@ -119,11 +120,15 @@ async def create_api_key(body: ApiKeyCreate, session: SessionDep, admin: AdminDe
     return ApiKeyCreated(key=key, **ApiKeyRead.model_validate(row).model_dump())
 
 
-@router.get("", response_model=list[ApiKeyRead], summary="List API keys")
-async def list_api_keys(session: SessionDep, _admin: AdminDep) -> list[ApiKeyRead]:
-    """Every key with its scopes and state; never the key itself."""
-    rows = (await session.scalars(select(ApiKey).order_by(ApiKey.created_at))).all()
-    return [ApiKeyRead.model_validate(r) for r in rows]
+@router.get("", response_model=Page[ApiKeyRead], summary="List API keys",
+            responses=problem_responses(422))
+async def list_api_keys(session: SessionDep, _admin: AdminDep, limit: Limit = 50,
+                        cursor: Cursor = None) -> Page[ApiKeyRead]:
+    """Every key with its scopes and state, oldest first; never the key itself."""
+    q = select(ApiKey)
+    rows, nxt = await paginate(session, q, [ApiKey.created_at, ApiKey.id], cursor, limit)
+    return Page[ApiKeyRead](items=[ApiKeyRead.model_validate(r) for r in rows],
+                            total=await count(session, q), next_cursor=nxt)
 
 
 @router.delete("/{key_id}", response_model=ApiKeyRead, summary="Revoke an API key",

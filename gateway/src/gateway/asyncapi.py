@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from shared.contracts import CATALOGUE, STREAMS
 from shared.events.envelope import SCHEMA_BASE, type_to_subject
 
@@ -63,3 +65,23 @@ def asyncapi_document() -> dict[str, Any]:
         "operations": operations,
         "components": {"messages": messages, "schemas": schemas},
     }
+
+
+class AsyncAPIInfo(BaseModel):
+    title: str
+    version: str
+    description: str | None = None
+
+
+class AsyncAPIDocument(BaseModel):
+    """The AsyncAPI 3.0 document's top level, for a generated client; each part is the
+    specification's own (https://www.asyncapi.com/docs/reference/specification/v3.0.0)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    asyncapi: str = Field(description="The AsyncAPI version, 3.0.0.")
+    info: AsyncAPIInfo
+    default_content_type: str = Field(alias="defaultContentType")
+    servers: dict[str, dict[str, Any]]
+    channels: dict[str, dict[str, Any]]
+    operations: dict[str, dict[str, Any]]
+    components: dict[str, dict[str, Any]]

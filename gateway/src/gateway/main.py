@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from gateway.apikeys import router as apikeys_router
-from gateway.asyncapi import asyncapi_document
+from gateway.asyncapi import AsyncAPIDocument, asyncapi_document
 from gateway.auth import Authenticator
 from gateway.config import Settings
 from gateway.openapi import OpenAPIMerger, install_docs
@@ -86,7 +86,8 @@ def create_app(settings: Settings | None = None):
                 raise Unauthorized("metrics need an admin or a key with the metrics scope")
         return metrics_response()
 
-    @api.get("/api/v1/asyncapi.json", tags=["events"], summary="AsyncAPI document of all events")
+    @api.get("/api/v1/asyncapi.json", tags=["events"], summary="AsyncAPI document of all events",
+             response_model=AsyncAPIDocument)
     async def asyncapi() -> JSONResponse:
         """Subjects, CloudEvents envelopes and payload schemas of every event, for subscribers."""
         return JSONResponse(_ASYNCAPI)

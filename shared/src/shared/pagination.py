@@ -132,3 +132,16 @@ async def paginate(session: AsyncSession, query: Select, keys: Sequence[Any], cu
         return rows, None
     last = rows[limit - 1]
     return rows[:limit], encode_cursor([_to_json(getattr(last, k.key)) for k in keys])
+
+
+def page_of(items: Sequence[T], limit: int, cursor: str | None) -> tuple[list[T], str | None]:
+    """One page of a list already in memory (short lists, or rows computed in Python): the
+    cursor holds the offset of the next page, so it pages a stable order only."""
+    values = decode_cursor(cursor)
+    start = 0
+    if values:
+        if len(values) != 1 or type(values[0]) is not int or values[0] < 0:
+            raise _malformed("malformed cursor")
+        start = values[0]
+    end = start + limit
+    return list(items[start:end]), encode_cursor([end]) if end < len(items) else None

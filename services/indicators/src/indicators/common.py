@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from indicators.models import project_extra, project_projection
 from shared.errors import Forbidden, NotFound, Unprocessable
+from shared.exports import MEDIA_TYPES
 from shared.identity import Identity
 
 # Years 1900-2199: a period is a calendar span of a programme, and year 0 has no date.
@@ -106,3 +107,12 @@ def visible_project_filter(identity: Identity):
 
 def field_error(field: str, type_: str, message: str) -> dict[str, str]:
     return {"field": field, "type": type_, "message": message}
+
+
+# The other media types of a list or analysis with a `format` parameter (its JSON body is the
+# operation's response model; `format=json` gives the rows as a JSON array file instead).
+EXPORTABLE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The result; with `format`, its rows as CSV, XLSX or a JSON array.",
+          "content": {MEDIA_TYPES["csv"]: {"schema": {"type": "string"}},
+                      MEDIA_TYPES["xlsx"]: {"schema": {"type": "string", "format": "binary"}}}},
+}

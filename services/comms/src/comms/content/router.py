@@ -25,6 +25,7 @@ from shared.db import SessionDep
 from shared.errors import problem_responses
 from shared.identity import Authenticated, CurrentIdentity, require_roles
 from shared.limits import IdPath
+from shared.pagination import Cursor, Limit, Page, page_of
 from shared.uow import UnitOfWorkDep
 
 router = APIRouter(prefix="/content", tags=["content"])
@@ -62,12 +63,16 @@ async def create_item(session: SessionDep, identity: Authenticated, body: ItemCr
     return out(await service.create(session, identity, body))
 
 
-@router.get("/rules", summary="Automatic draft rules", response_model=list[RuleRead],
-            dependencies=[require_roles("admin", "coordinator")], responses=problem_responses(401, 403))
-async def list_rules(session: SessionDep) -> list[RuleRead]:
-    """Which incoming events become draft items, with what title and text."""
+@router.get("/rules", summary="Automatic draft rules", response_model=Page[RuleRead],
+            dependencies=[require_roles("admin", "coordinator")],
+            responses=problem_responses(401, 403, 422))
+async def list_rules(session: SessionDep, limit: Limit = 50, cursor: Cursor = None) -> Page[RuleRead]:
+    """Which incoming events become draft items, with what title and text (a short list, by
+    event type)."""
     rows = await draft_rules.all_rules(session)
-    return [RuleRead.model_validate(r) for r in rows]
+    page, nxt = page_of(rows, limit, cursor)
+    return Page[RuleRead](items=[RuleRead.model_validate(r) for r in page], total=len(rows),
+                          next_cursor=nxt)
 
 
 @router.post("/rules", summary="Add a draft rule", response_model=RuleRead, status_code=201,
@@ -117,8 +122,12 @@ async def transition(item_id: IdPath, request: Request, uow: UnitOfWorkDep, iden
 
 
 @router.get("/{item_id}/history", summary="Who did what to an item",
-            response_model=list[TransitionRead], responses=problem_responses(404))
-async def item_history(item_id: IdPath, session: SessionDep, identity: Authenticated) -> list[TransitionRead]:
-    """Every workflow step, oldest first."""
+            response_model=Page[TransitionRead], responses=problem_responses(401, 404, 422))
+async def item_history(item_id: IdPath, session: SessionDep, identity: Authenticated,
+                       limit: Limit = 50, cursor: Cursor = None) -> Page[TransitionRead]:
+    """Every workflow step, oldest first (an item has a handful)."""
     await service.get(session, item_id, identity)
-    return [TransitionRead.model_validate(t) for t in await service.history(session, item_id)]
+    rows = await service.history(session, item_id)
+    page, nxt = page_of(rows, limit, cursor)
+    return Page[TransitionRead](items=[TransitionRead.model_validate(t) for t in page],
+                                total=len(rows), next_cursor=nxt)

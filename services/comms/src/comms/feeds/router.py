@@ -13,14 +13,19 @@ from icalendar import Event as IcsEvent
 from comms.feeds import queries
 from shared import limits
 from shared.db import SessionDep
+from shared.errors import problem_responses
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 TITLES = {"fi": "TEKE – työelämän kehittäminen", "sv": "TEKE – utveckling av arbetslivet",
           "en": "TEKE – development of working life"}
 
 
-@router.get("/events.ics", summary="Calendar of events",
-            responses={200: {"content": {"text/calendar": {}}}})
+# response_class=Response: the documents are XML or iCalendar text, never JSON, so the
+# contract names only their own media types.
+@router.get("/events.ics", summary="Calendar of events", response_class=Response,
+            responses={200: {"description": "iCalendar (RFC 5545)",
+                             "content": {"text/calendar": {"schema": {"type": "string"}}}},
+                       **problem_responses(422)})
 async def events_ics(request: Request, session: SessionDep,
                      language: Annotated[str, Query(max_length=limits.CODE,
                                                     pattern="^(fi|sv|en)$")] = "fi") -> Response:
@@ -55,8 +60,13 @@ def _xml(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
-@router.get("/{language}.{fmt}", summary="Feed of published items",
-            responses={200: {"content": {"application/rss+xml": {}, "application/atom+xml": {}}}})
+@router.get("/{language}.{fmt}", summary="Feed of published items", response_class=Response,
+            responses={200: {"description": "RSS 2.0 (`rss`) or Atom (`atom`); as text/xml when the "
+                                             "request accepts only that",
+                             "content": {"application/rss+xml": {"schema": {"type": "string"}},
+                                         "application/atom+xml": {"schema": {"type": "string"}},
+                                         "text/xml": {"schema": {"type": "string"}}}},
+                       **problem_responses(422)})
 async def item_feed(
     request: Request, session: SessionDep,
     language: Annotated[str, Path(max_length=limits.CODE, pattern="^(fi|sv|en)$")],
@@ -86,6 +96,13 @@ async def item_feed(
         fe.content(_xml(r.body_html.get(language) or ""), type="CDATA" if fmt == "rss" else "html")
         fe.summary(_xml(r.title[language]))
         fe.category([{"term": _xml(k)} for k in [r.kind, *r.themes]])
-    if fmt == "rss":
-        return Response(fg.rss_str(pretty=True), media_type="application/rss+xml; charset=utf-8")
-    return Response(fg.atom_str(pretty=True), media_type="application/atom+xml; charset=utf-8")
+    body = fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True)
+    # Some readers (and clients generated from the contract) ask for plain XML.
+    if _wants_plain_xml(request.headers.get("accept", "")):
+        return Response(body, media_type="text/xml; charset=utf-8")
+    return Response(body, media_type=f"application/{fmt}+xml; charset=utf-8")
+
+
+def _wants_plain_xml(accept: str) -> bool:
+    types = {part.split(";")[0].strip().lower() for part in accept[:1000].split(",")}
+    return bool(types) and types <= {"text/xml", "application/xml"}

@@ -8,13 +8,20 @@ from fastapi import APIRouter, Query, Request, status
 
 from comms.common import local
 from comms.gatherings import service
-from comms.gatherings.schemas import EventCreate, EventRead, RegisterIn, RegistrationOut
+from comms.gatherings.schemas import (
+    EventCreate,
+    EventRead,
+    RegisterIn,
+    RegistrationCancelled,
+    RegistrationOut,
+)
 from comms.models import Event
 from shared import limits
 from shared.db import SessionDep
 from shared.errors import problem_responses
 from shared.identity import require_roles
 from shared.limits import IdPath
+from shared.pagination import Cursor, Limit, Page
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -27,12 +34,16 @@ async def _out(session, ev: Event) -> EventRead:
     return r
 
 
-@router.get("", summary="List events", response_model=list[EventRead])
+@router.get("", summary="List events", response_model=Page[EventRead],
+            responses=problem_responses(422))
 async def list_events(session: SessionDep,
                       region: Annotated[str | None, Query(max_length=limits.CODE,
-                                                          pattern="^[0-2][0-9]$")] = None) -> list[EventRead]:
+                                                          pattern="^[0-2][0-9]$")] = None,
+                      limit: Limit = 50, cursor: Cursor = None) -> Page[EventRead]:
     """Events by start time (public)."""
-    return [await _out(session, e) for e in await service.list_events(session, region)]
+    rows, total, nxt = await service.list_events(session, region, limit, cursor)
+    return Page[EventRead](items=[await _out(session, e) for e in rows], total=total,
+                           next_cursor=nxt)
 
 
 @router.post("", summary="Create an event", status_code=status.HTTP_201_CREATED,
@@ -44,12 +55,12 @@ async def create_event(session: SessionDep, body: EventCreate,
 
 
 @router.post("/registrations/cancel", summary="Cancel a registration",
-             responses=problem_responses(404, 422))
+             response_model=RegistrationCancelled, responses=problem_responses(404, 422))
 async def cancel(request: Request, session: SessionDep,
-                 token: Annotated[str, Query(min_length=10, max_length=100)]):
+                 token: Annotated[str, Query(min_length=10, max_length=100)]) -> RegistrationCancelled:
     """With the token from registering; the first on the waiting list moves up."""
     reg = await service.cancel(session, request.state.settings, token)
-    return {"id": reg.id, "status": reg.status}
+    return RegistrationCancelled(id=reg.id, status=reg.status)
 
 
 @router.get("/{event_id}", summary="Read an event", response_model=EventRead,

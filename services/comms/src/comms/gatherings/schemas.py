@@ -75,3 +75,8 @@ class RegistrationOut(BaseModel):
     status: str
     waitlist_position: int | None = None
     cancel_token: str | None = Field(None, description="Keep it: it cancels this registration.")
+
+
+class RegistrationCancelled(BaseModel):
+    id: str
+    status: str = Field(description="`cancelled` (the first on the waiting list moved up).")

@@ -12,6 +12,7 @@ from comms.gatherings.schemas import EventCreate, RegisterIn
 from comms.models import Event, Registration
 from shared.db import utcnow
 from shared.errors import Conflict, NotFound, Unprocessable
+from shared.pagination import count, paginate
 
 MAILS = {
     "confirmed": {"fi": "Ilmoittautuminen vahvistettu: {t}", "sv": "Anmälan bekräftad: {t}",
@@ -112,9 +113,11 @@ async def cancel(session: AsyncSession, settings: Settings, cancel_token: str) -
     return reg
 
 
-async def list_events(session: AsyncSession, region: str | None) -> list[Event]:
-    """Events by start time (at most 500), optionally in one region."""
-    q = select(Event).order_by(Event.starts_at)
+async def list_events(session: AsyncSession, region: str | None, limit: int,
+                      cursor: str | None) -> tuple[list[Event], int, str | None]:
+    """Events by start time, optionally in one region, a page at a time."""
+    q = select(Event)
     if region:
         q = q.where(Event.region_code == region)
-    return list((await session.scalars(q.limit(500))).all())
+    rows, nxt = await paginate(session, q, [Event.starts_at, Event.id], cursor, limit)
+    return rows, await count(session, q), nxt

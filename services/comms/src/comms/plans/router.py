@@ -10,15 +10,19 @@ from shared.db import SessionDep, utcnow
 from shared.errors import problem_responses
 from shared.identity import Authenticated, require_roles
 from shared.limits import IdPath
+from shared.pagination import Cursor, Limit, Page
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 
 
-@router.get("", summary="List plans", response_model=list[PlanRead], responses=problem_responses(401))
-async def list_plans(session: SessionDep, _identity: Authenticated) -> list[PlanRead]:
-    """Theme and project communication plans."""
-    rows = await service.all_plans(session)
-    return [PlanRead.model_validate(p) for p in rows]
+@router.get("", summary="List plans", response_model=Page[PlanRead],
+            responses=problem_responses(401, 422))
+async def list_plans(session: SessionDep, _identity: Authenticated, limit: Limit = 50,
+                     cursor: Cursor = None) -> Page[PlanRead]:
+    """Theme and project communication plans by period start."""
+    rows, total, nxt = await service.list_page(session, limit, cursor)
+    return Page[PlanRead](items=[PlanRead.model_validate(p) for p in rows], total=total,
+                          next_cursor=nxt)
 
 
 @router.post("", summary="Create a plan", status_code=status.HTTP_201_CREATED, response_model=PlanRead,

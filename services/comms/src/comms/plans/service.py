@@ -14,6 +14,7 @@ from comms.plans.schemas import PlanBody, PlanCreate
 from shared.db import utcnow
 from shared.errors import NotFound, Unprocessable
 from shared.identity import Identity
+from shared.pagination import count, paginate
 
 
 def _bounds(plan: Plan) -> tuple[dt.datetime, dt.datetime]:
@@ -85,8 +86,12 @@ def now() -> dt.datetime:
     return utcnow()
 
 
-async def all_plans(session: AsyncSession) -> list[Plan]:
-    return list((await session.scalars(select(Plan).order_by(Plan.period_start, Plan.id))).all())
+async def list_page(session: AsyncSession, limit: int,
+                    cursor: str | None) -> tuple[list[Plan], int, str | None]:
+    """Plans by period start, a page at a time."""
+    q = select(Plan)
+    rows, nxt = await paginate(session, q, [Plan.period_start, Plan.id], cursor, limit)
+    return rows, await count(session, q), nxt
 
 
 async def create(session: AsyncSession, identity: Identity, body: PlanCreate) -> Plan:

@@ -13,15 +13,20 @@ from comms.social.schemas import AccountIn, AccountRead, PlatformRuleIn, Platfor
 from shared.db import SessionDep
 from shared.errors import problem_responses
 from shared.identity import require_roles
+from shared.pagination import Cursor, Limit, Page, page_of
 
 router = APIRouter(prefix="/social", tags=["social"])
 STAFF = [require_roles("admin", "coordinator")]
 
 
-@router.get("/rules", summary="Platform rules", response_model=list[PlatformRuleRead])
-async def rules(session: SessionDep) -> list[PlatformRuleRead]:
-    """Length and link rules per platform."""
-    return [PlatformRuleRead.model_validate(r) for r in await social_service.rules(session)]
+@router.get("/rules", summary="Platform rules", response_model=Page[PlatformRuleRead],
+            responses=problem_responses(422))
+async def rules(session: SessionDep, limit: Limit = 50, cursor: Cursor = None) -> Page[PlatformRuleRead]:
+    """Length and link rules per platform (one per platform, by name)."""
+    rows = await social_service.rules(session)
+    page, nxt = page_of(rows, limit, cursor)
+    return Page[PlatformRuleRead](items=[PlatformRuleRead.model_validate(r) for r in page],
+                                  total=len(rows), next_cursor=nxt)
 
 
 @router.put("/rules/{platform}", summary="Set a platform's rules",
@@ -52,12 +57,14 @@ async def schedule_post(body: PostIn, session: SessionDep,
     return _out(post)
 
 
-@router.get("/posts", summary="List posts", response_model=list[PostRead], dependencies=STAFF,
-            responses=problem_responses(401, 403))
+@router.get("/posts", summary="List posts", response_model=Page[PostRead], dependencies=STAFF,
+            responses=problem_responses(401, 403, 422))
 async def list_posts(session: SessionDep,
-                     account_id: Annotated[str | None, Query(max_length=36)] = None) -> list[PostRead]:
-    """Scheduled and handed-over posts."""
-    return [_out(p) for p in await social_service.posts(session, account_id)]
+                     account_id: Annotated[str | None, Query(max_length=36)] = None,
+                     limit: Limit = 50, cursor: Cursor = None) -> Page[PostRead]:
+    """Scheduled and handed-over posts, by their time."""
+    rows, total, nxt = await social_service.posts(session, account_id, limit, cursor)
+    return Page[PostRead](items=[_out(p) for p in rows], total=total, next_cursor=nxt)
 
 
 def _out(p: SocialPost) -> PostRead:

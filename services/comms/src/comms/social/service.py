@@ -16,6 +16,7 @@ from comms.social.schemas import AccountIn, PlatformRuleIn, PostIn
 from shared.db import utcnow
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.identity import Identity
+from shared.pagination import count, paginate
 
 URL = re.compile(r"https?://\S+")
 
@@ -90,11 +91,14 @@ async def schedule_post(session: AsyncSession, identity: Identity, body: PostIn)
     return post
 
 
-async def posts(session: AsyncSession, account_id: str | None) -> list[SocialPost]:
-    q = select(SocialPost).order_by(SocialPost.scheduled_at)
+async def posts(session: AsyncSession, account_id: str | None, limit: int,
+                cursor: str | None) -> tuple[list[SocialPost], int, str | None]:
+    """Posts by their time, a page at a time."""
+    q = select(SocialPost)
     if account_id:
         q = q.where(SocialPost.account_id == account_id)
-    return list((await session.scalars(q.limit(1000))).all())
+    rows, nxt = await paginate(session, q, [SocialPost.scheduled_at, SocialPost.id], cursor, limit)
+    return rows, await count(session, q), nxt
 
 
 async def hand_over_due(session: AsyncSession) -> int:

@@ -17,6 +17,7 @@ from shared.db import SessionDep
 from shared.errors import problem_responses
 from shared.identity import require_roles
 from shared.limits import CodeStr, IdPath
+from shared.pagination import MAX_PAGE, Cursor, Limit, Page, page_of
 from shared.types import StrictInput
 
 router = APIRouter(tags=["webhooks"])
@@ -76,10 +77,12 @@ class DeliveryRead(BaseModel):
     sent_at: dt.datetime | None
 
 
-@router.get("/webhooks/event-types", summary="Event types a webhook can subscribe to")
-async def event_types() -> list[str]:
-    """Registry, indicators and comms events."""
-    return EVENT_TYPES
+@router.get("/webhooks/event-types", summary="Event types a webhook can subscribe to",
+            response_model=Page[str], responses=problem_responses(422))
+async def event_types(limit: Limit = MAX_PAGE, cursor: Cursor = None) -> Page[str]:
+    """Registry, indicators and comms events, by name."""
+    page, nxt = page_of(EVENT_TYPES, limit, cursor)
+    return Page[str](items=page, total=len(EVENT_TYPES), next_cursor=nxt)
 
 
 @router.post("/webhooks", summary="Add a webhook subscription", status_code=status.HTTP_201_CREATED,
@@ -95,11 +98,14 @@ async def create_webhook(request: Request, session: SessionDep, body: WebhookIn,
     return out
 
 
-@router.get("/webhooks", summary="List webhook subscriptions", response_model=list[WebhookRead],
-            dependencies=STAFF, responses=problem_responses(401, 403))
-async def list_webhooks(session: SessionDep) -> list[WebhookRead]:
-    """Without secrets."""
-    return [WebhookRead.model_validate(r) for r in await webhook_service.all_hooks(session)]
+@router.get("/webhooks", summary="List webhook subscriptions", response_model=Page[WebhookRead],
+            dependencies=STAFF, responses=problem_responses(401, 403, 422))
+async def list_webhooks(session: SessionDep, limit: Limit = 50,
+                        cursor: Cursor = None) -> Page[WebhookRead]:
+    """Without secrets; oldest first."""
+    rows, total, nxt = await webhook_service.hooks_page(session, limit, cursor)
+    return Page[WebhookRead](items=[WebhookRead.model_validate(r) for r in rows], total=total,
+                             next_cursor=nxt)
 
 
 @router.delete("/webhooks/{webhook_id}", summary="Stop a webhook subscription", status_code=204,
@@ -109,8 +115,8 @@ async def deactivate(webhook_id: IdPath, session: SessionDep) -> None:
     await webhook_service.deactivate(session, webhook_id)
 
 
-@router.get("/deliveries", summary="The delivery log", response_model=list[DeliveryRead],
-            dependencies=STAFF, responses=problem_responses(401, 403))
+@router.get("/deliveries", summary="The delivery log", response_model=Page[DeliveryRead],
+            dependencies=STAFF, responses=problem_responses(401, 403, 422))
 async def deliveries(
     session: SessionDep,
     item_id: Annotated[str | None, Query(max_length=36)] = None,
@@ -118,16 +124,20 @@ async def deliveries(
     channel: Annotated[str | None, Query(max_length=limits.CODE, pattern="^(email|webhook|social)$")] = None,
     status_: Annotated[str | None, Query(alias="status", max_length=limits.CODE,
                                          pattern="^(queued|sending|sent|retrying|failed)$")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-) -> list[DeliveryRead]:
-    """Per item × channel × recipient: status, attempts and the last error."""
-    rows = await webhook_service.deliveries(session, {
-        "item_id": item_id, "webhook_id": webhook_id, "channel": channel, "status": status_}, limit)
-    return [DeliveryRead.model_validate(r) for r in rows]
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[DeliveryRead]:
+    """Per item × channel × recipient: status, attempts and the last error, in delivery order."""
+    rows, total, nxt = await webhook_service.deliveries(session, {
+        "item_id": item_id, "webhook_id": webhook_id, "channel": channel, "status": status_},
+        limit, cursor)
+    return Page[DeliveryRead](items=[DeliveryRead.model_validate(r) for r in rows], total=total,
+                              next_cursor=nxt)
 
 
 @router.get("/deliveries/summary", summary="Delivery counts", dependencies=STAFF,
-            responses=problem_responses(401, 403))
-async def summary(session: SessionDep, item_id: Annotated[str | None, Query(max_length=36)] = None):
-    """Counts by channel and status."""
+            response_model=dict[str, dict[str, int]], responses=problem_responses(401, 403, 422))
+async def summary(session: SessionDep,
+                  item_id: Annotated[str | None, Query(max_length=36)] = None) -> dict[str, dict[str, int]]:
+    """Counts by channel, then by status: `{"email": {"sent": 3, "failed": 1}, ...}`."""
     return await webhook_service.summary(session, item_id)

@@ -12,6 +12,7 @@ from comms.delivery.ssrf import UnsafeTarget, check_target
 from comms.models import Delivery, WebhookSubscription
 from shared.errors import NotFound, Unprocessable
 from shared.identity import Identity
+from shared.pagination import count, paginate
 
 
 async def validate_target(url: str, allow_networks: Any) -> None:
@@ -33,9 +34,12 @@ async def create(session: AsyncSession, identity: Identity, values: dict[str, An
     return hook, secret
 
 
-async def all_hooks(session: AsyncSession) -> list[WebhookSubscription]:
-    return list((await session.scalars(select(WebhookSubscription)
-                                       .order_by(WebhookSubscription.created_at))).all())
+async def hooks_page(session: AsyncSession, limit: int,
+                     cursor: str | None) -> tuple[list[WebhookSubscription], int, str | None]:
+    q = select(WebhookSubscription)
+    rows, nxt = await paginate(session, q, [WebhookSubscription.created_at, WebhookSubscription.id],
+                               cursor, limit)
+    return rows, await count(session, q), nxt
 
 
 async def deactivate(session: AsyncSession, webhook_id: str) -> None:
@@ -46,7 +50,8 @@ async def deactivate(session: AsyncSession, webhook_id: str) -> None:
     hook.active = False
 
 
-async def deliveries(session: AsyncSession, filters: dict[str, str | None], limit: int) -> list[Delivery]:
+async def deliveries(session: AsyncSession, filters: dict[str, str | None], limit: int,
+                     cursor: str | None) -> tuple[list[Delivery], int, str | None]:
     """The log in delivery order; `filters`: item_id, webhook_id, channel, status."""
     q = select(Delivery)
     for col, val in ((Delivery.item_id, filters.get("item_id")),
@@ -55,7 +60,8 @@ async def deliveries(session: AsyncSession, filters: dict[str, str | None], limi
                      (Delivery.status, filters.get("status"))):
         if val:
             q = q.where(col == val)
-    return list((await session.scalars(q.order_by(Delivery.seq).limit(limit))).all())
+    rows, nxt = await paginate(session, q, [Delivery.seq, Delivery.id], cursor, limit)
+    return rows, await count(session, q), nxt
 
 
 async def summary(session: AsyncSession, item_id: str | None) -> dict[str, dict[str, int]]:

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Query, Request
 from indicators.analyses import progress as progress_analysis
 from indicators.analyses import spread as spread_analysis
 from indicators.analyses import wellbeing as wellbeing_analysis
+from indicators.analyses.schemas import EuReport, Progress, Rollup, Spread, WellbeingProductivity
+from indicators.common import EXPORTABLE
 from shared import limits
 from shared.db import SessionDep
 from shared.errors import problem_responses
@@ -27,8 +29,8 @@ def _cols(keys: list[str]) -> list[Column]:
     return [Column(k, {"fi": k, "en": k}) for k in keys]
 
 
-@router.get("/progress", summary="Progress against targets for a project", response_model=None,
-            responses=R)
+@router.get("/progress", summary="Progress against targets for a project", response_model=Progress,
+            responses={**EXPORTABLE, **R})
 async def progress(session: SessionDep, identity: Authenticated,
                    project_id: Annotated[str, Query(max_length=36)], format: Fmt = None):
     """Baseline, target and the approved value so far, with progress in %."""
@@ -39,7 +41,9 @@ async def progress(session: SessionDep, identity: Authenticated,
     return {"project_id": project_id, "items": items}
 
 
-@router.get("/rollup", summary="Approved values rolled up", response_model=None, responses=R)
+# exclude_unset: a row carries only the keys it was grouped by.
+@router.get("/rollup", summary="Approved values rolled up", response_model=Rollup,
+            response_model_exclude_unset=True, responses={**EXPORTABLE, **R})
 async def rollup_view(
     session: SessionDep,
     group_by: Annotated[str, Query(max_length=80, description="comma list of: "
@@ -69,8 +73,8 @@ async def rollup_view(
     return {"group_by": keys, "items": items, "total": len(items)}
 
 
-@router.get("/eu-report", summary="Common indicators for an EU cut-off", response_model=None,
-            responses=R)
+@router.get("/eu-report", summary="Common indicators for an EU cut-off", response_model=EuReport,
+            responses={**EXPORTABLE, **R})
 async def eu_report(session: SessionDep, identity: Authenticated,
                     cutoff: Annotated[str, Query(max_length=limits.CODE, pattern=r"^(19|20|21)\d{2}(06|12)$",
                                                  description="YYYY06 or YYYY12")],
@@ -88,7 +92,8 @@ async def eu_report(session: SessionDep, identity: Authenticated,
 
 
 @router.get("/wellbeing-productivity", summary="Well-being and productivity together",
-            response_model=None, responses=R)
+            response_model=WellbeingProductivity, response_model_exclude_unset=True,
+            responses={**EXPORTABLE, **R})
 async def wellbeing_productivity(
     request: Request, session: SessionDep, identity: CurrentIdentity,
     instrument: Annotated[str, Query(max_length=40)] = "UWES-9",
@@ -117,7 +122,8 @@ async def wellbeing_productivity(
     return result
 
 
-@router.get("/spread", summary="Spread of practices", response_model=None, responses=R)
+@router.get("/spread", summary="Spread of practices", response_model=Spread,
+            responses={**EXPORTABLE, **R})
 async def spread(session: SessionDep,
                  practice_id: Annotated[str | None, Query(max_length=36)] = None,
                  interval: Annotated[str, Query(max_length=limits.CODE,

@@ -90,3 +90,14 @@ class FigureIn(StrictInput):
 class FiguresIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
     figures: list[FigureIn] = Field(min_length=1, max_length=10000)
+
+
+class FigureOut(BaseModel):
+    """One organisation-level figure (the latest value for its organisation, indicator, period)."""
+
+    organisation_id: str
+    indicator_code: str
+    period: str
+    value: float
+    reported_by: str | None = None
+    updated_at: dt.datetime

@@ -6,18 +6,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from indicators.common import PERIOD_PATTERN, get_project, require_see
+from indicators.common import EXPORTABLE, PERIOD_PATTERN, get_project, require_see
 from indicators.models import Report, Target
 from indicators.reports import queries, targets
 from indicators.reports import service as report_service
-from indicators.reports.schemas import ImportIn, ReopenIn, ReportIn, ReportOut, TargetIn, ValuesIn
+from indicators.reports.schemas import ImportIn, ReopenIn, ReportIn, ReportOut, TargetIn, TargetOut, ValuesIn
 from shared import limits
 from shared.db import SessionDep
 from shared.errors import problem_responses
 from shared.exports import Column, export_response
 from shared.identity import Authenticated
 from shared.limits import IdPath
-from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from shared.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor, page_of
 from shared.uow import UnitOfWorkDep
 
 router = APIRouter(tags=["reports"])
@@ -53,7 +53,8 @@ async def import_reports(body: ImportIn, uow: UnitOfWorkDep, identity: Authentic
             "values": sum(len(x.get("values", ())) for x in body["reports"])}
 
 
-@router.get("/reports", summary="List reports", response_model=None, responses=R)
+@router.get("/reports", summary="List reports", response_model=Page[ReportOut],
+            responses={**EXPORTABLE, **R})
 async def list_reports(
     session: SessionDep, identity: Authenticated,
     project_id: Annotated[str | None, Query(max_length=36)] = None,
@@ -74,8 +75,8 @@ async def list_reports(
                 for r in await queries.all_reports(session, q)]
         return export_response(rows, LIST_COLUMNS, format, filename="reports")
     rows, total, nxt = await queries.page(session, q, limit, decode_cursor(cursor))
-    return {"items": [ReportOut.model_validate(r).model_dump(mode="json") for r in rows],
-            "total": total, "next_cursor": encode_cursor(nxt) if nxt else None}
+    return Page[ReportOut](items=[ReportOut.model_validate(r) for r in rows], total=total,
+                           next_cursor=encode_cursor(nxt) if nxt else None)
 
 
 @router.get("/reports/{report_id}", summary="Read a report with its values", responses=R)
@@ -159,15 +160,18 @@ async def create_target(body: TargetIn, session: SessionDep, identity: Authentic
     return _target_dict(await targets.create(session, identity, body))
 
 
-@router.get("/targets", summary="Targets of a project", response_model=None, responses=R)
+@router.get("/targets", summary="Targets of a project", response_model=Page[TargetOut],
+            responses={**EXPORTABLE, **R})
 async def list_targets(session: SessionDep, identity: Authenticated,
                        project_id: Annotated[str, Query(max_length=36)],
                        format: Annotated[str | None, Query(max_length=limits.CODE,
-                                                           pattern="^(csv|xlsx|json)$")] = None):
-    """Targets with baseline, target and (once reached) when."""
+                                                           pattern="^(csv|xlsx|json)$")] = None,
+                       limit: Limit = 50, cursor: Cursor = None):
+    """Targets with baseline, target and (once reached) when; an export holds them all."""
     rows = await targets.of_project(session, identity, project_id)
     items = [_target_dict(t) for t in rows]
     if format:
         return export_response(items, [Column(x, {"fi": x, "en": x}) for x in TARGET_KEYS], format,
                                filename="targets")
-    return {"items": items, "total": len(rows)}
+    page, nxt = page_of(items, limit, cursor)
+    return Page[TargetOut](items=page, total=len(items), next_cursor=nxt)

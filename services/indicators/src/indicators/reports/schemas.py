@@ -91,3 +91,17 @@ class ReportOut(BaseModel):
     approved_by: str | None
     approved_at: dt.datetime | None
     values: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class TargetOut(BaseModel):
+    """A baseline and target (IATI style) and, once reached, when and with what value."""
+
+    id: str
+    project_id: str
+    indicator_code: str
+    baseline_value: float | None
+    baseline_date: dt.date | None
+    target_value: float
+    target_date: dt.date
+    reached_on: dt.date | None
+    reached_value: float | None

@@ -6,16 +6,26 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 
+from indicators.common import EXPORTABLE
 from indicators.models import Instrument, SurveyRound
 from indicators.surveys import answers, privacy, queries
 from indicators.surveys import service as survey_service
-from indicators.surveys.schemas import InstrumentIn, ResponsesIn, RoundIn, WordingIn
+from indicators.surveys.schemas import (
+    InstrumentIn,
+    ResponsesIn,
+    RoundIn,
+    RoundOut,
+    RoundResults,
+    Stored,
+    WordingIn,
+)
 from shared import limits
 from shared.db import SessionDep
 from shared.errors import problem_responses
 from shared.exports import Column, export_response
 from shared.identity import Authenticated
 from shared.limits import IdPath
+from shared.pagination import Cursor, Limit, Page, page_of
 from shared.uow import UnitOfWorkDep
 
 router = APIRouter(prefix="/surveys", tags=["surveys"])
@@ -87,13 +97,16 @@ async def create_round(body: RoundIn, session: SessionDep, identity: Authenticat
     return _round(r, 0)
 
 
-@router.get("/rounds", summary="Survey rounds", response_model=None, responses=R)
+@router.get("/rounds", summary="Survey rounds", response_model=Page[RoundOut],
+            responses={**EXPORTABLE, **R})
 async def list_rounds(request: Request, session: SessionDep, identity: Authenticated,
                       organisation_id: Annotated[str | None, Query(max_length=36)] = None,
                       project_id: Annotated[str | None, Query(max_length=36)] = None,
                       format: Annotated[str | None, Query(max_length=limits.CODE,
-                                                          pattern="^(csv|xlsx|json)$")] = None):
-    """Rounds you may see, with response counts (withheld while below the threshold)."""
+                                                          pattern="^(csv|xlsx|json)$")] = None,
+                      limit: Limit = 50, cursor: Cursor = None):
+    """Rounds you may see, with response counts (withheld while below the threshold); an
+    export holds them all."""
     rounds = await queries.visible_rounds(session, identity, organisation_id, project_id)
     counts = await queries.response_counts(session)
     items = [_round(r, counts.get(r.id, 0), _k(request)) for r in rounds]
@@ -102,30 +115,43 @@ async def list_rounds(request: Request, session: SessionDep, identity: Authentic
                 "responses"]
         return export_response(items, [Column(x, {"fi": x, "en": x}) for x in keys], format,
                                filename="survey-rounds")
-    return {"items": items, "total": len(rounds)}
+    page, nxt = page_of(items, limit, cursor)
+    return Page[RoundOut](items=page, total=len(items), next_cursor=nxt)
 
 
 @router.post("/rounds/{round_id}/responses", summary="Add anonymous responses",
              status_code=status.HTTP_201_CREATED, responses=R)
 async def add_responses(round_id: IdPath, body: ResponsesIn, session: SessionDep,
-                        identity: Authenticated) -> dict:
+                        identity: Authenticated) -> Stored:
     """Answers are scored here; only the scores are kept, with no respondent identity."""
     r, ins = await survey_service.open_round(session, identity, round_id)
     arr, units = answers.answers_from_json(ins, body.responses)
     n = await survey_service.add_responses(session, r, ins, arr, units, "body/responses")
-    return {"stored": n}
+    return Stored(stored=n)
+
+
+UPLOAD_BYTES = 64 * 1_048_576  # the services' bulk body limit (413 above it)
+# The handler reads the raw body whatever its type, so the contract declares both ways of
+# sending the CSV: as text, and as bytes (what a generated client sends; it has no text/csv).
+CSV_BODY = {"requestBody": {"required": True, "description": "UTF-8 CSV: a header row of the "
+                            "instrument's item ids (and optionally `unit`), then one row a respondent.",
+                            "content": {"text/csv": {"schema": {"type": "string",
+                                                                "maxLength": UPLOAD_BYTES}},
+                                        "application/octet-stream": {
+                                            "schema": {"type": "string", "format": "binary",
+                                                       "maxLength": UPLOAD_BYTES}}}}}
 
 
 @router.post("/rounds/{round_id}/upload", summary="Upload responses as CSV", status_code=201,
-             responses=R)
+             responses=R, openapi_extra=CSV_BODY)
 async def upload_responses(round_id: IdPath, request: Request, session: SessionDep,
-                           identity: Authenticated) -> dict:
+                           identity: Authenticated) -> Stored:
     """Body: text/csv with a header of the instrument's item ids and optionally `unit`.
     All rows are checked first; one bad row rejects the upload."""
     r, ins = await survey_service.open_round(session, identity, round_id)
     arr, units = answers.answers_from_csv(ins, await request.body())
     n = await survey_service.add_responses(session, r, ins, arr, units, "body/unit")
-    return {"stored": n}
+    return Stored(stored=n)
 
 
 @router.post("/rounds/{round_id}/close", summary="Close a round", responses=R)
@@ -138,8 +164,8 @@ async def close_round(round_id: IdPath, request: Request, uow: UnitOfWorkDep,
     return _round(r)
 
 
-@router.get("/rounds/{round_id}/results", summary="Results of a round", response_model=None,
-            responses=R)
+@router.get("/rounds/{round_id}/results", summary="Results of a round", response_model=RoundResults,
+            response_model_exclude_unset=True, responses={**EXPORTABLE, **R})
 async def round_results(round_id: IdPath, request: Request, session: SessionDep,
                         identity: Authenticated, breakdown: bool = False,
                         format: Annotated[str | None, Query(max_length=limits.CODE,

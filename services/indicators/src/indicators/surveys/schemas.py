@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from indicators.catalogue.schemas import Band
 from indicators.surveys import privacy, stats
@@ -106,3 +107,65 @@ class ResponseIn(StrictInput):
 class ResponsesIn(StrictInput):
     model_config = ConfigDict(extra="forbid")
     responses: list[ResponseIn] = Field(min_length=1, max_length=10000)
+
+
+class RoundOut(BaseModel):
+    """A survey round; `responses` is null (and `responses_below_threshold` true) while fewer
+    than k have answered. The counts are left out where the operation does not give them."""
+
+    id: str
+    organisation_id: str
+    project_id: str | None
+    label: str
+    opens_on: dt.date
+    closes_on: dt.date
+    closes_at: dt.datetime | None
+    status: str
+    closed_at: dt.datetime | None
+    units: list[str]
+    instrument_id: str
+    responses: int | None = None
+    responses_below_threshold: bool | None = None
+
+
+class Figures(BaseModel):
+    n: int | None
+    mean: float | None
+    sd: float | None
+    ci95_low: float | None
+    ci95_high: float | None
+
+
+class ResultCell(Figures):
+    """Figures of the whole round or of one unit; all null when `suppressed`."""
+
+    suppressed: bool
+    dimensions: dict[str, Figures] | None = None
+    bands: dict[str, int | float | None] | None = Field(
+        None, description="Respondents per band (null where withheld); only for instruments with bands.")
+
+
+class UnitCell(ResultCell):
+    unit: str | None
+
+
+class PrivacySummary(BaseModel):
+    k: int
+    figures: int
+    withheld: int
+    primary: int
+    complementary: int
+    audited: bool
+
+
+class RoundResults(BaseModel):
+    k: int = Field(description="The smallest group a figure may describe.")
+    privacy: PrivacySummary
+    total: ResultCell
+    breakdown: list[UnitCell] | None = Field(None, description="Per unit, when asked for.")
+    round: RoundOut
+    instrument: str
+
+
+class Stored(BaseModel):
+    stored: int = Field(description="Responses stored (scores only).")
