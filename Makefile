@@ -18,7 +18,18 @@ $(UV):
 	$(UV) sync --frozen
 	touch $@
 
-install: .venv/.installed
+# The TypeScript client check (tests/test_typescript_client.py): openapi-typescript, typescript
+# and openapi-fetch exactly as clients/typescript/package-lock.json pins them, from the npm
+# registry. Without npm this only warns (`make run` needs no node); that test then fails.
+TS_CLIENT := clients/typescript
+$(TS_CLIENT)/node_modules/.package-lock.json: $(TS_CLIENT)/package.json $(TS_CLIENT)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd $(TS_CLIENT) && npm ci --ignore-scripts --no-audit --no-fund; \
+	else \
+		echo "make install: npm not found; skipping $(TS_CLIENT) (the TypeScript client test will fail)"; \
+	fi
+
+install: .venv/.installed $(TS_CLIENT)/node_modules/.package-lock.json
 
 run: install
 	.venv/bin/python deploy/embedded.py

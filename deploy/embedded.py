@@ -33,6 +33,12 @@ SERVICES = ("registry", "indicators", "comms")
 PYTHON = sys.executable
 
 
+# `make run` lets a frontend on a local dev server call the API (Vite dev and preview, CRA and
+# Next, and the usual 8080), on localhost and 127.0.0.1; GATEWAY_CORS_ORIGINS replaces it.
+DEV_CORS_ORIGINS = [f"http://{host}:{port}" for port in (5173, 4173, 3000, 8080)
+                    for host in ("localhost", "127.0.0.1")]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -229,6 +235,10 @@ class Stack:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("REGISTRY_", "INDICATORS_", "COMMS_", "GATEWAY_"))}
         env["PYTHONUNBUFFERED"] = "1"
+        if name == "comms":
+            # Links and ids in mails and feeds name this stack's own address (a setting, so a
+            # public host name replaces it: COMMS_PUBLIC_BASE_URL in extra_env).
+            env["COMMS_PUBLIC_BASE_URL"] = self.gateway_url
         if name in SERVICES:
             p = name.upper() + "_"
             env.update({
@@ -391,9 +401,13 @@ def main() -> None:
         # Mail stays on this machine: a catcher, started before comms, keeps it in data/mail.
         mail = MailCatcher(data / "mail")
         mail.start()
-        gateway = f"http://127.0.0.1:{args.port}"
+        extra = {**mail.comms_env(),
+                 "GATEWAY_CORS_ORIGINS": os.environ.get("GATEWAY_CORS_ORIGINS")
+                 or json.dumps(DEV_CORS_ORIGINS)}
+        if os.environ.get("COMMS_PUBLIC_BASE_URL"):
+            extra["COMMS_PUBLIC_BASE_URL"] = os.environ["COMMS_PUBLIC_BASE_URL"]
         stack = Stack(data, nats_url=nats_url, db_urls=db_urls, gateway_port=args.port,
-                      extra_env={**mail.comms_env(), "COMMS_PUBLIC_BASE_URL": gateway})
+                      extra_env=extra)
         print(f"TEKE: data in {data}, NATS at {nats_url}, mail caught on port {mail.port}",
               flush=True)
         stack.migrate()

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     signup_limit_count: float = 5.0
     signup_limit_window_seconds: float = 600.0
 
+    # Browser origins allowed to call the API (exact "https://host[:port]"); none by default,
+    # so production opens only what it names. `make run` allows the local dev servers
+    # (deploy/embedded.py, DEV_CORS_ORIGINS).
     cors_origins: list[str] = []
     gzip_minimum_bytes: int = 1024
 

@@ -166,6 +166,9 @@ def install_docs(api: FastAPI, merger: OpenAPIMerger) -> None:
             swagger_js_url=f"{API_PREFIX}/docs/assets/swagger-ui-bundle.js",
             swagger_css_url=f"{API_PREFIX}/docs/assets/swagger-ui.css",
             swagger_favicon_url=f"{API_PREFIX}/docs/assets/favicon-32x32.png",
+            # Unset, Swagger UI sends the document to validator.swagger.io whenever the page is
+            # served from a public host name: the docs page calls nothing outside.
+            swagger_ui_parameters={"validatorUrl": None},
         )
 
     api.include_router(router)

@@ -41,6 +41,14 @@ _DROP_RESPONSE = frozenset({
     b"date", b"content-length", b"x-request-id",  # (the gateway sets its own)
 })
 _READ_WHOLE_UNDER = 1 << 20
+# What a browser client may send, and may read back, across origins: without the second list
+# a frontend cannot see an export's file name, an ETag for If-Match, a new resource's Location,
+# how long to wait after 429/503, or the request id to quote in a bug report.
+CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "Accept-Language", "Idempotency-Key",
+                      "If-Match", "If-None-Match", "Prefer", "X-API-Key", "X-Request-ID",
+                      "traceparent"]
+CORS_EXPOSE_HEADERS = ["Content-Disposition", "Content-Language", "ETag", "Location",
+                       "Retry-After", "X-Request-ID"]
 
 
 class Upstreams:
@@ -117,9 +125,8 @@ class ForwardingApp:
             cors = functools.partial(
                 CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
                 allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-                allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match",
-                               "Idempotency-Key", "X-API-Key", "X-Request-ID", "traceparent"],
-                expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"], max_age=600)
+                allow_headers=CORS_ALLOW_HEADERS, expose_headers=CORS_EXPOSE_HEADERS,
+                max_age=600)
             inner = cors(inner)
         self.fallback = _dress(inner)
         self.dressed = _dress(cors(self._dressed_core)) if cors else None

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from urllib.parse import unquote_plus
 
 import structlog
+from starlette.datastructures import MutableHeaders
 
 from shared.errors import problem_response
 
@@ -181,3 +183,118 @@ def _replay(messages: list[dict], receive):
         return await receive()
 
     return replayed
+
+
+# --- the request's language: `lang`, else Accept-Language, else Finnish ---------------------
+
+LANGUAGES = ("fi", "sv", "en")
+DEFAULT_LANGUAGE = "fi"
+_ACCEPT_LANGUAGE_MAX = 1000  # characters read from the header; browsers send < 100
+_ACCEPT_LANGUAGE_RANGES = 50
+
+
+def negotiate_language(header: str | None) -> str:
+    """fi, sv or en from an Accept-Language header (RFC 9110 12.5.4): the supported language
+    with the highest q, the earlier one on a tie; `*` stands for the default. Anything else
+    (no header, only unsupported languages, q=0 for all, garbage) gives fi. Never raises."""
+    if not header:
+        return DEFAULT_LANGUAGE
+    best, best_q = DEFAULT_LANGUAGE, 0.0
+    for part in header[:_ACCEPT_LANGUAGE_MAX].split(",")[:_ACCEPT_LANGUAGE_RANGES]:
+        tag, *params = part.split(";")
+        primary = tag.strip().lower().split("-", 1)[0]
+        if primary == "*":
+            primary = DEFAULT_LANGUAGE
+        elif primary not in LANGUAGES:
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                q = _qvalue(value.strip())
+        if q > best_q:
+            best, best_q = primary, q
+    return best
+
+
+def _qvalue(text: str) -> float:
+    # RFC 9110 12.4.2: 0 to 1 with at most three decimals; a malformed weight ranks as 0.
+    if not 0 < len(text) <= 5 or text[0] not in "01" or not all(c in "0123456789." for c in text):
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        return 0.0
+    return value if 0.0 <= value <= 1.0 else 0.0
+
+
+def _query_value(query: bytes, name: bytes) -> str | None:
+    for pair in query.split(b"&"):
+        key, eq, value = pair.partition(b"=")
+        if key == name and eq:
+            return unquote_plus(value.decode("latin-1"))
+    return None
+
+
+_LANGUAGE_PARAMS: dict[int, tuple[object, tuple[bool, bool]]] = {}
+
+
+def _language_params(route) -> tuple[bool, bool]:
+    """(takes ?lang or ?language, takes a {language} path segment) for a FastAPI route."""
+    if route is None:
+        return False, False
+    # Routes are not hashable; they live as long as the app, so their id keys the cache.
+    cached = _LANGUAGE_PARAMS.get(id(route))
+    if cached is not None and cached[0] is route:
+        return cached[1]
+    query: set[str] = set()
+    path: set[str] = set()
+    pending = [getattr(route, "dependant", None)]
+    while pending:  # the operation's own parameters and those of its dependencies
+        dependant = pending.pop()
+        if dependant is None:
+            continue
+        query.update(getattr(p, "alias", None) or p.name for p in dependant.query_params)
+        path.update(getattr(p, "alias", None) or p.name for p in dependant.path_params)
+        pending.extend(dependant.dependencies)
+    found = (bool(query & {"lang", "language"}), "language" in path)
+    _LANGUAGE_PARAMS[id(route)] = (route, found)
+    return found
+
+
+class LanguageMiddleware:
+    """One rule for the request's language, in every service. A `lang` query parameter wins;
+    without one, the language picked from Accept-Language (negotiate_language) becomes `lang`
+    in the query, so every endpoint that takes `lang` reads it the same way. A response whose
+    operation takes a language says which one (Content-Language) and, when the header could
+    choose it, `Vary: Accept-Language` for caches. Only successful answers get them: error
+    bodies are not translated."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        query = scope.get("query_string", b"")
+        asked = _query_value(query, b"lang")
+        if asked is None:
+            header = _header(scope, b"accept-language")
+            asked = negotiate_language(header)
+            if header is not None:
+                scope["query_string"] = query + (b"&" if query else b"") + b"lang=" + asked.encode()
+
+        async def send_with_language(message):
+            if message["type"] == "http.response.start" and message["status"] < 400:
+                takes_query, takes_path = _language_params(scope.get("route"))
+                if takes_query or takes_path:
+                    lang = ((scope.get("path_params") or {}).get("language") if takes_path
+                            else _query_value(query, b"language") or asked)
+                    headers = MutableHeaders(scope=message)
+                    if lang in LANGUAGES and "content-language" not in headers:
+                        headers["Content-Language"] = lang
+                    if takes_query:
+                        headers.add_vary_header("Accept-Language")
+            await send(message)
+
+        await self.app(scope, receive, send_with_language)

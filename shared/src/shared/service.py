@@ -39,6 +39,7 @@ from shared.metrics import (
 from shared.middleware import (
     BodySizeLimitMiddleware,
     DuplicateKeyGuardMiddleware,
+    LanguageMiddleware,
     NulGuardMiddleware,
     RequestIdMiddleware,
 )
@@ -286,7 +287,9 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings | None = Non
     verifier = InternalTokenVerifier(settings.internal_token_public_key,
                                      audience=settings.internal_token_audience,
                                      issuer=settings.internal_token_issuer)
-    # Outermost first: request id, then size limit, then identity, then the JSON guard.
+    # Outermost first: request id, then size limit, then identity, then the JSON guard, then
+    # the request's language (innermost: it reads the route the router picked).
+    app.add_middleware(LanguageMiddleware)
     app.add_middleware(DuplicateKeyGuardMiddleware)
     app.add_middleware(IdentityMiddleware, verifier=verifier)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=spec.max_body_bytes,

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -106,6 +107,9 @@ class IndicatorDefinition(Base):
     valid_from: Mapped[dt.date | None] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
     name: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # False where the name has no known Finnish or Swedish translation (shipped data that
+    # carries another language's words under fi, or no sv): readers can tell a placeholder.
+    translated: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     description: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     family: Mapped[str] = mapped_column(String(30), index=True)
     measure: Mapped[str] = mapped_column(String(20))

@@ -27,9 +27,13 @@ TITLES = {"fi": "TEKE – työelämän kehittäminen", "sv": "TEKE – utvecklin
                              "content": {"text/calendar": {"schema": {"type": "string"}}}},
                        **problem_responses(422)})
 async def events_ics(request: Request, session: SessionDep,
-                     language: Annotated[str, Query(max_length=limits.CODE,
-                                                    pattern="^(fi|sv|en)$")] = "fi") -> Response:
-    """All open events as iCalendar (times in UTC)."""
+                     language: Annotated[str | None, Query(
+                         max_length=limits.CODE, pattern="^(fi|sv|en)$",
+                         description="The older name of `lang`; wins when both are given.")] = None,
+                     lang: Annotated[str, Query(max_length=limits.CODE,
+                                                pattern="^(fi|sv|en)$")] = "fi") -> Response:
+    """All open events as iCalendar (times in UTC), titles in `lang` (or Accept-Language)."""
+    language = language or lang
     base = request.state.settings.public_base_url
     cal = Calendar()
     cal.add("prodid", "-//TEKE//comms//FI")
@@ -49,7 +53,8 @@ async def events_ics(request: Request, session: SessionDep,
         if desc:
             e.add("description", desc)
         cal.add_component(e)
-    return Response(cal.to_ical(), media_type="text/calendar; charset=utf-8")
+    return Response(cal.to_ical(), media_type="text/calendar; charset=utf-8",
+                    headers={"Content-Language": language})
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")

@@ -64,6 +64,9 @@ class DefinitionOut(BaseModel):
     valid_from: dt.date | None
     valid_to: dt.date | None
     name: dict[str, Any]
+    translated: bool = Field(True, description=(
+        "False when the name has no known Finnish or Swedish translation (for example an "
+        "official EU name shipped in English under `fi`)."))
     description: dict[str, Any] | None
     family: str
     measure: str

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import column, inspect, select, table
 from sqlalchemy.engine import Connection
 
 from shared.db import new_id, utcnow
@@ -38,7 +38,11 @@ def load_seed(conn: Connection) -> tuple[int, int]:
     """Insert shipped definitions and instruments that are not there yet; (n_ind, n_instr)."""
     from indicators.models import IndicatorDefinition, Instrument
 
-    ind = IndicatorDefinition.__table__
+    # The columns the table has in the database now (this runs inside an early migration too):
+    # one added later, such as `translated`, is left out until its own migration adds it.
+    model = IndicatorDefinition.__table__
+    present = {c["name"] for c in inspect(conn).get_columns(model.name)}
+    ind = table(model.name, *(column(c.name, c.type) for c in model.c if c.name in present))
     ins = Instrument.__table__
     have = set(conn.execute(select(ind.c.code, ind.c.version)).all())
     rows = []
@@ -46,6 +50,7 @@ def load_seed(conn: Connection) -> tuple[int, int]:
         if (d["code"], 1) in have:
             continue
         row = {**d, "id": new_id(), "version": 1, "created_at": utcnow(), "created_by": "seed"}
+        row = {k: v for k, v in row.items() if k in ind.c}
         row["valid_from"] = dt.date.fromisoformat(d["valid_from"]) if d.get("valid_from") else None
         row["valid_to"] = dt.date.fromisoformat(d["valid_to"]) if d.get("valid_to") else None
         rows.append(row)
