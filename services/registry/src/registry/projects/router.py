@@ -5,11 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import ORJSONResponse
 from pydantic import StringConstraints
 
-from registry import access, reference
+from registry import access
+from registry.jobs import router as jobs
+from registry.projects import export as pexport
 from registry.projects import query as pquery
 from registry.projects import repository
 from registry.projects.schemas import (
@@ -24,7 +26,7 @@ from registry.projects.service import project as project_service
 from shared import limits
 from shared.db import SessionDep
 from shared.errors import problem_responses
-from shared.exports import EXPORT_RESPONSES, Column, export_response
+from shared.exports import EXPORT_RESPONSES, export_response
 from shared.identity import Authenticated, CurrentIdentity
 from shared.limits import IdPath, IfMatch, IfNoneMatch
 from shared.pagination import Cursor, Limit
@@ -100,55 +102,37 @@ async def list_projects(
     return ORJSONResponse(page.model_dump(mode="json", exclude_none=False))
 
 
-EXPORT_COLUMNS = [
-    Column("code", {"fi": "Hankenumero", "sv": "Projektnummer", "en": "Project code"}),
-    Column("name", {"fi": "Nimi", "sv": "Namn", "en": "Name"}),
-    Column("status", {"fi": "Tila", "sv": "Status", "en": "Status"}),
-    Column("start_date", {"fi": "Alkaa", "sv": "Börjar", "en": "Start"}),
-    Column("end_date", {"fi": "Päättyy", "sv": "Slutar", "en": "End"}),
-    Column("regions", {"fi": "Maakunnat", "sv": "Landskap", "en": "Regions"}),
-    Column("target_groups", {"fi": "Kohderyhmät", "sv": "Målgrupper", "en": "Target groups"}),
-    Column("sub_themes", {"fi": "Alateemat", "sv": "Underteman", "en": "Sub-themes"}),
-    Column("budget_total", {"fi": "Budjetti (EUR)", "sv": "Budget (EUR)", "en": "Budget (EUR)"}),
-    Column("organisation_id", {"fi": "Toteuttaja", "sv": "Genomförare", "en": "Implementer"}),
-    Column("funder_id", {"fi": "Rahoittaja", "sv": "Finansiär", "en": "Funder"}),
-    Column("kind", {"fi": "Hanketyyppi", "sv": "Projekttyp", "en": "Project kind"}),
-]
-PERSONAL_COLUMN = Column("contact_persons", {"fi": "Yhteyshenkilöt", "sv": "Kontaktpersoner",
-                                             "en": "Contact persons"})
+# The columns and rows live in projects/export.py (the export job builds the same file).
+EXPORT_COLUMNS, PERSONAL_COLUMN = pexport.EXPORT_COLUMNS, pexport.PERSONAL_COLUMN
 
 
 @router.get("/export", summary="Export a filtered project list (CSV, XLSX, JSON)",
-            responses={**EXPORT_RESPONSES, **problem_responses(422)})
-async def export_projects(session: SessionDep, identity: CurrentIdentity, pq: QueryDep,
-                          format: Literal["csv", "xlsx", "json"] = "csv", lang: Lang = "fi",
-                          include_personal: bool = False,
-                          max_rows: Annotated[int, Query(ge=1, le=100_000)] = 100_000):
-    """Any list the filters select, with code labels in `lang`; personal data only if allowed."""
+            responses={**EXPORT_RESPONSES, **jobs.ACCEPTED, **problem_responses(422)})
+async def export_projects(request: Request, uow: UnitOfWorkDep, identity: CurrentIdentity,
+                          pq: QueryDep, format: Literal["csv", "xlsx", "json"] = "csv",
+                          lang: Lang = "fi", include_personal: bool = False,
+                          max_rows: Annotated[int, Query(ge=1, le=100_000)] = 100_000,
+                          prefer: jobs.PreferHeader = None):
+    """Any list the filters select, with code labels in `lang`; personal data only if allowed.
+
+    More rows than the registry's `job_export_async_rows` (20,000 by default), or `Prefer:
+    respond-async`, make the export a job (signed-in callers): 202 with `Location:
+    /api/v1/jobs/{id}`; the finished job links to the file (`GET /jobs/{id}/result`)."""
+    session = uow.session
+    preferred = jobs.wants_async(prefer)
+    if not identity.is_anonymous:
+        _, total, _, _ = await pquery.run(session, identity, pq, limit=1, cursor=None,
+                                          with_facets=False, lang=lang)
+        if preferred or min(total, max_rows) > jobs.settings_of(request).job_export_async_rows:
+            params = {"query": pexport.query_to_json(pq), "format": format, "lang": lang,
+                      "include_personal": include_personal, "max_rows": max_rows}
+            return await jobs.accept(uow, request, identity, "projects.export", params,
+                                     min(total, max_rows), preferred=preferred)
     rows, _, _, _ = await pquery.run(session, identity, pq, limit=max_rows, cursor=None,
                                      with_facets=False, lang=lang)
-    persons: dict[str, list[str]] = {}
-    allowed = {p.id for p, _ in rows if access.project_private(identity, p)}
-    columns = list(EXPORT_COLUMNS)
-    if include_personal and allowed:
-        columns.append(PERSONAL_COLUMN)
-        persons = await repository.contact_persons(session, list(allowed)[:30000])
-    out = []
-    for p, _ in rows:
-        out.append({
-            "code": p.code, "name": (p.name or {}).get(lang) or (p.name or {}).get("fi"),
-            "status": reference.label("statuses", p.status, lang),
-            "kind": reference.label("project_kinds", p.kind or "development", lang),
-            "start_date": p.start_date.isoformat() if p.start_date else None,
-            "end_date": p.end_date.isoformat() if p.end_date else None,
-            "regions": [reference.label("regions", c, lang) for c in p.region_codes or []],
-            "target_groups": [reference.label("target_groups", c, lang) for c in p.target_groups or []],
-            "sub_themes": [reference.label("sub_themes", c, lang) for c in p.sub_themes or []],
-            "budget_total": str(p.budget_total) if p.budget_total is not None else None,
-            "organisation_id": p.organisation_id, "funder_id": p.funder_id,
-            "contact_persons": persons.get(p.id, []) if p.id in allowed else None,
-        })
-    return export_response(out, columns, format, lang=lang, filename="projects")
+    out, personal = await pexport.rows(session, identity, [p for p, _ in rows], lang,
+                                       include_personal)
+    return export_response(out, pexport.columns(personal), format, lang=lang, filename="projects")
 
 
 @router.post("", summary="Create a project", status_code=status.HTTP_201_CREATED,
