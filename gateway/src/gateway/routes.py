@@ -17,7 +17,7 @@ PREFIXES: dict[str, tuple[str, ...]] = {
         "/steering-meetings", "/service-needs",
         "/theme-evaluations", "/recommendations", "/continuation",
         "/outputs", "/lessons",
-        "/overlaps", "/operations",
+        "/overlaps", "/operations", "/jobs",
     ),
     "indicators": (
         "/indicators", "/targets", "/reports", "/surveys", "/analyses", "/goals", "/admin/indicators",

@@ -86,6 +86,10 @@ async def bulk_insert(session: AsyncSession, table: Table, rows: list[dict[str, 
     else:
         records = [tuple(map(r.get, names)) for r in rows]
     conn = await session.connection()
+    # SQLAlchemy's asyncpg adapter begins its transaction at the first statement it runs: a
+    # COPY straight on the driver before any would commit on its own (an import of new
+    # projects only, with no lookups, wrote them outside its transaction).
+    await conn.exec_driver_sql("SELECT 1")
     raw = (await conn.get_raw_connection()).driver_connection
     await raw.copy_records_to_table(table.name, records=records, columns=names)
 

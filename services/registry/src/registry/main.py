@@ -14,6 +14,9 @@ from registry.changes.router import router as changes_router
 from registry.config import Settings
 from registry.coordination.router import routers as coordination_routers
 from registry.evaluations import router as evaluations
+from registry.jobs.router import admin_router as job_quota_router
+from registry.jobs.router import router as jobs_router
+from registry.jobs.worker import job_worker
 from registry.models import metadata
 from registry.operations.router import router as operations_router
 from registry.organisations.router import router as organisations_router
@@ -47,7 +50,8 @@ spec = ServiceSpec(
              programmes_router, themes_router, calls_router, practices_router, adoptions_router,
              changes_router, funding_router, reference_router, theme_persons_router,
              project_outputs_router, outputs_router, lessons_router, *evaluations.ROUTERS,
-             similar_router, overlap_router, *coordination_routers, operations_router],
+             similar_router, overlap_router, *coordination_routers, operations_router,
+             jobs_router, job_quota_router],
     produces=contracts.STREAM,
 )
 
@@ -88,7 +92,8 @@ async def index_warmer(state: dict[str, Any]) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     pindex.enabled = settings.search_index
-    app = create_service_app(spec, settings, background=[index_warmer, overlap_refresher])
+    app = create_service_app(spec, settings, background=[index_warmer, overlap_refresher,
+                                                             job_worker])
     if settings.database_url.startswith("sqlite"):
         app.add_middleware(SqliteRequestQueue)
     return app

@@ -307,7 +307,9 @@ class Change(Base):
     state: Mapped[dict | None] = mapped_column(JSON)
 
 
-# The theme level's tables live in theme_models.py (this file stays readable); one metadata.
+# The job tables (jobs/models.py) and the theme level's (theme_models.py, this file stays
+# readable) are on this one metadata.
+import registry.jobs.models  # noqa: E402, F401
 from registry.theme_models import (  # noqa: E402, F401  (re-exported: import tables from here)
     CallTheme,
     FollowUp,

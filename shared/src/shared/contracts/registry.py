@@ -38,6 +38,7 @@ THEME_CREATED = "fi.teke.registry.theme.created.v1"
 THEME_UPDATED = "fi.teke.registry.theme.updated.v1"
 CALL_CREATED = "fi.teke.registry.call.created.v1"
 CALL_UPDATED = "fi.teke.registry.call.updated.v1"
+JOB_COMPLETED = "fi.teke.registry.job.completed.v1"
 
 ProjectStatus = Literal["planned", "active", "ended", "cancelled"]
 ProjectKind = Literal["development", "pilot", "coordination"]
@@ -339,7 +340,20 @@ class CallUpdatedV1(CallState):
     changed_fields: list[str] = Field(default_factory=list)
 
 
+class JobCompletedV1(BaseModel):
+    """A long import or export (a job, `GET /jobs/{id}`) ended: succeeded, failed or cancelled.
+    Carries no identity (who asked is in the job, for those who may read it)."""
+
+    id: str
+    kind: Literal["projects.import", "projects.export"]
+    state: Literal["succeeded", "failed", "cancelled"]
+    rows_done: int = Field(ge=0)
+    rows_total: int | None = Field(None, ge=0)
+    finished_at: dt.datetime
+
+
 EVENTS: dict[str, type[BaseModel]] = {
+    JOB_COMPLETED: JobCompletedV1,
     PROJECT_CREATED: ProjectCreatedV1,
     PROJECT_UPDATED: ProjectUpdatedV1,
     PROJECT_STATUS_CHANGED: ProjectStatusChangedV1,

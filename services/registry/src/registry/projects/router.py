@@ -5,11 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import ORJSONResponse
 from pydantic import StringConstraints
 
 from registry import access, exports
+from registry.jobs import router as jobs
+from registry.projects import export as pexport
 from registry.projects import query as pquery
 from registry.projects import repository
 from registry.projects.schemas import (
@@ -100,34 +102,38 @@ async def list_projects(
     return ORJSONResponse(page.model_dump(mode="json", exclude_none=False))
 
 
-# Column definitions and rows: registry/exports.py (organisations named, codes labelled).
-EXPORT_COLUMNS = exports.PROJECT_COLUMNS
-PERSONAL_COLUMN = exports.PROJECT_PERSONAL_COLUMN
+# The columns and rows live in projects/export.py (the export job builds the same file).
+EXPORT_COLUMNS, PERSONAL_COLUMN = pexport.EXPORT_COLUMNS, pexport.PERSONAL_COLUMN
 
 
 @router.get("/export", summary="Export a filtered project list (CSV, XLSX, JSON)",
-            responses={**exports.export_responses("Project", EXPORT_COLUMNS),
+            responses={**exports.export_responses("Project", EXPORT_COLUMNS), **jobs.ACCEPTED,
                        **problem_responses(422)})
-async def export_projects(session: SessionDep, identity: CurrentIdentity, pq: QueryDep,
-                          format: Literal["csv", "xlsx", "json"] = "csv", lang: Lang = "fi",
-                          include_personal: bool = False,
-                          max_rows: Annotated[int, Query(ge=1, le=100_000)] = 100_000):
-    """Any list the filters select, with code labels in `lang`; personal data only if allowed."""
+async def export_projects(request: Request, uow: UnitOfWorkDep, identity: CurrentIdentity,
+                          pq: QueryDep, format: Literal["csv", "xlsx", "json"] = "csv",
+                          lang: Lang = "fi", include_personal: bool = False,
+                          max_rows: Annotated[int, Query(ge=1, le=100_000)] = 100_000,
+                          prefer: jobs.PreferHeader = None):
+    """Any list the filters select, with code labels in `lang`; personal data only if allowed.
+
+    More rows than the registry's `job_export_async_rows` (20,000 by default), or `Prefer:
+    respond-async`, make the export a job (signed-in callers): 202 with `Location:
+    /api/v1/jobs/{id}`; the finished job links to the file (`GET /jobs/{id}/result`)."""
+    session = uow.session
+    preferred = jobs.wants_async(prefer)
+    if not identity.is_anonymous:
+        _, total, _, _ = await pquery.run(session, identity, pq, limit=1, cursor=None,
+                                          with_facets=False, lang=lang)
+        if preferred or min(total, max_rows) > jobs.settings_of(request).job_export_async_rows:
+            params = {"query": pexport.query_to_json(pq), "format": format, "lang": lang,
+                      "include_personal": include_personal, "max_rows": max_rows}
+            return await jobs.accept(uow, request, identity, "projects.export", params,
+                                     min(total, max_rows), preferred=preferred)
     rows, _, _, _ = await pquery.run(session, identity, pq, limit=max_rows, cursor=None,
                                      with_facets=False, lang=lang)
-    persons: dict[str, list[str]] = {}
-    allowed = {p.id for p, _ in rows if access.project_private(identity, p)}
-    columns = list(EXPORT_COLUMNS)
-    if include_personal and allowed:
-        columns.append(PERSONAL_COLUMN)
-        persons = await repository.contact_persons(session, list(allowed)[:30000])
-    names = await exports.organisation_names(
-        session, (i for p, _ in rows for i in (p.organisation_id, p.funder_id)))
-    out = []
-    for p, _ in rows:
-        out.append({**exports.project_row(p, names, lang),
-                    "contact_persons": persons.get(p.id, []) if p.id in allowed else None})
-    return export_response(out, columns, format, lang=lang, filename="projects")
+    out, personal = await pexport.rows(session, identity, [p for p, _ in rows], lang,
+                                       include_personal)
+    return export_response(out, pexport.columns(personal), format, lang=lang, filename="projects")
 
 
 @router.post("", summary="Create a project", status_code=status.HTTP_201_CREATED,

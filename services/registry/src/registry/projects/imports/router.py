@@ -7,12 +7,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import ORJSONResponse
 
+from registry.jobs import router as jobs
 from registry.projects.imports import service as import_service
 from registry.projects.imports.parsing import parse_body
 from registry.projects.imports.schemas import ImportRefused, ImportRefusedProblem, ImportReport
-from shared import idempotency
+from shared import idempotency, limits
 from shared.errors import PROBLEM_MEDIA_TYPE, Forbidden, problem_responses
 from shared.identity import Authenticated
+from shared.jsonutil import dumps, loads
 from shared.uow import UnitOfWorkDep
 
 router = APIRouter(prefix="/projects", tags=["import"])
@@ -20,6 +22,7 @@ router = APIRouter(prefix="/projects", tags=["import"])
 
 _IMPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": ImportReport, "description": "The per-row report"},
+    **jobs.ACCEPTED,
     **problem_responses(401, 403, 413, 415),
     422: {"model": ImportRefusedProblem,
           "description": "Invalid input, or an all-or-nothing import refused (with its report)",
@@ -28,12 +31,30 @@ _IMPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/import", summary="Bulk import projects (JSON or CSV)", responses=_IMPORT_RESPONSES)
+# The body as each media type the handler reads (parsing.parse_body): JSON, a list of projects
+# or {"projects": [...]}, and CSV with a header row.
+_IMPORT_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"oneOf": [
+        {"type": "array", "maxItems": limits.IMPORT_ROWS,
+         "items": {"$ref": "#/components/schemas/ProjectCreate"}},
+        {"type": "object", "required": ["projects"], "properties": {"projects": {
+            "type": "array", "maxItems": limits.IMPORT_ROWS,
+            "items": {"$ref": "#/components/schemas/ProjectCreate"}}}}]}},
+    "text/csv": {"schema": {"type": "string", "description": (
+        "A header row: code, name_fi/name_sv/name_en, goals_fi..., budget_<source>, lists "
+        "(region_codes, target_groups, sub_themes, case_numbers) separated by ';'.")}},
+    "application/csv": {"schema": {"type": "string"}},
+}}}
+
+
+@router.post("/import", summary="Bulk import projects (JSON or CSV)", responses=_IMPORT_RESPONSES,
+             openapi_extra=_IMPORT_BODY)
 async def import_projects(
     request: Request, uow: UnitOfWorkDep, identity: Authenticated,
     mode: Literal["best_effort", "all_or_nothing"] = "best_effort",
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     dry_run: Annotated[bool, Query(description="Validate and report; write nothing.")] = False,
+    prefer: jobs.PreferHeader = None,
 ) -> ORJSONResponse:
     """Upsert by project code; per-row report (created / updated / rejected, with reasons).
 
@@ -49,9 +70,21 @@ async def import_projects(
     if idempotency_key is not None:
         hit = await import_service.replay(uow.session, identity, idempotency_key, digest)
         if hit is not None:
-            return ORJSONResponse(hit[1], status_code=hit[0], headers={"Idempotent-Replay": "true"})
+            headers = {"Idempotent-Replay": "true"}
+            if hit[0] == 202:  # the job this key made
+                headers["Location"] = f"/api/v1/jobs/{hit[1]['id']}"
+            return ORJSONResponse(hit[1], status_code=hit[0], headers=headers)
     with import_service.gc_paused():
         rows = parse_body(body, ctype)
+        preferred = jobs.wants_async(prefer)
+        if preferred or len(rows) > jobs.settings_of(request).job_import_async_rows:
+            answer = await jobs.accept(uow, request, identity, "projects.import",
+                                       {"mode": mode, "dry_run": dry_run}, len(rows),
+                                       dumps(rows), preferred)
+            if idempotency_key is not None:
+                await import_service.remember(uow.session, identity, idempotency_key, digest,
+                                              202, loads(answer.body))
+            return answer
         status_code, result = await import_service.run_import(uow, identity, rows, mode, dry_run)
         if status_code == 422:  # all or nothing, and some row was rejected: nothing written
             rejected, total = result["summary"]["rejected"], len(result["rows"])
