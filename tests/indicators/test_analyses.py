@@ -88,6 +88,10 @@ async def test_spread_of_practices_from_adoption_events(stack, nats_server, gw):
         assert [x["period"] for x in q["items"][0]["over_time"]] == ["2024H1", "2024H2", "2025H1"]
         csv = await public.get("/analyses/spread", params={"practice_id": pr, "format": "csv"})
         assert pr in csv.text
+        # format=json is the operation's typed body (the contract), not a bare file of rows.
+        as_json = await public.get("/analyses/spread", params={"practice_id": pr, "format": "json"})
+        assert as_json.headers["content-type"].startswith("application/json")
+        assert as_json.json() == r.json() and as_json.json()["total"] == 1
 
 
 async def _round(gw, org, project, label, opens, closes, values):

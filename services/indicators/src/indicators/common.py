@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Query
+from pydantic import AfterValidator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from indicators.models import project_extra, project_projection
+from shared import limits
 from shared.errors import Forbidden, NotFound, Unprocessable
 from shared.exports import MEDIA_TYPES
 from shared.identity import Identity
@@ -110,9 +113,23 @@ def field_error(field: str, type_: str, message: str) -> dict[str, str]:
 
 
 # The other media types of a list or analysis with a `format` parameter (its JSON body is the
-# operation's response model; `format=json` gives the rows as a JSON array file instead).
+# operation's response model, with or without `format=json`).
 EXPORTABLE: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The result; with `format`, its rows as CSV, XLSX or a JSON array.",
+    200: {"description": "The result; with `format=csv` or `xlsx`, its rows as a file.",
           "content": {MEDIA_TYPES["csv"]: {"schema": {"type": "string"}},
                       MEDIA_TYPES["xlsx"]: {"schema": {"type": "string", "format": "binary"}}}},
 }
+
+
+def _file_format(value: str | None) -> str | None:
+    # `format=json` once gave the rows as `{items}` without the operation's envelope, so the
+    # JSON body disagreed with the contract; JSON is now always the operation's typed body.
+    return None if value == "json" else value
+
+
+# The `format` of a list or analysis: csv or xlsx for a file; json (kept for old clients) is
+# the same as no format.
+ExportFormat = Annotated[str | None, Query(max_length=limits.CODE, pattern="^(csv|xlsx|json)$",
+                                           description="csv or xlsx for a file of the rows; "
+                                           "json (or none) for the typed JSON body."),
+                         AfterValidator(_file_format)]

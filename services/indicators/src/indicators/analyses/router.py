@@ -11,7 +11,7 @@ from indicators.analyses import progress as progress_analysis
 from indicators.analyses import spread as spread_analysis
 from indicators.analyses import wellbeing as wellbeing_analysis
 from indicators.analyses.schemas import EuReport, Progress, Rollup, Spread, WellbeingProductivity
-from indicators.common import EXPORTABLE
+from indicators.common import EXPORTABLE, ExportFormat
 from shared import limits
 from shared.db import SessionDep
 from shared.errors import problem_responses
@@ -21,7 +21,6 @@ from shared.limits import CodeStr
 
 router = APIRouter(prefix="/analyses", tags=["analyses"])
 R = problem_responses(401, 403, 404, 422)
-Fmt = Annotated[str | None, Query(max_length=limits.CODE, pattern="^(csv|xlsx|json)$")]
 EU_COLUMNS = ["specific_objective", "indicator_code", "name", "women", "men", "non_binary", "total"]
 
 
@@ -32,7 +31,7 @@ def _cols(keys: list[str]) -> list[Column]:
 @router.get("/progress", summary="Progress against targets for a project", response_model=Progress,
             responses={**EXPORTABLE, **R})
 async def progress(session: SessionDep, identity: Authenticated,
-                   project_id: Annotated[str, Query(max_length=36)], format: Fmt = None):
+                   project_id: Annotated[str, Query(max_length=36)], format: ExportFormat = None):
     """Baseline, target and the approved value so far, with progress in %."""
     items = await progress_analysis.progress(session, identity, project_id)
     if format:
@@ -56,7 +55,7 @@ async def rollup_view(
     programme: Annotated[str | None, Query(max_length=36)] = None,
     year_from: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     year_to: Annotated[int | None, Query(ge=2000, le=2100)] = None,
-    format: Fmt = None,
+    format: ExportFormat = None,
 ):
     """Approved figures only (public), by any of indicator, year, period, region, funder,
     theme, programme: a time series when grouped by year or period. Read from the
@@ -78,7 +77,7 @@ async def rollup_view(
 async def eu_report(session: SessionDep, identity: Authenticated,
                     cutoff: Annotated[str, Query(max_length=limits.CODE, pattern=r"^(19|20|21)\d{2}(06|12)$",
                                                  description="YYYY06 or YYYY12")],
-                    format: Fmt = None, lang: Annotated[str, Query(max_length=limits.CODE,
+                    format: ExportFormat = None, lang: Annotated[str, Query(max_length=limits.CODE,
                                                                    pattern="^(fi|sv|en)$")] = "en"):
     """ESF+ common indicators (EECO/EECR), cumulative approved values up to the cut-off, by
     ESF+ specific objective (e.g. ESO4.7, from the registry's project events) and gender;
@@ -101,7 +100,7 @@ async def wellbeing_productivity(
     wellbeing_min_effect: Annotated[float | None, Query(ge=0, le=5)] = None,
     productivity_min_change_pct: Annotated[float | None, Query(ge=0, le=1000)] = None,
     group_by: Annotated[str, Query(max_length=limits.CODE, pattern="^(project|region|theme)$")] = "project",
-    format: Fmt = None,
+    format: ExportFormat = None,
 ):
     """For each organisation with two or more rounds and productivity figures for the
     matching periods: first vs latest round. Well-being improved when Cohen's d reaches the
@@ -128,7 +127,7 @@ async def spread(session: SessionDep,
                  practice_id: Annotated[str | None, Query(max_length=36)] = None,
                  interval: Annotated[str, Query(max_length=limits.CODE,
                                                 pattern="^(year|half|quarter)$")] = "year",
-                 format: Fmt = None):
+                 format: ExportFormat = None):
     """Adoptions over time, organisations and regions reached, within the originating
     projects' organisations or beyond them, and by scope (from the registry's events)."""
     items = await spread_analysis.spread(session, practice_id, interval)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from indicators.catalogue import service as catalogue_service
 from indicators.catalogue.schemas import DefinitionIn, DefinitionOut, FigureOut, FiguresIn
-from indicators.common import EXPORTABLE
+from indicators.common import EXPORTABLE, ExportFormat
 from shared import limits
 from shared.db import SessionDep
 from shared.errors import problem_responses
@@ -29,7 +29,7 @@ async def list_definitions(
     session: SessionDep,
     family: Annotated[str | None, Query(max_length=30)] = None,
     all_versions: bool = False,
-    format: Annotated[str | None, Query(max_length=limits.CODE, pattern="^(csv|xlsx|json)$")] = None,
+    format: ExportFormat = None,
     lang: Annotated[str, Query(max_length=limits.CODE, pattern="^(fi|sv|en)$")] = "fi",
     limit: Limit = MAX_PAGE,
     cursor: Cursor = None,
@@ -76,8 +76,7 @@ async def put_figures(body: FiguresIn, session: SessionDep, identity: Authentica
             response_model=Page[FigureOut], responses={**EXPORTABLE, **problem_responses(401, 403, 422)})
 async def list_figures(session: SessionDep, identity: Authenticated,
                        organisation_id: Annotated[str | None, Query(max_length=36)] = None,
-                       format: Annotated[str | None, Query(max_length=limits.CODE,
-                                                           pattern="^(csv|xlsx|json)$")] = None,
+                       format: ExportFormat = None,
                        limit: Limit = 50, cursor: Cursor = None):
     """Figures per organisation (national roles see all; others their own organisation's), by
     organisation, indicator and period; an export holds them all."""

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from indicators.common import EXPORTABLE, PERIOD_PATTERN, get_project, require_see
+from indicators.common import EXPORTABLE, PERIOD_PATTERN, ExportFormat, get_project, require_see
 from indicators.models import Report, Target
 from indicators.reports import queries, targets
 from indicators.reports import service as report_service
@@ -63,7 +63,7 @@ async def list_reports(
                                          pattern="^(draft|submitted|approved|locked|superseded)$")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-    format: Annotated[str | None, Query(max_length=limits.CODE, pattern="^(csv|xlsx|json)$")] = None,
+    format: ExportFormat = None,
 ):
     """Reports of the projects you may see, newest period first (then project, period and
     revision), a page at a time: `next_cursor` gives the next page, `total` counts them all.
@@ -164,8 +164,7 @@ async def create_target(body: TargetIn, session: SessionDep, identity: Authentic
             responses={**EXPORTABLE, **R})
 async def list_targets(session: SessionDep, identity: Authenticated,
                        project_id: Annotated[str, Query(max_length=36)],
-                       format: Annotated[str | None, Query(max_length=limits.CODE,
-                                                           pattern="^(csv|xlsx|json)$")] = None,
+                       format: ExportFormat = None,
                        limit: Limit = 50, cursor: Cursor = None):
     """Targets with baseline, target and (once reached) when; an export holds them all."""
     rows = await targets.of_project(session, identity, project_id)

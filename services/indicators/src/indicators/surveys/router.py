@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 
-from indicators.common import EXPORTABLE
+from indicators.common import EXPORTABLE, ExportFormat
 from indicators.models import Instrument, SurveyRound
 from indicators.surveys import answers, privacy, queries
 from indicators.surveys import service as survey_service
@@ -19,7 +19,6 @@ from indicators.surveys.schemas import (
     Stored,
     WordingIn,
 )
-from shared import limits
 from shared.db import SessionDep
 from shared.errors import problem_responses
 from shared.exports import Column, export_response
@@ -102,8 +101,7 @@ async def create_round(body: RoundIn, session: SessionDep, identity: Authenticat
 async def list_rounds(request: Request, session: SessionDep, identity: Authenticated,
                       organisation_id: Annotated[str | None, Query(max_length=36)] = None,
                       project_id: Annotated[str | None, Query(max_length=36)] = None,
-                      format: Annotated[str | None, Query(max_length=limits.CODE,
-                                                          pattern="^(csv|xlsx|json)$")] = None,
+                      format: ExportFormat = None,
                       limit: Limit = 50, cursor: Cursor = None):
     """Rounds you may see, with response counts (withheld while below the threshold); an
     export holds them all."""
@@ -168,8 +166,7 @@ async def close_round(round_id: IdPath, request: Request, uow: UnitOfWorkDep,
             response_model_exclude_unset=True, responses={**EXPORTABLE, **R})
 async def round_results(round_id: IdPath, request: Request, session: SessionDep,
                         identity: Authenticated, breakdown: bool = False,
-                        format: Annotated[str | None, Query(max_length=limits.CODE,
-                                                            pattern="^(csv|xlsx|json)$")] = None):
+                        format: ExportFormat = None):
     """n, mean, SD, 95 % CI and bands, in total and per unit; figures about fewer than k
     respondents are withheld (also where they could be derived by subtraction)."""
     r, ins, res = await survey_service.round_results(session, identity, round_id, _k(request), breakdown)
