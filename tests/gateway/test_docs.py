@@ -90,27 +90,18 @@ def contract_findings(doc: dict) -> list[tuple[str, str]]:
 
 
 async def test_contract_is_typed_and_lists_page(stack):
-    from gateway.routes import PREFIXES, match
-
     async with httpx.AsyncClient(base_url=stack.gateway_url) as client:
         doc = (await client.get("/api/v1/openapi.json")).json()
     ids = [op["operationId"] for item in doc["paths"].values()
            for method, op in item.items() if method in METHODS]
     assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
 
-    def owner(path: str) -> str:
-        route = match(path.removeprefix("/api/v1"))
-        return route.upstream if route else "gateway"
-
     findings = contract_findings(doc)
-    strict = [f for p, f in findings if owner(p) == "registry"]
-    # TODO(issue 15): every service strict. The registry's PREFIXES are checked strictly; the
-    # others (PREFIXES["indicators"], PREFIXES["comms"] and the gateway's own paths) are only
-    # printed until their contracts are clean: then drop this filter and assert `findings`.
-    others = [f for p, f in findings if owner(p) != "registry"]
-    print(f"\n{len(others)} contract findings outside the registry "  # noqa: T201 (a TODO list)
-          f"({', '.join(sorted(set(PREFIXES) - {'registry'}))}, gateway):", *others, sep="\n  ")
-    assert not strict, "\n".join(strict)
+    assert not findings, "\n".join(f for _, f in findings)
+    # A file-only operation lists its files and no JSON body (nothing untyped to generate).
+    ops = doc["paths"]["/api/v1/operations/export"]["get"]["responses"]["200"]["content"]
+    assert set(ops) == {"text/csv; charset=utf-8",
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
     # The check itself finds what it should: an untyped body and a list without a cursor.
     probe = {"components": {"schemas": {}}, "paths": {"/x": {
         "get": {"responses": {"200": {"content": {"application/json": {"schema": {

@@ -210,7 +210,9 @@ async def _rebuilt(coord, body: dict) -> dict:
     assert r.status_code == 202, r.text
     assert r.json()["accepted"] is True and r.headers["location"].endswith("/overlaps/freshness")
     for _ in range(240):
-        fresh = (await coord.get("/overlaps/freshness")).json()
+        r = await coord.get("/overlaps/freshness")
+        assert r.status_code == 200, (r.status_code, r.text)
+        fresh = r.json()
         if fresh["built_at"] != before and not fresh["stale"]:
             return fresh
         await asyncio.sleep(0.25)

@@ -20,7 +20,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from gateway.routes import API_PREFIX, match
 from shared.errors import Problem
-from shared.exports import EXPORT_RESPONSES
+from shared.exports import FILE_RESPONSES
 from shared.identity import Identity
 from shared.jsonutil import JSONResponse
 from shared.logging import get_logger
@@ -117,10 +117,11 @@ def _document_gateway_errors(doc: dict[str, Any]) -> None:
                 continue
             if method == "get" and any(p.get("name") == "format" and p.get("in") == "query"
                                        for p in op.get("parameters", [])):
-                # The export convention: any list with `format` answers csv, xlsx or json.
+                # The export convention: any list with `format` answers csv or xlsx. Its JSON
+                # body, if it has one, is the service's to type (a file-only export has none).
                 ok = op.setdefault("responses", {}).setdefault("200", {"description": "OK"})
                 content = ok.setdefault("content", {})
-                for media, schema in EXPORT_RESPONSES[200]["content"].items():
+                for media, schema in FILE_RESPONSES[200]["content"].items():
                     if media.split(";")[0] not in {m.split(";")[0] for m in content}:
                         content[media] = schema
             responses = op.setdefault("responses", {})

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from shared.jsonutil import dumps
 
@@ -26,13 +26,20 @@ MEDIA_TYPES = {
 }
 
 
-# For route decorators: an export's 200 may be any of these media types.
-EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The rows as CSV, XLSX or JSON (the `format` parameter).",
+# An export's files, for a route decorator: the CSV and XLSX a `format` parameter asks for. A
+# JSON body, where an export has one, is typed by its service (registry.exports).
+FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The rows as CSV or XLSX (the `format` parameter).",
           "content": {MEDIA_TYPES["csv"]: {"schema": {"type": "string"}},
-                      MEDIA_TYPES["xlsx"]: {"schema": {"type": "string", "format": "binary"}},
-                      MEDIA_TYPES["json"]: {"schema": {"type": "object"}}}},
+                      MEDIA_TYPES["xlsx"]: {"schema": {"type": "string", "format": "binary"}}}},
 }
+
+
+class CsvResponse(Response):
+    """The response class of an operation that answers files only (`response_class=`, beside
+    FILE_RESPONSES): its 200 then lists CSV and XLSX and no JSON body."""
+
+    media_type = MEDIA_TYPES["csv"]
 
 
 @dataclass(frozen=True)

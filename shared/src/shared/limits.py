@@ -34,6 +34,8 @@ MAP_KEYS = 100  # keys of a mapping (disaggregations, rule conditions, answers)
 
 # --- Bulk input ----------------------------------------------------------------------------
 IMPORT_ROWS = 10_000  # projects in one import request (JSON or CSV)
+BODY_BYTES = 1_048_576  # any request body (413 above it)
+BULK_BODY_BYTES = 64 * 1_048_576  # an import or upload body (413 above it)
 CSV_FIELD = 131_072  # characters in one CSV field (Python's csv default; over it: 422)
 SURVEY_CSV_ROWS = 100_000  # responses in one survey CSV upload
 

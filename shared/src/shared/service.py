@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import MetaData, func, select, text
 
+from shared import limits
 from shared.db import create_engine, make_sessionmaker
 from shared.errors import NotFound, install_error_handlers, problem_responses
 from shared.events.consumer import Consumer, EventApplier, HandlerRegistry, StreamSpec
@@ -61,8 +62,8 @@ class ServiceSpec:
     produces: StreamSpec | None = None
     consumes: list[StreamSpec] = field(default_factory=list)
     handlers: HandlerRegistry | None = None
-    max_body_bytes: int = 1_048_576
-    max_bulk_body_bytes: int = 64 * 1_048_576
+    max_body_bytes: int = limits.BODY_BYTES
+    max_bulk_body_bytes: int = limits.BULK_BODY_BYTES
     description: str = ""
 
     def __post_init__(self) -> None:

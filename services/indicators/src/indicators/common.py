@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from indicators.models import project_extra, project_projection
 from shared import limits
 from shared.errors import Forbidden, NotFound, Unprocessable
-from shared.exports import MEDIA_TYPES
+from shared.exports import FILE_RESPONSES
 from shared.identity import Identity
 
 # Years 1900-2199: a period is a calendar span of a programme, and year 0 has no date.
@@ -115,9 +115,8 @@ def field_error(field: str, type_: str, message: str) -> dict[str, str]:
 # The other media types of a list or analysis with a `format` parameter (its JSON body is the
 # operation's response model, with or without `format=json`).
 EXPORTABLE: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The result; with `format=csv` or `xlsx`, its rows as a file.",
-          "content": {MEDIA_TYPES["csv"]: {"schema": {"type": "string"}},
-                      MEDIA_TYPES["xlsx"]: {"schema": {"type": "string", "format": "binary"}}}},
+    200: {**FILE_RESPONSES[200],
+          "description": "The result; with `format=csv` or `xlsx`, its rows as a file."},
 }
 
 

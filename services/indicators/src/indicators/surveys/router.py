@@ -19,6 +19,7 @@ from indicators.surveys.schemas import (
     Stored,
     WordingIn,
 )
+from shared import limits
 from shared.db import SessionDep
 from shared.errors import problem_responses
 from shared.exports import Column, export_response
@@ -128,12 +129,12 @@ async def add_responses(round_id: IdPath, body: ResponsesIn, session: SessionDep
     return Stored(stored=n)
 
 
-UPLOAD_BYTES = 64 * 1_048_576  # the services' bulk body limit (413 above it)
+UPLOAD_BYTES = limits.BULK_BODY_BYTES
 # The handler reads the raw body whatever its type, so the contract declares both ways of
 # sending the CSV: as text, and as bytes (what a generated client sends; it has no text/csv).
 CSV_BODY = {"requestBody": {"required": True, "description": "UTF-8 CSV: a header row of the "
                             "instrument's item ids (and optionally `unit`), then one row a respondent.",
-                            "content": {"text/csv": {"schema": {"type": "string",
+                            "content": {"text/csv": {"schema": {"type": "string", "format": "binary",
                                                                 "maxLength": UPLOAD_BYTES}},
                                         "application/octet-stream": {
                                             "schema": {"type": "string", "format": "binary",

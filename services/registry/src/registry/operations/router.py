@@ -9,16 +9,13 @@ from fastapi import APIRouter
 from registry.operations import service
 from shared.db import SessionDep
 from shared.errors import problem_responses
-from shared.exports import EXPORT_RESPONSES, MEDIA_TYPES, export_response
+from shared.exports import FILE_RESPONSES, CsvResponse, export_response
 
 router = APIRouter(prefix="/operations", tags=["operations"])
 
-_RESPONSES = {200: {**EXPORT_RESPONSES[200], "content": {
-    k: v for k, v in EXPORT_RESPONSES[200]["content"].items() if k != MEDIA_TYPES["json"]}}}
-
 
 @router.get("/export", summary="The EU list of operations (CSV, XLSX)",
-            responses={**_RESPONSES, **problem_responses(422)})
+            response_class=CsvResponse, responses={**FILE_RESPONSES, **problem_responses(422)})
 async def export_operations(session: SessionDep, format: Literal["csv", "xlsx"] = "csv",
                             lang: Literal["fi", "sv", "en"] = "fi"):
     """Every public project (not drafts, not archived) as an operation with the fields of

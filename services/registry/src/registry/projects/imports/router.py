@@ -31,19 +31,23 @@ _IMPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-# The body as each media type the handler reads (parsing.parse_body): JSON, a list of projects
-# or {"projects": [...]}, and CSV with a header row.
+# The body as each media type the handler reads (parsing.parse_body): JSON {"projects": [...]},
+# and CSV with a header row. A bare JSON list of projects is read too but not declared: a oneOf
+# of an array and an object made generated clients fail (openapi-python-client's isinstance
+# on list[...]), and one JSON shape is what a client needs.
 _IMPORT_BODY = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": {"oneOf": [
-        {"type": "array", "maxItems": limits.IMPORT_ROWS,
-         "items": {"$ref": "#/components/schemas/ProjectCreate"}},
-        {"type": "object", "required": ["projects"], "properties": {"projects": {
+    "application/json": {"schema": {
+        "type": "object", "required": ["projects"],
+        "properties": {"projects": {
             "type": "array", "maxItems": limits.IMPORT_ROWS,
-            "items": {"$ref": "#/components/schemas/ProjectCreate"}}}}]}},
-    "text/csv": {"schema": {"type": "string", "description": (
+            "items": {"$ref": "#/components/schemas/ProjectCreate"}}}}},
+    # CSV as a file (format binary): generated clients then send bytes, not a typed string.
+    "text/csv": {"schema": {
+        "type": "string", "format": "binary", "maxLength": limits.BULK_BODY_BYTES, "description": (
         "A header row: code, name_fi/name_sv/name_en, goals_fi..., budget_<source>, lists "
         "(region_codes, target_groups, sub_themes, case_numbers) separated by ';'.")}},
-    "application/csv": {"schema": {"type": "string"}},
+    "application/csv": {"schema": {"type": "string", "format": "binary",
+                                   "maxLength": limits.BULK_BODY_BYTES}},
 }}}
 
 
