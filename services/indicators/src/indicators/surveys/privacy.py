@@ -287,7 +287,7 @@ def _hide_partner(t: Table, i: int) -> bool:
 
 def linprog(*args: Any, **kwargs: Any) -> Any:
     """scipy.optimize.linprog, imported at the first audit that needs it: importing scipy at
-    start cost every indicators process ~0.4 s CPU and ~50 MB RSS (bench/RESULTS-coldstart.md)."""
+    start cost every indicators process ~0.4 s CPU and ~40 MB RSS (bench/RESULTS-coldstart.md)."""
     from scipy.optimize import linprog as solve
 
     return solve(*args, **kwargs)
