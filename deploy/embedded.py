@@ -6,6 +6,10 @@ the data folder, starts a local mail catcher (aiosmtpd; every message kept in da
 by admins at /admin/comms/mailbox), migrates the SQLite databases there, loads the demo data,
 starts the three services and the gateway, and prints where the API is and how to
 authenticate. Ctrl-C stops every process.
+With data present a start costs little more than the four service processes' own start: a
+database already at its migrations' head and demo data already loaded by the same code into the
+same database files are recognised without starting a process (see `Stack.migrate` and
+`load_demo`); the phases' times go to data/startup.json.
 Given database URLs (REGISTRY_DATABASE_URL, ...) or TEKE_NATS_URL, it uses those instead.
 
 Tests import `Stack` and `NatsServer` from here, so the suite runs the same processes.
@@ -14,6 +18,8 @@ Tests import `Stack` and `NatsServer` from here, so the suite runs the same proc
 from __future__ import annotations
 
 import argparse
+import hashlib
+import importlib.util
 import json
 import os
 import secrets
@@ -28,9 +34,20 @@ from pathlib import Path
 
 import httpx
 
+from shared.startup import schema_at_head, sqlite_path
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("registry", "indicators", "comms")
 PYTHON = sys.executable
+PROCESS_T0 = time.monotonic()  # "Started in" counts from here (the runner's own imports before)
+
+
+def package_dir(name: str) -> Path:
+    """A service's (or the gateway's, or shared's) package folder, found without importing it."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit(f"package {name} is not installed (run `make install`)")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 # `make run` lets a frontend on a local dev server call the API (Vite dev and preview, CRA and
@@ -223,6 +240,8 @@ class Stack:
         self.extra_env = extra_env or {}
         self.environment = environment
         self.procs: dict[str, subprocess.Popen] = {}
+        self.started_at: dict[str, float] = {}  # time.monotonic() at spawn and at first 200
+        self.ready_at: dict[str, float] = {}
 
     @property
     def gateway_url(self) -> str:
@@ -266,15 +285,22 @@ class Stack:
             raise RuntimeError(f"{module} {' '.join(args)} failed:\n{out.stderr[-3000:]}")
         return out.stdout.strip()
 
-    def migrate(self) -> None:
+    def migrate(self) -> list[str]:
+        """Upgrades every database to its migrations' head (`<name>.cli migrate`, in parallel);
+        returns the names it ran for. A SQLite file whose version table already names the head
+        is left alone without starting a process: each one costs ~3 s CPU of imports only to
+        find nothing to do. Any other database always goes through Alembic."""
+        todo = [name for name in (*SERVICES, "gateway")
+                if not schema_at_head(package_dir(name) / "migrations", self.db_urls[name])]
         procs = {name: subprocess.Popen([PYTHON, "-m", f"{name}.cli", "migrate"],
                                         env=self.env(name), cwd=ROOT, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True)
-                 for name in (*SERVICES, "gateway")}
+                 for name in todo}
         for name, proc in procs.items():
             _, err = proc.communicate()
             if proc.returncode != 0:
                 raise RuntimeError(f"migrating {name} failed:\n{err[-3000:]}")
+        return todo
 
     def start(self, name: str) -> None:
         app = "gateway.main:create_app" if name == "gateway" else f"{name}.main:create_app"
@@ -285,6 +311,8 @@ class Stack:
              "--no-server-header",
              "--timeout-graceful-shutdown", "5"],
             env=self.env(name), cwd=ROOT, stdout=log, stderr=log, preexec_fn=_die_with_parent)
+        self.started_at[name] = time.monotonic()
+        self.ready_at.pop(name, None)
 
     def start_all(self) -> None:
         for name in (*SERVICES, "gateway"):
@@ -296,18 +324,19 @@ class Stack:
         pending = list(names)
         with httpx.Client(timeout=2) as client:
             while pending and time.monotonic() < deadline:
-                name = pending[0]
-                proc = self.procs.get(name)
-                if proc is not None and proc.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {proc.returncode}; see "
-                                       f"{self.data_dir / (name + '.log')}")
-                try:
-                    if client.get(self.url(name) + "/readyz").status_code == 200:
-                        pending.pop(0)
-                        continue
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.1)
+                for name in list(pending):
+                    proc = self.procs.get(name)
+                    if proc is not None and proc.poll() is not None:
+                        raise RuntimeError(f"{name} exited with {proc.returncode}; see "
+                                           f"{self.data_dir / (name + '.log')}")
+                    try:
+                        if client.get(self.url(name) + "/readyz").status_code == 200:
+                            pending.remove(name)
+                            self.ready_at[name] = time.monotonic()
+                    except httpx.HTTPError:  # not listening yet: a refused connect is cheap
+                        pass
+                if pending:
+                    time.sleep(0.05)
         if pending:
             raise RuntimeError(f"not ready in {timeout}s: {pending}")
 
@@ -330,12 +359,17 @@ class Stack:
             self.stop(name)
 
     def dev_token(self, role: str, org: str | None = None, sub: str | None = None) -> str:
-        args = ["dev-token", "--role", role]
-        if org:
-            args += ["--org", org]
-        if sub:
-            args += ["--sub", sub]
-        return self.run_cli("gateway", *args)
+        """What `gateway.cli dev-token` prints for this stack's gateway, made in this process
+        (a CLI process cost ~2 s CPU of imports): the settings a token depends on are taken
+        from the gateway's environment."""
+        from gateway.cli import dev_token
+        from gateway.config import Settings
+
+        env = self.env("gateway")
+        fields = {f: env[f"GATEWAY_{f.upper()}"] for f in
+                  ("environment", "dev_jwt_secret", "oidc_issuer", "oidc_audience")
+                  if env.get(f"GATEWAY_{f.upper()}")}
+        return dev_token(Settings(_env_file=ROOT / ".env", **fields), role, org, sub)
 
 
 def seed_theme_goals(stack: Stack, timeout: float = 60.0) -> str:
@@ -357,6 +391,76 @@ def seed_theme_goals(stack: Stack, timeout: float = 60.0) -> str:
             if time.monotonic() > deadline:
                 return f"theme goals: no theme {code} in the registry, none loaded"
             time.sleep(0.5)
+
+
+DEMO_MARKER = "demo-loaded.json"
+
+
+def demo_key(stack: Stack, name: str) -> str | None:
+    """What a service's demo data was loaded into and by: its SQLite file (device and inode, so
+    a replaced or deleted database is seeded again) and a hash of every file of the service's
+    package and of shared (a change to the demo code or its data loads it again). None when the
+    database is not a SQLite file here: then the demo is always loaded, as before."""
+    path = sqlite_path(stack.db_urls[name])
+    if path is None or not path.is_file():
+        return None
+    st = path.stat()
+    digest = hashlib.sha256()
+    for folder in (package_dir(name), package_dir("shared")):
+        for f in sorted(folder.rglob("*")):
+            if f.is_file() and "__pycache__" not in f.parts:
+                digest.update(str(f.relative_to(folder)).encode() + b"\0" + f.read_bytes())
+    return f"{st.st_dev}:{st.st_ino}:{digest.hexdigest()}"
+
+
+def _demo_marks(stack: Stack) -> dict[str, str]:
+    try:
+        return json.loads((stack.data_dir / DEMO_MARKER).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _demo_mark(stack: Stack, name: str, key: str | None) -> None:
+    if key is None:
+        return
+    marks = {**_demo_marks(stack), name: key}
+    tmp = stack.data_dir / f".{DEMO_MARKER}.tmp"
+    tmp.write_text(json.dumps(marks, indent=1))
+    os.replace(tmp, stack.data_dir / DEMO_MARKER)
+
+
+def load_demo(stack: Stack) -> None:
+    """The registry's and comms' demo data (`<name>.cli seed`, idempotent), both at once; skipped
+    for a database this same code already loaded it into (see `demo_key`)."""
+    keys = {name: demo_key(stack, name) for name in ("registry", "comms")}
+    marks = _demo_marks(stack)
+    todo = [n for n, k in keys.items() if k is None or marks.get(n) != k]
+    for name in keys:
+        if name not in todo:
+            print(f"{name} demo data: loaded before (data/{DEMO_MARKER})", flush=True)
+    procs = {name: subprocess.Popen([PYTHON, "-m", f"{name}.cli", "seed"], env=stack.env(name),
+                                    cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True) for name in todo}
+    for name, proc in procs.items():
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"{name}.cli seed failed:\n{err[-3000:]}")
+        print(out.strip(), flush=True)
+        _demo_mark(stack, name, keys[name])
+
+
+def load_theme_goals(stack: Stack) -> str:
+    """`seed_theme_goals` unless this code already loaded them into these databases (the goals
+    name the registry's theme, so the registry's database is part of the key)."""
+    key = demo_key(stack, "indicators")
+    registry = demo_key(stack, "registry")
+    key = f"{key}|{registry}" if key and registry else None
+    if key is not None and _demo_marks(stack).get("indicators") == key:
+        return f"theme goals: loaded before (data/{DEMO_MARKER})"
+    out = seed_theme_goals(stack)
+    if "none loaded" not in out:
+        _demo_mark(stack, "indicators", key)
+    return out
 
 
 def main() -> None:
@@ -391,11 +495,21 @@ def main() -> None:
     stack = None
     mail = None
     try:
+        clock = time.monotonic()
+        phases: dict[str, float] = {}
+
+        def phase(name: str) -> None:
+            nonlocal clock
+            now = time.monotonic()
+            phases[name] = round(now - clock, 3)
+            clock = now
+
         nats_url = os.environ.get("TEKE_NATS_URL")
         if not nats_url:
             nats = NatsServer(data / "nats")
             nats.start()
             nats_url = nats.url
+        phase("nats")
         db_urls = {n: os.environ[f"{n.upper()}_DATABASE_URL"]
                    for n in (*SERVICES, "gateway") if os.environ.get(f"{n.upper()}_DATABASE_URL")}
         # Mail stays on this machine: a catcher, started before comms, keeps it in data/mail.
@@ -410,25 +524,31 @@ def main() -> None:
                       extra_env=extra)
         print(f"TEKE: data in {data}, NATS at {nats_url}, mail caught on port {mail.port}",
               flush=True)
-        stack.migrate()
+        phase("mail_and_secrets")
+        migrated = stack.migrate()
+        print(f"TEKE: migrated {', '.join(migrated)}" if migrated
+              else "TEKE: every database at its newest migration", flush=True)
+        phase("migrations")
         if not args.no_demo:
             # comms' demo needs nothing from the registry: both load at once, before the start.
-            comms_seed = subprocess.Popen([PYTHON, "-m", "comms.cli", "seed"], env=stack.env("comms"),
-                                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                          text=True)
-            print(stack.run_cli("registry", "seed"), flush=True)
-            out, err = comms_seed.communicate()
-            if comms_seed.returncode != 0:
-                raise RuntimeError(f"comms.cli seed failed:\n{err[-3000:]}")
-            print(out.strip(), flush=True)
+            load_demo(stack)
+        phase("demo_data")
         stack.start_all()
+        # Minted while the services start (the same figure a `gateway.cli dev-token` prints).
+        token = stack.dev_token("admin")
         stack.wait_ready()
+        phase("services")
         if not args.no_demo:
             # The goals wait for the demo projects to reach indicators by event (~20 s on a
             # first run): they load behind the running system, not before "TEKE is running".
-            threading.Thread(target=lambda: print(seed_theme_goals(stack), flush=True),
+            threading.Thread(target=lambda: print(load_theme_goals(stack), flush=True),
                              daemon=True).start()
-        token = stack.dev_token("admin")
+        total = time.monotonic() - PROCESS_T0
+        ready = {n: round(stack.ready_at[n] - stack.started_at[n], 3) for n in stack.ready_at}
+        (data / "startup.json").write_text(json.dumps(
+            {"total_s": round(total, 3), "phases": phases, "service_ready_s": ready,
+             "migrated": migrated}, indent=1))
+        split = ", ".join(f"{k.replace('_', ' ')} {v:.1f}" for k, v in phases.items())
         print(f"""
 TEKE is running.
   API            {stack.gateway_url}/api/v1/projects
@@ -438,6 +558,7 @@ TEKE is running.
                  and listed (admin) at {stack.gateway_url}/api/v1/admin/comms/mailbox
   Admin token    (development, valid 12 h)
 {token}
+  Started in     {total:.1f} s ({split}; data/startup.json)
 
   curl -H "Authorization: Bearer $TOKEN" {stack.gateway_url}/api/v1/projects
   Other roles:   make token ROLE=coordinator [ORG=<organisation id>]

@@ -173,3 +173,40 @@ def test_make_run_from_clean_clone(tmp_path):
     assert "TEKE: stopped." in log.read()
     time.sleep(0.5)
     assert _processes_under(tmp_path) == []
+
+
+def test_restart_skips_only_what_is_provably_done(tmp_path):
+    """A second start migrates nothing and reloads no demo only when the files prove it: the
+    version table names Alembic's own heads, and the demo key names the same database file."""
+    import sqlite3
+
+    from alembic.script import ScriptDirectory
+
+    from deploy.embedded import Stack, demo_key, package_dir
+    from shared.migrate import alembic_config
+    from shared.startup import head_revisions, schema_at_head
+
+    stack = Stack(tmp_path / "data", nats_url="nats://127.0.0.1:1")
+    names = ["registry", "indicators", "comms", "gateway"]
+    for name in names:
+        folder = package_dir(name) / "migrations"
+        alembic_heads = ScriptDirectory.from_config(alembic_config(folder, "sqlite://")).get_heads()
+        assert head_revisions(folder) == set(alembic_heads)
+        assert not schema_at_head(folder, stack.db_urls[name])  # no file yet
+    assert stack.migrate() == names
+    assert stack.migrate() == []  # all at head: no process started
+    registry_dir = package_dir("registry") / "migrations"
+    db = tmp_path / "data" / "registry.db"
+    assert schema_at_head(registry_dir, stack.db_urls["registry"])
+    assert not schema_at_head(registry_dir, "postgresql+asyncpg://postgres@127.0.0.1/teke")
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = 'older'")
+    assert not schema_at_head(registry_dir, stack.db_urls["registry"])
+    # A replaced database file (new inode) is not the one the demo was loaded into.
+    key = demo_key(stack, "comms")
+    copy = tmp_path / "copy.db"
+    copy.write_bytes((tmp_path / "data" / "comms.db").read_bytes())
+    os.replace(copy, tmp_path / "data" / "comms.db")
+    assert key is not None and demo_key(stack, "comms") != key
+    assert demo_key(Stack(tmp_path / "pg", nats_url="nats://127.0.0.1:1",
+                          db_urls={"comms": "postgresql+asyncpg://x@127.0.0.1/x"}), "comms") is None

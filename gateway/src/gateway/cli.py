@@ -8,14 +8,8 @@ import time
 from pathlib import Path
 
 import jwt
-from alembic import command
 
-from gateway.auth import hash_key, new_api_key
 from gateway.config import Settings
-from gateway.models import ApiKey
-from shared.db import create_engine, make_sessionmaker
-from shared.identity import ROLES
-from shared.migrate import alembic_config, upgrade
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -36,6 +30,10 @@ def dev_token(settings: Settings, role: str, org: str | None = None, sub: str | 
 
 async def _create_key(settings: Settings, name: str, scopes: list[str], roles: list[str],
                       org: str | None) -> str:
+    from gateway.auth import hash_key, new_api_key
+    from gateway.models import ApiKey
+    from shared.db import create_engine, make_sessionmaker
+
     engine = create_engine(settings.database_url)
     key, prefix = new_api_key()
     async with make_sessionmaker(engine)() as session:
@@ -48,6 +46,8 @@ async def _create_key(settings: Settings, name: str, scopes: list[str], roles: l
 
 
 def main(argv: list[str] | None = None) -> None:
+    from shared.identity import ROLES
+
     parser = argparse.ArgumentParser(prog="python -m gateway.cli")
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("migrate")
@@ -63,10 +63,17 @@ def main(argv: list[str] | None = None) -> None:
     key.add_argument("--org")
     args = parser.parse_args(argv)
     settings = Settings()
-    if args.cmd == "migrate":
-        upgrade(MIGRATIONS, settings.database_url)
-    elif args.cmd == "check":
-        command.check(alembic_config(MIGRATIONS, settings.database_url))
+    if args.cmd in ("migrate", "check"):
+        # Alembic and the models only where needed: `make run` mints its token in-process
+        # through dev_token, and `make token` should not pay for them either.
+        from alembic import command
+
+        from shared.migrate import alembic_config, upgrade
+
+        if args.cmd == "migrate":
+            upgrade(MIGRATIONS, settings.database_url)
+        else:
+            command.check(alembic_config(MIGRATIONS, settings.database_url))
     elif args.cmd == "dev-token":
         print(dev_token(settings, args.role, args.org, args.sub))
     elif args.cmd == "create-api-key":

@@ -34,8 +34,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linprog
-from scipy.sparse import csr_matrix
 
 from shared.logging import get_logger
 
@@ -287,6 +285,14 @@ def _hide_partner(t: Table, i: int) -> bool:
     return False
 
 
+def linprog(*args: Any, **kwargs: Any) -> Any:
+    """scipy.optimize.linprog, imported at the first audit that needs it: importing scipy at
+    start cost every indicators process ~0.4 s CPU and ~40 MB RSS (bench/RESULTS-coldstart.md)."""
+    from scipy.optimize import linprog as solve
+
+    return solve(*args, **kwargs)
+
+
 def _audit(t: Table) -> list[int]:
     """Indices of withheld figures whose feasible interval the protection does not allow."""
     figs, prot = t.figures, t.protection
@@ -294,6 +300,7 @@ def _audit(t: Table) -> list[int]:
     if not hidden:
         return []
     shown = [f for f in figs if not f.hidden]
+    from scipy.sparse import csr_matrix  # see linprog: scipy only where it is used
 
     def matrix(rows: list[Figure]) -> csr_matrix:
         data_rows = np.concatenate([np.full(len(f.cells), r) for r, f in enumerate(rows)]) \
