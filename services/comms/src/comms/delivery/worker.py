@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, aliased
 
 from comms.config import Settings
 from comms.delivery import mail
-from comms.delivery.queue import WAKE
+from comms.delivery.queue import NEWSLETTER_BATCH, WAKE
 from comms.delivery.signing import signed_headers
 from comms.delivery.ssrf import UnsafeTarget, check_target
 from comms.models import ContentItem, Delivery, WebhookSubscription
@@ -105,6 +105,7 @@ class DeliveryWorker:
         loop = asyncio.get_running_loop()
         self._waker: Callable[[], None] = lambda: loop.call_soon_threadsafe(self._wake.set)
         WAKE.append(self._waker)
+        NEWSLETTER_BATCH[0] = self.settings.newsletter_batch_size
         self._tasks = [asyncio.create_task(self._loop(("email",), self._send_mail_batch)),
                        asyncio.create_task(self._loop(("webhook", "social"), self._send_hook_batch))]
 
