@@ -212,9 +212,27 @@ class DeliveryWorker:
     async def _send_mail_batch(self, rows: list[Delivery]) -> None:
         n = self.settings.delivery_concurrency
         chunks = [rows[i::n] for i in range(n) if rows[i::n]]
-        sent: list[str] = []
+        backoff = self.settings.email_backoff_seconds
+        pending: list[str] = []  # accepted by the SMTP server, not yet marked sent
         failed: list[tuple[Delivery, str, bool]] = []
         released: list[Delivery] = []
+        flusher: list[asyncio.Task] = []
+
+        async def flush() -> None:
+            # Group commit: whatever was sent while the previous mark committed goes in the next.
+            while pending:
+                taken = pending[:]
+                pending.clear()
+                try:
+                    await self._mark(taken, [], backoff)
+                except BaseException:
+                    pending[:0] = taken  # the final mark below tries them again
+                    raise
+
+        def marking() -> asyncio.Task:
+            if not flusher or flusher[0].done():
+                flusher[:] = [asyncio.create_task(flush())]
+            return flusher[0]
 
         async def run(chunk: list[Delivery]) -> None:
             conn = None
@@ -228,7 +246,13 @@ class DeliveryWorker:
                         conn = await self.smtp.get()
                     opts = [] if msg.isascii() else ["BODY=8BITMIME"]
                     await conn.sendmail(self.sender, [row.recipient], msg, mail_options=opts)
-                    sent.append(row.id)
+                    # Marked as it goes, not at the end of the batch: after a crash (SIGKILL)
+                    # only mails sent since the last mark commit go out again (same
+                    # Message-ID), and senders wait when that backlog reaches 2 per connection.
+                    pending.append(row.id)
+                    task = marking()
+                    if len(pending) >= 2 * n:
+                        await asyncio.wait({task})
                 except aiosmtplib.SMTPRecipientsRefused as exc:
                     failed.append((row, f"refused: {exc}", True))
                 except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPException, OSError) as exc:
@@ -241,8 +265,14 @@ class DeliveryWorker:
             if conn is not None:
                 self.smtp.put(conn)
 
-        await asyncio.gather(*(run(c) for c in chunks))
-        await self._mark(sent, failed, self.settings.email_backoff_seconds, released)
+        try:
+            await asyncio.gather(*(run(c) for c in chunks))
+        finally:
+            if flusher:
+                await asyncio.wait(flusher)
+                if not flusher[0].cancelled() and flusher[0].exception() is not None:
+                    log.warning("delivery.mark_error", error=repr(flusher[0].exception()))
+            await self._mark(pending, failed, backoff, released)
 
     # --- webhooks (regional systems, publishing tools) ----------------------------------
 
