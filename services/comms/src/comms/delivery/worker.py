@@ -248,11 +248,13 @@ class DeliveryWorker:
                     await conn.sendmail(self.sender, [row.recipient], msg, mail_options=opts)
                     # Marked as it goes, not at the end of the batch: after a crash (SIGKILL)
                     # only mails sent since the last mark commit go out again (same
-                    # Message-ID), and senders wait when that backlog reaches 2 per connection.
+                    # Message-ID). A commit per connection's worth of mails (fewer commits),
+                    # and senders wait when the backlog reaches 2 per connection.
                     pending.append(row.id)
-                    task = marking()
-                    if len(pending) >= 2 * n:
-                        await asyncio.wait({task})
+                    if len(pending) >= n:
+                        task = marking()
+                        if len(pending) >= 2 * n:
+                            await asyncio.wait({task})
                 except aiosmtplib.SMTPRecipientsRefused as exc:
                     failed.append((row, f"refused: {exc}", True))
                 except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPException, OSError) as exc:
