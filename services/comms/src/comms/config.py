@@ -36,6 +36,9 @@ class Settings(ServiceSettings):
     delivery_concurrency: int = Field(8, ge=1, le=64)
     delivery_batch_size: int = Field(400, ge=1, le=5000)
     delivery_poll_seconds: float = 1.0
+    # Subscribers matched and delivery rows written per step of a newsletter fan-out (bounds
+    # the memory a publish needs, whatever the number of subscribers).
+    newsletter_batch_size: int = Field(5000, ge=1, le=50000)
     # A claimed delivery not marked within this time is taken up again (same Message-ID).
     delivery_lease_seconds: float = 120.0
     scheduler_poll_seconds: float = 5.0

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from comms.models import ContentItem, Delivery, Subscriber, WebhookSubscription, next_seq
-from shared.db import new_id, utcnow
+from shared.db import new_id, new_ids, utcnow
 
 # Set by the worker when it starts: a callable that wakes it after a commit.
 WAKE: list[Any] = []
@@ -49,23 +49,71 @@ def _overlaps(wanted: list[str], offered: list[str]) -> bool:
     return not wanted or not offered or bool(set(wanted) & set(offered))
 
 
-async def newsletter(session: AsyncSession, item: ContentItem, base_url: str) -> int:
-    """One mail per confirmed subscriber whose themes, regions and groups the item matches."""
-    rows = []
-    subs = (await session.execute(select(
-        Subscriber.id, Subscriber.email, Subscriber.language, Subscriber.themes, Subscriber.regions,
-        Subscriber.target_groups, Subscriber.unsubscribe_token,
-    ).where(Subscriber.status == "confirmed"))).all()
-    for s in subs:
-        if not (_overlaps(s.themes, item.themes) and _overlaps(s.regions, item.regions)
-                and _overlaps(s.target_groups, item.target_groups)):
-            continue
-        lang = s.language if item.title.get(s.language) else "fi"
-        rows.append(_row("email", "newsletter", s.email, {
-            "item_id": item.id, "language": lang,
-            "unsubscribe_url": f"{base_url}/api/v1/subscriptions/unsubscribe?token={s.unsubscribe_token}",
-        }, item_id=item.id, subscriber_id=s.id))
-    return await _insert(session, rows)
+# Subscribers read and delivery rows written per step of a newsletter fan-out; the worker sets
+# it from COMMS_NEWSLETTER_BATCH_SIZE when it starts. Memory grows with this, not the list.
+NEWSLETTER_BATCH: list[int] = [5000]
+
+
+def _overlap_sql(column: str, offered: list[str], dialect: str, name: str) -> Any:
+    """SQL for `_overlaps(subscriber.<column>, offered)` with offered non-empty: the
+    subscriber's list is empty (or not a list at all, as `not wanted` reads it) or shares a
+    value. Both databases look into the JSON per row, so no non-matching row is fetched."""
+    col = f"subscriber.{column}"
+    if dialect == "postgresql":
+        # CASE, not OR: json_array_length raises on a JSON scalar and OR may run it anyway.
+        sql = (f"(CASE WHEN json_typeof({col}) = 'array' THEN json_array_length({col}) = 0"
+               f" OR EXISTS (SELECT 1 FROM json_array_elements_text({col}) AS e(v)"
+               f" WHERE e.v IN :{name}) ELSE true END)")
+    else:
+        sql = (f"(json_type({col}) IS NOT 'array' OR json_array_length({col}) = 0"
+               f" OR EXISTS (SELECT 1 FROM json_each({col}) WHERE json_each.value IN :{name}))")
+    return text(sql).bindparams(bindparam(name, value=list(offered), expanding=True))
+
+
+async def newsletter(session: AsyncSession, item: ContentItem, base_url: str, *,
+                     batch_size: int | None = None) -> int:
+    """One mail per confirmed subscriber whose themes, regions and groups the item matches.
+
+    Streams: subscribers are read in keyset pages (by id) of `batch_size`, matched in SQL and
+    their delivery rows inserted page by page, so memory stays bounded whatever the count.
+    Everything stays in the caller's transaction: the publish and its mails commit together.
+    """
+    size = batch_size or NEWSLETTER_BATCH[0]
+    dialect = session.bind.dialect.name
+    match = [_overlap_sql(col, offered, dialect, f"offered_{col}")
+             for col, offered in (("themes", item.themes), ("regions", item.regions),
+                                  ("target_groups", item.target_groups)) if offered]
+    # `status || ''` keeps SQLite off ix_subscriber_status: with it every page would sort all
+    # confirmed rows by id (quadratic); the primary key walks them in order on both databases.
+    q = (select(Subscriber.id, Subscriber.email, Subscriber.language, Subscriber.unsubscribe_token)
+         .where((Subscriber.status + "") == "confirmed", *match)
+         .order_by(Subscriber.id).limit(size))
+    languages = {k for k, v in item.title.items() if v}
+    unsubscribe = f"{base_url}/api/v1/subscriptions/unsubscribe?token="
+    table = Delivery.__table__
+    total, last = 0, None
+    while True:
+        page = (await session.execute(q if last is None else q.where(Subscriber.id > last))).all()
+        if not page:
+            break
+        now = utcnow()
+        ids = new_ids(len(page))
+        rows = [{"id": did, "seq": next_seq(), "channel": "email", "purpose": "newsletter",
+                 "item_id": item.id, "recipient": email, "subscriber_id": sid,
+                 "webhook_id": None, "entity_key": None, "source_id": None,
+                 "payload": {"item_id": item.id, "language": lang if lang in languages else "fi",
+                             "unsubscribe_url": unsubscribe + token},
+                 "status": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now}
+                for did, (sid, email, lang, token) in zip(ids, page, strict=True)]
+        # Core insert (executemany): the ORM bulk path costs more than it gives for plain rows.
+        await session.execute(insert(table), rows)
+        total += len(rows)
+        last = page[-1][0]
+        if len(page) < size:
+            break
+    if total:
+        session.sync_session.info["comms_wake"] = True
+    return total
 
 
 async def fan_out(session: AsyncSession, env: dict[str, Any], regions: list[str]) -> int:

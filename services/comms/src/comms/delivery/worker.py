@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, aliased
 
 from comms.config import Settings
 from comms.delivery import mail
-from comms.delivery.queue import WAKE
+from comms.delivery.queue import NEWSLETTER_BATCH, WAKE
 from comms.delivery.signing import signed_headers
 from comms.delivery.ssrf import UnsafeTarget, check_target
 from comms.models import ContentItem, Delivery, WebhookSubscription
@@ -105,6 +105,7 @@ class DeliveryWorker:
         loop = asyncio.get_running_loop()
         self._waker: Callable[[], None] = lambda: loop.call_soon_threadsafe(self._wake.set)
         WAKE.append(self._waker)
+        NEWSLETTER_BATCH[0] = self.settings.newsletter_batch_size
         self._tasks = [asyncio.create_task(self._loop(("email",), self._send_mail_batch)),
                        asyncio.create_task(self._loop(("webhook", "social"), self._send_hook_batch))]
 
@@ -211,9 +212,27 @@ class DeliveryWorker:
     async def _send_mail_batch(self, rows: list[Delivery]) -> None:
         n = self.settings.delivery_concurrency
         chunks = [rows[i::n] for i in range(n) if rows[i::n]]
-        sent: list[str] = []
+        backoff = self.settings.email_backoff_seconds
+        pending: list[str] = []  # accepted by the SMTP server, not yet marked sent
         failed: list[tuple[Delivery, str, bool]] = []
         released: list[Delivery] = []
+        flusher: list[asyncio.Task] = []
+
+        async def flush() -> None:
+            # Group commit: whatever was sent while the previous mark committed goes in the next.
+            while pending:
+                taken = pending[:]
+                pending.clear()
+                try:
+                    await self._mark(taken, [], backoff)
+                except BaseException:
+                    pending[:0] = taken  # the final mark below tries them again
+                    raise
+
+        def marking() -> asyncio.Task:
+            if not flusher or flusher[0].done():
+                flusher[:] = [asyncio.create_task(flush())]
+            return flusher[0]
 
         async def run(chunk: list[Delivery]) -> None:
             conn = None
@@ -227,7 +246,15 @@ class DeliveryWorker:
                         conn = await self.smtp.get()
                     opts = [] if msg.isascii() else ["BODY=8BITMIME"]
                     await conn.sendmail(self.sender, [row.recipient], msg, mail_options=opts)
-                    sent.append(row.id)
+                    # Marked as it goes, not at the end of the batch: after a crash (SIGKILL)
+                    # only mails sent since the last mark commit go out again (same
+                    # Message-ID). A commit per connection's worth of mails (fewer commits),
+                    # and senders wait when the backlog reaches 2 per connection.
+                    pending.append(row.id)
+                    if len(pending) >= n:
+                        task = marking()
+                        if len(pending) >= 2 * n:
+                            await asyncio.wait({task})
                 except aiosmtplib.SMTPRecipientsRefused as exc:
                     failed.append((row, f"refused: {exc}", True))
                 except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPException, OSError) as exc:
@@ -240,8 +267,14 @@ class DeliveryWorker:
             if conn is not None:
                 self.smtp.put(conn)
 
-        await asyncio.gather(*(run(c) for c in chunks))
-        await self._mark(sent, failed, self.settings.email_backoff_seconds, released)
+        try:
+            await asyncio.gather(*(run(c) for c in chunks))
+        finally:
+            if flusher:
+                await asyncio.wait(flusher)
+                if not flusher[0].cancelled() and flusher[0].exception() is not None:
+                    log.warning("delivery.mark_error", error=repr(flusher[0].exception()))
+            await self._mark(pending, failed, backoff, released)
 
     # --- webhooks (regional systems, publishing tools) ----------------------------------
 
