@@ -221,12 +221,13 @@ def _start(db: str, src: str | None, migrations, upgrade, generate_keypair) -> d
          "--port", str(port), "--log-level", "warning", "--no-access-log"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
+    deadline = time.monotonic() + 180  # a loaded machine: imports alone can take a minute
+    while time.monotonic() < deadline:
         try:
             if httpx.get(base + "/readyz", timeout=1).status_code == 200:
                 break
         except httpx.HTTPError:
-            time.sleep(0.1)
+            time.sleep(0.2)
     headers = {"x-teke-identity": internal_identity_header(priv)}
     client = httpx.Client(base_url=base, timeout=60)
     lead, funder, partner = (_org(client, headers) for _ in range(3))
