@@ -7,6 +7,12 @@ database, creates one full project (partners, budget, funder, contacts, evaluati
 sequential requests straight to the service with an internal admin token and divides the
 service process's CPU time (utime + stime from /proc) by the number of requests. CPU time, not
 wall time, so other load on the machine disturbs it little; the other load is still recorded.
+
+The floor: a bare FastAPI app (`floor_app`, its own uvicorn process, same server options) that
+answers GET /projects/{id} and POST /projects with the registry's own response bytes held in
+memory (the POST reads its body, nothing more), measured the same way in the same rounds. The
+ratio of the registry to the floor (paired per round) is what survives a loaded machine.
+The results also go to bench/out/registry_cost-*.json.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import time
 import uuid
 
 import httpx
+from fastapi import FastAPI, Request, Response  # module level: the floor's annotations resolve here
 
 from bench.common import (
     ROOT,
@@ -29,6 +36,7 @@ from bench.common import (
     median,
     pg_available,
     proc_cpu_seconds,
+    save,
     table,
 )
 from bench.registry_import import _free_port
@@ -69,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     info = machine_info()
     print(f"registry_cost: {args.rounds} x {args.requests} requests per path; {info['nproc']} vCPU "
           f"{info['cpu_model']}, Python {info['python']}, {info['started']}")
-    results = []
+    results, records = [], []
     trees = [("this tree", None)] + ([("baseline", args.baseline_src)] if args.baseline_src else [])
     for db in [d.strip() for d in args.db.split(",") if d.strip()]:
         if db == "postgres" and not pg_available():
@@ -78,23 +86,32 @@ def main(argv: list[str] | None = None) -> None:
         try:
             for _label, src in trees:
                 services.append(_start(db, src, MIGRATIONS, upgrade, generate_keypair))
-            per = {(t, path): [] for t, _ in trees for path in PATHS}
+            services.append(_start_floor(services[0]))
+            labels = [t for t, _ in trees] + [FLOOR]
+            per = {(t, path): [] for t in labels for path in PATHS}
             loads = []
             for rnd in range(args.rounds):
                 meter = LoadMeter()
                 for path in PATHS:
-                    for (t, _), svc in zip(trees, services, strict=True):
+                    for t, svc in zip(labels, services, strict=True):
                         per[(t, path)].append(_measure(svc, path, args.requests, f"{rnd}"))
                 loads.append(meter.read()["foreign"])
             for path in PATHS:
-                for t, _ in trees:
+                for t in labels:
                     xs = per[(t, path)]
-                    row = [db, path, t, f"{median(xs):.2f} [{min(xs):.2f}–{max(xs):.2f}]"]
+                    row = [db, path, t, f"{median(xs):.3f} [{min(xs):.3f}–{max(xs):.3f}]"]
+                    floor = [a / b for a, b in zip(xs, per[(FLOOR, path)], strict=True)]
+                    row.append(f"{median(floor):.1f} [{min(floor):.1f}–{max(floor):.1f}]")
+                    rec = {"db": db, "request": path, "code": t, "cpu_ms": xs,
+                           "cpu_ms_median": median(xs), "ratio_to_floor": floor,
+                           "other_load_pct": loads}
                     if args.baseline_src:
                         ratios = [a / b for a, b in zip(xs, per[("baseline", path)], strict=True)]
                         row.append(f"{median(ratios):.2f} [{min(ratios):.2f}–{max(ratios):.2f}]")
+                        rec["ratio_to_baseline"] = ratios
                     row.append(" / ".join(f"{x:.0f}" for x in loads))
                     results.append(row)
+                    records.append(rec)
         finally:
             for svc in services:
                 svc["client"].close()
@@ -104,16 +121,80 @@ def main(argv: list[str] | None = None) -> None:
                 except subprocess.TimeoutExpired:
                     svc["proc"].kill()
                     svc["proc"].wait(10)
-                if svc["pg"]:
+                if svc.get("pg"):
                     svc["pg"].drop()
-                svc["tmp"].cleanup()
-    headers = ["db", "request", "code", f"service CPU ms/request, median [min–max] of {args.rounds}"]
+                if svc.get("tmp"):
+                    svc["tmp"].cleanup()
+    headers = ["db", "request", "code", f"service CPU ms/request, median [min–max] of {args.rounds}",
+               "paired ratio to the floor"]
     if args.baseline_src:
         headers.append("paired ratio to baseline")
     print(table([*headers, "other load % per round"], results))
+    path = save("registry_cost", {"machine": info, "requests": args.requests,
+                                  "rounds": args.rounds, "results": records})
+    print(f"saved {path}")
 
 
 PATHS = ("GET /projects/{id}", "POST /projects")
+FLOOR = "floor (bare FastAPI, bytes from memory)"
+
+
+def floor_app():
+    """The floor: FastAPI serving the registry's response bytes from memory (files named by
+    BENCH_FLOOR_GET / BENCH_FLOOR_POST), no database, no middleware, no validation."""
+    from pathlib import Path
+
+    got = Path(os.environ["BENCH_FLOOR_GET"]).read_bytes()
+    posted = Path(os.environ["BENCH_FLOOR_POST"]).read_bytes()
+    etag = os.environ.get("BENCH_FLOOR_ETAG", '"x:1"')
+    app = FastAPI()
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        return Response(b'{"status":"ready"}', media_type="application/json")
+
+    @app.get("/projects/{project_id}")
+    async def read(project_id: str) -> Response:  # noqa: ARG001
+        return Response(got, media_type="application/json", headers={"ETag": etag})
+
+    @app.post("/projects", status_code=201)
+    async def create(request: Request) -> Response:
+        await request.body()
+        return Response(posted, status_code=201, media_type="application/json",
+                        headers={"ETag": etag, "Location": "/api/v1/projects/x"})
+
+    return app
+
+
+def _start_floor(svc: dict) -> dict:
+    """The floor process, holding the bytes `svc` (the registry under test) answers with."""
+    import tempfile
+    from pathlib import Path
+
+    tmp = tempfile.TemporaryDirectory(prefix="teke-bench-regcost-floor-")
+    r = svc["client"].get(f"/projects/{svc['pid']}", headers=svc["headers"])
+    c = svc["client"].post("/projects", json={**svc["full"], "code": "COST-FLOOR"},
+                           headers=svc["headers"])
+    assert r.status_code == 200 and c.status_code == 201, (r.text, c.text)
+    (Path(tmp.name) / "get.json").write_bytes(r.content)
+    (Path(tmp.name) / "post.json").write_bytes(c.content)
+    port = _free_port()
+    env = {**os.environ, "BENCH_FLOOR_GET": str(Path(tmp.name) / "get.json"),
+           "BENCH_FLOOR_POST": str(Path(tmp.name) / "post.json"),
+           "BENCH_FLOOR_ETAG": r.headers.get("etag", "")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench.registry_cost:floor_app", "--factory",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return {"proc": proc, "pg": None, "tmp": tmp, "client": httpx.Client(base_url=base, timeout=60),
+            "headers": svc["headers"], "full": svc["full"], "pid": svc["pid"]}
 
 
 def _start(db: str, src: str | None, migrations, upgrade, generate_keypair) -> dict:
@@ -140,12 +221,13 @@ def _start(db: str, src: str | None, migrations, upgrade, generate_keypair) -> d
          "--port", str(port), "--log-level", "warning", "--no-access-log"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
+    deadline = time.monotonic() + 180  # a loaded machine: imports alone can take a minute
+    while time.monotonic() < deadline:
         try:
             if httpx.get(base + "/readyz", timeout=1).status_code == 200:
                 break
         except httpx.HTTPError:
-            time.sleep(0.1)
+            time.sleep(0.2)
     headers = {"x-teke-identity": internal_identity_header(priv)}
     client = httpx.Client(base_url=base, timeout=60)
     lead, funder, partner = (_org(client, headers) for _ in range(3))

@@ -49,15 +49,16 @@ class Outbox:
     def __init__(self, table: Table, source: str) -> None:
         self.table = table
         self.source = source
+        self._insert = insert(table)  # built once: one row a call, parameters only
 
     async def record(self, session: AsyncSession, event_type: str, entity_id: str,
                      data: dict[str, Any]) -> dict[str, Any]:
         env = make_envelope(source=self.source, event_type=event_type, subject=entity_id, data=data,
                             traceparent=TRACEPARENT.get())
-        await session.execute(insert(self.table).values(
-            id=env["id"], type=event_type, nats_subject=type_to_subject(event_type),
-            entity_id=entity_id, envelope=dumps(env).decode(), created_at=utcnow(),
-        ))
+        await session.execute(self._insert, {
+            "id": env["id"], "type": event_type, "nats_subject": type_to_subject(event_type),
+            "entity_id": entity_id, "envelope": dumps(env).decode(), "created_at": utcnow(),
+        })
         session.sync_session.info[_FLAG] = True
         return env
 

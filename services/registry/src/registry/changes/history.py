@@ -26,6 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry.models import Change, History
 from shared.db import bulk_insert, utcnow
 
+# Core INSERTs built once (an ORM insert(...).values(...) per call was built and cache-keyed
+# anew each time). A None for a JSON column is stored as JSON 'null', as the ORM insert did.
+_INSERT_HISTORY = insert(History.__table__)
+_INSERT_CHANGE = insert(Change.__table__)
+_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 CHANGE_LOCK_KEY = 7_310_001  # pg_advisory_xact_lock key of the registry's change feed
 _LOCKED = "registry_change_lock_held"
 
@@ -53,7 +58,7 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any]) -> tuple[dict, di
 async def lock_feed(session: AsyncSession) -> None:
     if session.bind.dialect.name != "postgresql" or session.info.get(_LOCKED):
         return
-    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHANGE_LOCK_KEY})
+    await session.execute(_LOCK, {"k": CHANGE_LOCK_KEY})
     session.info[_LOCKED] = True
 
 
@@ -69,15 +74,16 @@ async def record(session: AsyncSession, *, entity_type: str, entity_id: str, act
     """One history row, and (for create/update/archive) one change-feed row."""
     b, a = diff(before, after or {})
     now = utcnow()
-    await session.execute(insert(History).values(
-        entity_type=entity_type, entity_id=entity_id, version=version, action=action,
-        actor=actor, at=now, before=b or None, after=a or None))
+    await session.execute(_INSERT_HISTORY, {
+        "entity_type": entity_type, "entity_id": entity_id, "version": version, "action": action,
+        "actor": actor, "at": now, "before": b or None, "after": a or None})
     if feed:
         await lock_feed(session)
-        await session.execute(insert(Change).values(
-            entity_type=entity_type, entity_id=entity_id, action=action, version=version, at=now,
-            published=published, organisation_id=organisation_id, funder_id=funder_id,
-            state=jsonable(feed_state) if feed_state is not None else None))
+        await session.execute(_INSERT_CHANGE, {
+            "entity_type": entity_type, "entity_id": entity_id, "action": action,
+            "version": version, "at": now, "published": published,
+            "organisation_id": organisation_id, "funder_id": funder_id,
+            "state": jsonable(feed_state) if feed_state is not None else None})
 
 
 async def record_many(session: AsyncSession, history_rows: list[dict], change_rows: list[dict]) -> None:

@@ -202,7 +202,9 @@ class ProjectService:
             raise Conflict(f"a project with code {data.code} exists")
         raw = data.model_dump(mode="python", exclude_none=True)
         await check_references(session, raw, identity)
-        fields = {k: v for k, v in raw.items() if k in SCALARS and k != "funder_id"}
+        # The funder goes into the project row at once (not set after the INSERT: that was an
+        # UPDATE), and its first dated period below (a new project has no open one to close).
+        fields = {k: v for k, v in raw.items() if k in SCALARS}
         for key in ("region_codes", "case_numbers", "target_groups", "sub_themes"):
             fields.setdefault(key, [])
         fields["published"] = bool(data.published)
@@ -218,7 +220,9 @@ class ProjectService:
         except IntegrityError:
             raise Conflict(f"a project with code {data.code} exists") from None
         if data.funder_id:
-            await self.set_funder(session, project, data.funder_id, data.funder_since)
+            await repository.insert_funder_period(
+                session, project.id, data.funder_id,
+                data.funder_since or project.start_date or dt.date.today())
         await repository.write_children(session, project, raw, fresh=True)
         kids = await self.children(session, project.id) if any(raw.get(k) for k in CHILD_LISTS) \
             else {k: [] for k in (*CHILD_LISTS, "funders")}
