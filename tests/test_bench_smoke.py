@@ -48,7 +48,7 @@ def test_smoke_run_has_every_figure(tmp_path):
         line = next((ln for ln in table.splitlines() if ln.startswith(f"| {fig.title} |")), None)
         assert line, (fig.title, table[:3000])
         result = line.split(" | ")[3]
-        assert re.fullmatch(r"[\d,.]+ " + re.escape(fig.unit), result), (fig.key, line)
+        assert re.fullmatch(r"-?[\d,.]+ " + re.escape(fig.unit), result), (fig.key, line)
 
 
 def test_every_job_has_every_mode_and_known_figures():
