@@ -48,8 +48,9 @@ test-postgres: install
 lint: install
 	.venv/bin/ruff check .
 
+# Every benchmark in quick mode and one table (bench/__main__.py); FULL=1: the issue's sizes.
 bench: install
-	.venv/bin/python -m bench $(BENCH_ARGS)
+	.venv/bin/python -m bench $(if $(FULL),--full) $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv .tools data

@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out"  # git-ignored
+# git-ignored; TEKE_BENCH_OUT puts it elsewhere (the smoke test uses a temporary folder)
+OUT = Path(os.environ.get("TEKE_BENCH_OUT") or ROOT / "bench" / "out")
 PG_BASE = os.environ.get("TEKE_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 

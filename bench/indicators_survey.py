@@ -1,4 +1,4 @@
-"""indicators_survey: scoring and aggregating 1,000,000 survey responses (target <= 2 s).
+"""indicators_survey: scoring and aggregating 1,000,000 survey responses (target <= 1 s, issue 16).
 
 In-process, the same code the service runs (indicators.surveys.stats / service.results):
 UWES-9 answers (9 items, 0-6) for N respondents in 50 units are scored (dimension and total
@@ -15,10 +15,10 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from bench.common import machine_info, table, verdict
+from bench.common import machine_info, save, table, verdict
 
 N = int(os.environ.get("TEKE_BENCH_SURVEY_N", "1000000"))
-TARGET_S = 2.0
+TARGET_S = 1.0  # issue 16
 
 
 def _uwes() -> SimpleNamespace:
@@ -40,14 +40,15 @@ def main(dbs: list[str] | None = None) -> dict:  # noqa: ARG001
     rng = np.random.default_rng(1)
     answers = rng.integers(0, 7, size=(N, 9)).astype(float)
     units = np.array([f"unit-{i % 50:02d}" for i in range(N)], dtype=object)
-    runs = []
+    runs, cpus = [], []
     for _ in range(5):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         sc = stats.Scoring.of(ins)
         bad = sc.invalid_rows(answers)
         total, dims = sc.score(answers)
         out = results(units, total, dims, ins, 5, breakdown=True)
         runs.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
         assert not bad.any() and out["total"]["n"] == N and len(out["breakdown"]) == 50
     best, med = min(runs), sorted(runs)[len(runs) // 2]
     # Baseline: pure-Python row-by-row scoring on 100k rows, scaled to N.
@@ -66,7 +67,13 @@ def main(dbs: list[str] | None = None) -> dict:  # noqa: ARG001
         ["score + aggregate (best of 5)", f"{best:.3f}", "", ""],
         ["baseline: pure Python scoring only (scaled)", f"{base:.3f}", "", f"x{base / med:.1f}"],
     ]))
-    return {"n": N, "median_s": med, "best_s": best, "baseline_s": base}
+    cpu_med = sorted(cpus)[len(cpus) // 2]
+    data = {"benchmark": "indicators_survey", "n": N, "median_s": med, "best_s": best,
+            "baseline_s": base, "runs_s": runs, "cpu_s": cpus, "cpu_median_s": cpu_med,
+            "cpu_us_per_response": 1e6 * cpu_med / N}
+    print(f"  CPU {cpu_med:.3f} s (median; numpy may use more than one thread), "
+          f"raw: {save('indicators_survey', data)}")
+    return data
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from bench.common import (
     machine_info,
     pg_available,
     proc_cpu_seconds,
+    save,
     spread,
     table,
     workdir,
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"job_overhead: import {args.import_rows}, export {args.export_rows} rows, "
           f"{args.rounds} rounds; {info['nproc']} vCPU {info['cpu_model']}, "
           f"Python {info['python']}, {info['started']}")
-    results = []
+    results, saved = [], []
     for db in [d.strip() for d in args.db.split(",") if d.strip()]:
         pg = None
         with workdir("jobbench") as tmp:
@@ -163,6 +164,8 @@ def main(argv: list[str] | None = None) -> None:
                     results.append([db, label, str(rows_n), spread(walls, "{:.2f}"),
                                     spread(cpus, "{:.2f}"),
                                     f"{1000 * sorted(walls)[len(walls) // 2] / rows_n:.3f}"])
+                    saved.append({"db": db, "request": label, "rows": rows_n, "wall_s": walls,
+                                  "registry_cpu_s": cpus})
             finally:
                 if proc:
                     proc.terminate()
@@ -171,6 +174,7 @@ def main(argv: list[str] | None = None) -> None:
                     pg.drop()
     print(table(["db", "request", "rows", "wall s median [range]", "registry CPU s",
                  "wall ms/row"], results))
+    print(f"raw: {save('job_overhead', {'benchmark': 'job_overhead', 'runs': saved})}")
 
 
 if __name__ == "__main__":

@@ -139,7 +139,7 @@ def _pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
-def speed(n: int, queries: int, corpus: str) -> None:
+def speed(n: int, queries: int, corpus: str) -> dict:
     rnd = random.Random(5)
     texts = varied_corpus(n) if corpus == "varied" else demo_corpus(n)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -176,6 +176,12 @@ def speed(n: int, queries: int, corpus: str) -> None:
           f"{statistics.median(walls):.1f} / {_pct(walls, 0.95):.1f} / {max(walls):.1f} | "
           f"{statistics.median(cpus):.1f} / {_pct(cpus, 0.95):.1f} | "
           f"{statistics.median(found):.0f} | {per * n / 60:.0f} min |")
+    return {"corpus": corpus, "projects": n, "queries": len(walls), "build_wall_s": build_wall,
+            "build_cpu_s": build_cpu, "build_rss_mib": rss,
+            "query_wall_ms_p50": statistics.median(walls), "query_wall_ms_p95": _pct(walls, 0.95),
+            "query_wall_ms_max": max(walls), "query_cpu_ms_p50": statistics.median(cpus),
+            "query_cpu_ms_p95": _pct(cpus, 0.95), "similar_found_p50": statistics.median(found),
+            "full_report_build_min": per * n / 60}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -185,15 +191,19 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--corpus", default="varied,demo")
     ap.add_argument("--methods", action="store_true", help="only the labelled-set comparison")
+    ap.add_argument("--speed-only", action="store_true", help="skip the labelled-set comparison")
     args = ap.parse_args(argv)
-    methods()
+    if not args.speed_only:
+        methods()
     if args.methods:
         return
     print("\n| corpus | projects | index | build, memory | query wall ms p50 / p95 / max | "
           "query CPU ms p50 / p95 | similar found (p50) | full report build |")
     print("|---|---|---|---|---|---|---|---|")
-    for corpus in args.corpus.split(","):
-        speed(args.projects, args.queries, corpus.strip())
+    runs = [speed(args.projects, args.queries, corpus.strip()) for corpus in args.corpus.split(",")]
+    from bench.common import save
+
+    print(f"raw: {save('overlap', {'benchmark': 'overlap', 'runs': runs})}")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from bench.common import (
+    OUT,
     PG_BASE,
     LoadMeter,
     _pg_exec,
@@ -32,6 +33,7 @@ from bench.common import (
     median,
     percentile,
     pg_available,
+    save,
     table,
 )
 
@@ -124,21 +126,37 @@ async def _measure(url: str, queries: int, seed: int, paths: list[str]
     public = Identity(sub="anonymous")
     rnd = random.Random(seed)
     times = {path: {label: [] for _, label in QUERIES} for path in paths}
+    cpu = {path: [] for path in paths}
+    rss0 = _rss_mb()
+    index_mb = None
     for i in range(queries + 20):
         params, label = QUERIES[rnd.randrange(len(QUERIES))]
         for path in (paths if i % 2 else paths[::-1]):
             async with maker() as s:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 await pquery.run(s, public, _query(params), limit=20, cursor=None,
                                  with_facets=True, lang="fi", use_index=path == "index")
                 dt_ms = (time.perf_counter() - t0) * 1000
+                cpu_ms = (time.process_time() - c0) * 1000
+            if path == "index" and index_mb is None:  # the first index query builds it
+                gc.collect()
+                index_mb = _rss_mb() - rss0
             if i >= 20:
                 times[path][label].append(dt_ms)
+                cpu[path].append(cpu_ms)
         if i == 19:  # as the service does once its index is built (registry/main.py)
             gc.collect()
             gc.freeze()
     await engine.dispose()
-    return times
+    return times, cpu, index_mb
+
+
+def _rss_mb() -> float:
+    """This process's resident memory (MB), for the index's size (built in this process)."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -163,8 +181,8 @@ def main(argv: list[str] | None = None) -> None:
     info = machine_info()
     print(f"registry_search: {args.projects} projects, {args.rounds} x {args.queries} queries; "
           f"{info['nproc']} vCPU {info['cpu_model']}, Python {info['python']}, {info['started']}")
-    rows, summary = [], []
-    out = Path(__file__).parent / "out"
+    rows, summary, saved = [], [], []
+    out = OUT
     out.mkdir(exist_ok=True)
     for db in [d.strip() for d in args.db.split(",") if d.strip()]:
         name = args.db_name or f"teke_bench_regsearch_{args.projects}"
@@ -189,11 +207,16 @@ def main(argv: list[str] | None = None) -> None:
                 raise SystemExit(f"{url} holds {have} projects, not {args.projects}")
             p50s = {p: [] for p in paths}
             p95s = {p: [] for p in paths}
-            loads = []
+            loads, cpus, index_mbs = [], {p: [] for p in paths}, []
             for r in range(args.rounds):
                 meter = LoadMeter()
-                times = asyncio.run(_measure(url, args.queries, seed=r + 1, paths=paths))
+                times, cpu, index_mb = asyncio.run(_measure(url, args.queries, seed=r + 1,
+                                                            paths=paths))
                 loads.append(meter.read()["foreign"])
+                for way in paths:
+                    cpus[way].append(median(cpu[way]))
+                if index_mb is not None:
+                    index_mbs.append(index_mb)
                 for way in paths:
                     every = sorted(t for ts in times[way].values() for t in ts)
                     p50s[way].append(percentile(every, 50))
@@ -212,6 +235,14 @@ def main(argv: list[str] | None = None) -> None:
                                 f"{median(p50s[way]):.1f} [{min(p50s[way]):.1f}–{max(p50s[way]):.1f}]",
                                 f"{median(p95s[way]):.1f} [{min(p95s[way]):.1f}–{max(p95s[way]):.1f}]",
                                 ratio, " / ".join(f"{x:.0f}" for x in loads)])
+            saved.append({"db": db, "projects": args.projects, "queries": args.queries,
+                          "rounds": args.rounds, "other_load_pct": loads,
+                          "index_rss_mb": index_mbs,
+                          "index_bytes_per_project": (index_mbs[0] * 2**20 / args.projects
+                                                      if index_mbs else None),
+                          **{f"{way}_p50_ms": p50s[way] for way in paths},
+                          **{f"{way}_p95_ms": p95s[way] for way in paths},
+                          **{f"{way}_cpu_ms_per_query": cpus[way] for way in paths}})
         finally:
             if not args.keep:
                 if db == "postgres":
@@ -223,6 +254,12 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print(table(["db", "path", "projects", f"p50 ms, median [min–max] of {args.rounds} rounds",
                  "p95 ms, median [min–max]", "p95 vs sql", "other load % per round"], summary))
+    for d in saved:
+        if d["index_bytes_per_project"] is not None:
+            print(f"  {d['db']}: index ~{d['index_rss_mb'][0]:.0f} MB RSS, "
+                  f"~{d['index_bytes_per_project']:.0f} B per project (process RSS growth "
+                  f"across its build in round 1)")
+    print(f"  raw: {save('registry_search', {'benchmark': 'registry_search', 'runs': saved})}")
 
 
 def _pg_has(name: str) -> bool:
