@@ -342,24 +342,18 @@ def run_gateway(p: dict, db: str, ctx: dict) -> list[dict]:
 
 
 def run_startup(p: dict, db: str | None, ctx: dict) -> list[dict]:  # noqa: ARG001
-    """bench.cold_start (once it exists) or bench.startup: the same two figures."""
-    if (ROOT / "bench" / "cold_start.py").exists():
-        d = cli("bench.cold_start", ["--repeats", str(max(1, p["repeats"]))], ctx).json("cold_start")
-        src = "bench.cold_start"
-    else:
-        args = ["--repeats", str(p["repeats"])] + (["--no-demo"] if not p["demo"] else [])
-        d = cli("bench.startup", args, ctx).json("startup")
-        src = "bench.startup"
+    """bench.cold_start: a first run, then starts with the data present (demo data included)."""
+    d = cli("bench.cold_start", ["--repeats", str(max(1, p["repeats"]))], ctx).json("cold_start")
+    src = "bench.cold_start"
     rss = {k: v for k, v in d["rss_mb"].items() if k != "nats-server"}
     floor = ctx.get("floor", {}).get("idle_rss_mb")
     repeats = d.get("repeats", p["repeats"])
-    cpu = d.get("warm_cpu_s")
+    cpu = d.get("warm_start_cpu_s")
     biggest = max(rss, key=rss.get) if rss else None
     return [
         row(F["cold_start"], result=d["warm_start_s"],
             cpu=f"{cpu:.1f} s CPU per start (all processes)" if cpu else "",
-            size=(f"median of {repeats} starts" if repeats else "first run only (smoke)")
-            + ("" if p["demo"] else ", no demo data"),
+            size=f"median of {repeats} starts, demo data",
             note=f"first run {d['first_run_s']:.1f} s; {src}"),
         row(F["idle_rss"], result=rss[biggest] if biggest else None, baseline=floor,
             baseline_what="bare FastAPI/uvicorn process (bench.floor)" if floor else "",
@@ -437,8 +431,7 @@ JOBS = [
         {"smoke": {"rounds": 1, "seconds": 1}, "quick": {"rounds": 2, "seconds": 3},
          "full": {"rounds": 4, "seconds": 5}}, run_gateway),
     Job("cold_start", [F["cold_start"], F["idle_rss"]],
-        {"smoke": {"repeats": 0, "demo": False}, "quick": {"repeats": 2, "demo": True},
-         "full": {"repeats": 3, "demo": True}}, run_startup, dbs=None,
+        {"smoke": {"repeats": 1}, "quick": {"repeats": 2}, "full": {"repeats": 3}}, run_startup, dbs=None,
         timeout={"smoke": 300, "quick": 900, "full": 1800}),
     Job("theme_view", [F["theme_view"]],
         {"smoke": {"requests": 5}, "quick": {"requests": 100}, "full": {"requests": 500}},
