@@ -100,13 +100,16 @@ def main(argv: list[str] | None = None) -> None:
                 for t in labels:
                     xs = per[(t, path)]
                     row = [db, path, t, f"{median(xs):.3f} [{min(xs):.3f}–{max(xs):.3f}]"]
-                    floor = [a / b for a, b in zip(xs, per[(FLOOR, path)], strict=True)]
+                    # A few requests can use less CPU than the clock tick shows (0): no ratio.
+                    floor = [a / b if b else float("nan")
+                             for a, b in zip(xs, per[(FLOOR, path)], strict=True)]
                     row.append(f"{median(floor):.1f} [{min(floor):.1f}–{max(floor):.1f}]")
                     rec = {"db": db, "request": path, "code": t, "cpu_ms": xs,
                            "cpu_ms_median": median(xs), "ratio_to_floor": floor,
                            "other_load_pct": loads}
                     if args.baseline_src:
-                        ratios = [a / b for a, b in zip(xs, per[("baseline", path)], strict=True)]
+                        ratios = [a / b if b else float("nan")
+                                  for a, b in zip(xs, per[("baseline", path)], strict=True)]
                         row.append(f"{median(ratios):.2f} [{min(ratios):.2f}–{max(ratios):.2f}]")
                         rec["ratio_to_baseline"] = ratios
                     row.append(" / ".join(f"{x:.0f}" for x in loads))

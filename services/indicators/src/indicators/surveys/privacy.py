@@ -135,15 +135,29 @@ def protect(k: int, breakdowns: Sequence[np.ndarray], bands: np.ndarray | None,
 
 # --- building the table ------------------------------------------------------------------
 
+def _combinations(breakdowns: Sequence[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The group combinations that occur, in lexicographic order (one row each, one column a
+    breakdown), and each respondent's row. One flat key per respondent (the codes in mixed
+    radix, the first breakdown most significant) keeps the order of a row-wise unique and sorts
+    a million keys in a fraction of the time `np.unique(axis=0)` takes."""
+    if not breakdowns:
+        return np.zeros((1 if n else 0, 1), dtype=np.int64), np.zeros(n, dtype=np.int64)
+    if not n:
+        return np.zeros((0, len(breakdowns)), dtype=np.int64), np.zeros(0, dtype=np.int64)
+    sizes = tuple(int(codes.max()) + 1 for codes in breakdowns)
+    flat = np.ravel_multi_index(tuple(np.asarray(c, dtype=np.int64) for c in breakdowns), sizes)
+    keys, combo_of = np.unique(flat, return_inverse=True)
+    combos = np.column_stack(np.unravel_index(keys, sizes)).astype(np.int64)
+    return combos, np.asarray(combo_of, dtype=np.int64).reshape(-1)
+
+
 def _build(prot: Protection, breakdowns: Sequence[np.ndarray], bands: np.ndarray | None,
            n_bands: int) -> Table:
     n = len(breakdowns[0]) if breakdowns else (len(bands) if bands is not None else 0)
     nb = n_bands if bands is not None else 0
     # Fine cells: the group combinations that occur (others are structural zeros an attacker
     # may know) times every band (a band count may be 0 and could have been otherwise).
-    keys = np.column_stack(breakdowns) if breakdowns else np.zeros((n, 1), dtype=np.int64)
-    combos, combo_of = np.unique(keys, axis=0, return_inverse=True) if n else (keys[:0], keys[:0, 0])
-    combo_of = np.asarray(combo_of).reshape(-1)
+    combos, combo_of = _combinations(breakdowns, n)
     per = max(nb, 1)
     n_cells = len(combos) * per
     cell_of = combo_of * per + (bands if nb else 0)
