@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import CLK_TCK, ROOT, LoadMeter, machine_info, median, save, spread, workdir
+from bench.common import CLK_TCK, ROOT, LoadMeter, machine_info, median, rss_mb, save, spread, workdir
 
 SERVICES = ("registry", "indicators", "comms", "gateway")
 
@@ -55,13 +55,6 @@ def _cpu_s(procs: dict[int, tuple[str, list[str]]]) -> float:
     return sum(int(f[11]) + int(f[12]) + int(f[13]) + int(f[14]) for _, f in procs.values()) / CLK_TCK
 
 
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def one_start(checkout: Path, data: Path, *, idle: float = 3.0) -> dict:
     """Start the embedded default of `checkout` on `data`, stop it once running."""
     env = {k: v for k, v in os.environ.items()
@@ -91,7 +84,7 @@ def one_start(checkout: Path, data: Path, *, idle: float = 3.0) -> dict:
         for pid, (cmd, _) in _tree(proc.pid).items():
             for name in SERVICES:
                 if f"{name}.main:create_app" in cmd:
-                    rss[name] = round(_rss_mb(pid), 1)
+                    rss[name] = round(rss_mb(pid), 1)
         result["rss_mb"] = rss
     finally:
         os.killpg(proc.pid, signal.SIGINT)

@@ -342,3 +342,12 @@ def wait_for_quiet(max_wait: float = 600.0, busy_limit: float = QUIET_LIMIT) -> 
                     f" {who}); figures include that load")
         print(f"  waiting for other load to stop: {busy:.1f} % of the machine ({who})", flush=True)
         time.sleep(10)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, MB (VmRSS from /proc)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import OUT, ROOT
+from bench.registry_cost import FLOOR
 
 MODES = ("smoke", "quick", "full")
 
@@ -172,23 +173,21 @@ F = {f.key: f for f in [
 
 
 def run_registry_cost(p: dict, db: str, ctx: dict) -> list[dict]:
-    """bench.registry_cost (service CPU per request) and bench.floor (a bare FastAPI app with
-    the same JSON from memory) back to back in the same window."""
+    """bench.registry_cost: service CPU per request of the registry and, in the same rounds, of
+    the floor (a bare FastAPI app answering the same bytes from memory). The floor's idle RSS
+    is the baseline of the idle-memory figure."""
     n, rounds = str(p["requests"]), str(p["rounds"])
-    reg = cli("bench.registry_cost", ["--db", db, "--requests", n, "--rounds", rounds], ctx)
-    got = {}
-    for line in reg.stdout.splitlines():  # its table: | db | request | code | median [..] | ..
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) >= 4 and cells[0] == db and cells[2] == "this tree":
-            got[cells[1].split()[0]] = float(cells[3].split()[0])
-    if set(got) != {"GET", "POST"}:
-        raise RuntimeError("bench.registry_cost printed no GET/POST row:\n" + reg.stdout[-1500:])
-    if "floor" not in ctx:  # one floor per run: it does not depend on the database
-        args = ["--requests", n, "--rounds", rounds] + (["--stand-in"] if p.get("stand_in") else [])
-        ctx["floor"] = cli("bench.floor", args, ctx).json("floor")
-    fl = ctx["floor"]
+    d = cli("bench.registry_cost", ["--db", db, "--requests", n, "--rounds", rounds],
+            ctx).json("registry_cost")
+    cpu = {(r["request"].split()[0], r["code"] == "this tree"): r["cpu_ms_median"]
+           for r in d["results"] if r["db"] == db and r["code"] in ("this tree", FLOOR)}
+    if len(cpu) != 4:
+        raise RuntimeError(f"bench.registry_cost gave no GET/POST rows for {db}: {d['results']}")
+    got = {m: cpu[(m, True)] for m in ("GET", "POST")}
+    floor_get, floor_post = cpu[("GET", False)], cpu[("POST", False)]
+    if d.get("floor_idle_rss_mb"):
+        ctx["floor_rss_mb"] = d["floor_idle_rss_mb"]
     size = f"{p['rounds']} x {p['requests']} sequential requests"
-    floor_get, floor_post = med(fl["get_cpu_ms"]), med(fl["post_cpu_ms"])
     return [
         row(F["registry_read"], result=got["GET"], baseline=floor_get,
             baseline_what="bare FastAPI, same JSON from memory", cpu=f"{got['GET']:.2f} ms/req",
@@ -346,7 +345,7 @@ def run_startup(p: dict, db: str | None, ctx: dict) -> list[dict]:  # noqa: ARG0
     d = cli("bench.cold_start", ["--repeats", str(max(1, p["repeats"]))], ctx).json("cold_start")
     src = "bench.cold_start"
     rss = {k: v for k, v in d["rss_mb"].items() if k != "nats-server"}
-    floor = ctx.get("floor", {}).get("idle_rss_mb")
+    floor = ctx.get("floor_rss_mb")
     repeats = d.get("repeats", p["repeats"])
     cpu = d.get("warm_start_cpu_s")
     biggest = max(rss, key=rss.get) if rss else None
@@ -356,7 +355,7 @@ def run_startup(p: dict, db: str | None, ctx: dict) -> list[dict]:  # noqa: ARG0
             size=f"median of {repeats} starts, demo data",
             note=f"first run {d['first_run_s']:.1f} s; {src}"),
         row(F["idle_rss"], result=rss[biggest] if biggest else None, baseline=floor,
-            baseline_what="bare FastAPI/uvicorn process (bench.floor)" if floor else "",
+            baseline_what="bare FastAPI/uvicorn process (registry_cost's floor)" if floor else "",
             size="after start, 5 s idle",
             note=", ".join(f"{k} {v:.0f}" for k, v in rss.items())),
     ]
@@ -410,7 +409,7 @@ def error_row(fig: Figure, message: str) -> dict:
 
 JOBS = [
     Job("registry_cost", [F["registry_read"], F["registry_create"]],
-        {"smoke": {"requests": 30, "rounds": 1, "stand_in": True}, "quick": {"requests": 300, "rounds": 2},
+        {"smoke": {"requests": 30, "rounds": 1}, "quick": {"requests": 300, "rounds": 2},
          "full": {"requests": 1000, "rounds": 3}}, run_registry_cost),
     Job("event_lag", [F["event_lag_http"], F["event_lag_outbox"]],
         {"smoke": {"seconds": 2}, "quick": {"seconds": 8}, "full": {"seconds": 20}},

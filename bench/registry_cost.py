@@ -36,6 +36,7 @@ from bench.common import (
     median,
     pg_available,
     proc_cpu_seconds,
+    rss_mb,
     save,
     table,
 )
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     info = machine_info()
     print(f"registry_cost: {args.rounds} x {args.requests} requests per path; {info['nproc']} vCPU "
           f"{info['cpu_model']}, Python {info['python']}, {info['started']}")
-    results, records = [], []
+    results, records, floor_rss = [], [], []
     trees = [("this tree", None)] + ([("baseline", args.baseline_src)] if args.baseline_src else [])
     for db in [d.strip() for d in args.db.split(",") if d.strip()]:
         if db == "postgres" and not pg_available():
@@ -87,6 +88,8 @@ def main(argv: list[str] | None = None) -> None:
             for _label, src in trees:
                 services.append(_start(db, src, MIGRATIONS, upgrade, generate_keypair))
             services.append(_start_floor(services[0]))
+            time.sleep(1.0)  # settled, before any request: the idle-memory floor too
+            floor_rss.append(rss_mb(services[-1]["proc"].pid))
             labels = [t for t, _ in trees] + [FLOOR]
             per = {(t, path): [] for t in labels for path in PATHS}
             loads = []
@@ -134,7 +137,8 @@ def main(argv: list[str] | None = None) -> None:
         headers.append("paired ratio to baseline")
     print(table([*headers, "other load % per round"], results))
     path = save("registry_cost", {"machine": info, "requests": args.requests,
-                                  "rounds": args.rounds, "results": records})
+                                  "rounds": args.rounds, "results": records,
+                                  "floor_idle_rss_mb": median(floor_rss) if floor_rss else None})
     print(f"saved {path}")
 
 
