@@ -2,14 +2,26 @@
 
 Used for work whose due items live in the database (survey rounds closing, content
 publishing): every tick re-reads what is due, so a missed tick or a restart loses nothing.
+Each due item is claimed by a compare-and-set UPDATE, so replicas running the same loop do each
+item once. Work that must run in one place at a time (the outbox relay, which publishes in
+commit order) takes a `Lease` instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import os
+import socket
+import time
+import uuid
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy import Table, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.db import dialect_insert, utcnow
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -77,3 +89,87 @@ class PeriodicTask:
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
+
+
+def holder_name() -> str:
+    """This process, as a lease holder: host and pid (ops can tell who holds what) and a nonce."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Lease:
+    """One holder at a time, across replicas, for the work named `name`.
+
+    Taken and renewed by one conditional UPDATE (`holder` is us, or the lease has expired), so
+    of replicas racing for it exactly one wins, on PostgreSQL (row lock, then the WHERE is
+    re-checked) and on SQLite (one writer at a time) alike. A holder that dies (SIGKILL) stops
+    renewing and the lease is free `seconds` later; a graceful stop frees it at once.
+
+    The holder acts only within a third of `seconds` of its last renewal, so it has stopped
+    acting well before anyone else can take over. Expiry is compared on the clocks of the
+    replicas' hosts, which must agree to well within `seconds` (NTP does).
+    """
+
+    def __init__(self, maker: async_sessionmaker[AsyncSession], table: Table, name: str,
+                 seconds: float = 10.0) -> None:
+        self.maker = maker
+        self.table = table
+        self.name = name
+        self.seconds = seconds
+        self.holder = holder_name()
+        self._renewed = -1e9  # time.monotonic() of the last renewal that won
+        self._tried = -1e9
+
+    @property
+    def fresh(self) -> bool:
+        return time.monotonic() - self._renewed < self.seconds / 3
+
+    async def hold(self) -> bool:
+        """True while this process holds the lease (renewing it when due); a replica that does
+        not hold it asks again every quarter of `seconds`, not on every call."""
+        if self.fresh:
+            return True
+        now = time.monotonic()
+        if now - self._renewed > self.seconds and now - self._tried < self.seconds / 4:
+            return False
+        self._tried = now
+        try:
+            won = await self._take()
+        except Exception as exc:  # the database may be away: not held until it answers
+            log.warning("lease.take_failed", lease=self.name, error=repr(exc))
+            won = False
+        if won:
+            if self._renewed < 0:
+                log.info("lease.taken", lease=self.name, holder=self.holder)
+            self._renewed = now
+        else:
+            self._renewed = -1e9
+        return won
+
+    async def _take(self) -> bool:
+        t = self.table
+        now = utcnow()
+        until = now + dt.timedelta(seconds=self.seconds)
+        async with self.maker() as session:
+            won = (await session.execute(
+                update(t).where(t.c.name == self.name,
+                                (t.c.holder == self.holder) | (t.c.expires_at < now))
+                .values(holder=self.holder, expires_at=until))).rowcount == 1
+            if not won:  # the first ever: the row may not exist yet
+                won = (await session.execute(
+                    dialect_insert(session, t).on_conflict_do_nothing(index_elements=[t.c.name]),
+                    {"name": self.name, "holder": self.holder, "expires_at": until})).rowcount == 1
+            await session.commit()
+        return won
+
+    async def release(self) -> None:
+        """Free the lease now (a graceful stop), so a replica takes over without waiting."""
+        if self._renewed < 0:
+            return
+        self._renewed = -1e9
+        t = self.table
+        with contextlib.suppress(Exception):
+            async with self.maker() as session:
+                await session.execute(
+                    update(t).where(t.c.name == self.name, t.c.holder == self.holder)
+                    .values(expires_at=utcnow() - dt.timedelta(seconds=self.seconds)))
+                await session.commit()

@@ -4,6 +4,12 @@ The relay wakes when a transaction that wrote events commits (and on a poll time
 safety net), publishes in commit order with `Nats-Msg-Id` = event id through async publish
 with a bounded in-flight window, and marks rows published. Published rows stay for a
 retention window so they can be re-published if NATS loses unsynced messages in a crash.
+
+With several replicas of a service, one relay publishes at a time: the one holding the
+table's lease (shared.background.Lease). Two relays publishing the same rows side by side
+would reorder one entity's events across their batches, and JetStream's Nats-Msg-Id
+dedupe only covers its duplicate window (2 minutes). The others wait, and take over within
+the lease's expiry when the holder dies.
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ from sqlalchemy import Table, delete, event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from shared.background import Lease
 from shared.db import bulk_insert, create_engine, make_sessionmaker, new_ids, utcnow
 from shared.events.envelope import event_time, make_envelope, type_to_subject
 from shared.events.nats_conn import NatsConnection
+from shared.events.tables import lease_table
 from shared.jsonutil import dumps
 from shared.logging import get_logger
 from shared.tracing import TRACEPARENT
@@ -28,6 +36,9 @@ from shared.tracing import TRACEPARENT
 log = get_logger(__name__)
 
 _WAKERS: list[Callable[[], None]] = []
+# Longer than a batch can take (publish_timeout twice: queueing, then acks) past the holder's
+# last renewal, so a live holder is never overtaken; also how long a dead one holds events back.
+RELAY_LEASE_SECONDS = 20.0
 _FLAG = "teke_outbox_written"
 
 
@@ -96,7 +107,7 @@ class Relay:
 
     def __init__(self, maker: async_sessionmaker[AsyncSession], table: Table, nats: NatsConnection,
                  *, read_maker: async_sessionmaker[AsyncSession] | None = None,
-                 batch_size: int = 500, poll_seconds: float = 1.0,
+                 lease: Lease | None = None, batch_size: int = 500, poll_seconds: float = 1.0,
                  retention_seconds: float = 600.0, publish_timeout: float = 5.0) -> None:
         self.maker = maker
         # SQLite: unpublished rows are read on a connection of their own that takes no lock
@@ -106,6 +117,8 @@ class Relay:
         self.read_maker = read_maker or maker
         self.table = table
         self.nats = nats
+        # None: this relay is the only one (a CLI, a test); publish_batch itself never asks.
+        self.lease = lease
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.retention = dt.timedelta(seconds=retention_seconds)
@@ -131,6 +144,8 @@ class Relay:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self.lease is not None:
+            await self.lease.release()  # a replica takes over now, not at expiry
 
     async def backlog(self) -> int:
         async with self.maker() as s:
@@ -145,6 +160,11 @@ class Relay:
         loop = asyncio.get_running_loop()
         while not self._stopping:
             self._wake.clear()
+            if self.lease is not None and not await self.lease.hold():
+                # Another replica publishes; asking again at the poll takes over if it died.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                continue
             try:
                 sent = await self.publish_batch()
                 failures = 0
@@ -258,9 +278,16 @@ def make_relay(database_url: str, maker: async_sessionmaker[AsyncSession], table
     The relay does not share the request pool: there it queued behind every waiting request
     and under a burst held events back for seconds (bench/RESULTS.md, event_lag). On SQLite
     its own connection only reads (no lock) and marks through the service's writer, `maker`;
-    on PostgreSQL it reads and marks on its own connection."""
+    on PostgreSQL it reads and marks on its own connection. Either way it publishes only while
+    it holds the table's lease (taken through the connection that marks)."""
+    leases = lease_table(table.metadata)
     if database_url.startswith("sqlite"):
         engine = create_engine(database_url, pool_size=1, sqlite_reader=True)
-        return Relay(maker, table, nats, read_maker=make_sessionmaker(engine), **options), engine
+        return Relay(maker, table, nats, read_maker=make_sessionmaker(engine),
+                     lease=Lease(maker, leases, f"relay:{table.name}", RELAY_LEASE_SECONDS),
+                     **options), engine
     engine = create_engine(database_url, pool_size=1)
-    return Relay(make_sessionmaker(engine), table, nats, **options), engine
+    writer = make_sessionmaker(engine)
+    return Relay(writer, table, nats,
+                 lease=Lease(writer, leases, f"relay:{table.name}", RELAY_LEASE_SECONDS),
+                 **options), engine

@@ -1,4 +1,4 @@
-"""The outbox, inbox and dead-letter tables, created on a service's own MetaData.
+"""The outbox, inbox and dead-letter tables (and the relay's lease), on a service's own MetaData.
 
 Each service's Alembic migrations create them; the kit never creates or migrates tables.
 """
@@ -49,4 +49,20 @@ def make_event_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
         Column("created_at", UTCDateTime, nullable=False),
         Column("replayed_at", UTCDateTime, nullable=True),
     )
+    make_lease_table(metadata)  # the relay's: one replica publishes, in commit order
     return outbox, inbox, dead_letter
+
+
+def make_lease_table(metadata: MetaData) -> Table:
+    """Who holds a piece of work that only one replica may do at a time (shared.background.Lease):
+    one row per piece, taken by a conditional UPDATE, free again once `expires_at` passes."""
+    return Table(
+        "worker_lease", metadata,
+        Column("name", String(100), primary_key=True),
+        Column("holder", String(100), nullable=False),
+        Column("expires_at", UTCDateTime, nullable=False),
+    )
+
+
+def lease_table(metadata: MetaData) -> Table:
+    return metadata.tables["worker_lease"]
