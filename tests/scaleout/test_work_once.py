@@ -196,6 +196,23 @@ async def relay_holder(pair: Pair, name: str) -> str | None:
                         "WHERE name = 'relay:outbox'")
 
 
+async def published_by(pair: Pair, name: str) -> dict[str, int]:
+    """Events each process's relay has published since it started (its /metrics)."""
+    found = {}
+    async with httpx.AsyncClient(timeout=10) as client:
+        for which, url in (("first", pair.stack.url(name)),
+                           ("second", f"http://127.0.0.1:{pair.second.ports[name]}")):
+            text = (await client.get(url + "/metrics")).text
+            line = next(x for x in text.splitlines()
+                        if x.startswith(f'teke_outbox_published_total{{service="{name}"}}'))
+            found[which] = int(float(line.split()[-1]))
+    return found
+
+
+async def outbox_seq(pair: Pair, name: str) -> int:
+    return await scalar(pair.stack.db_urls[name], "SELECT coalesce(max(seq), 0) FROM outbox")
+
+
 async def unpublished(pair: Pair, name: str) -> int:
     return await scalar(pair.stack.db_urls[name],
                         "SELECT count(*) FROM outbox WHERE published_at IS NULL")
@@ -305,6 +322,8 @@ async def test_rounds_newsletter_and_job_done_once_by_two_processes(
     event), each subscriber gets one mail, the job runs once and writes each row once."""
     t = tag()
     org = f"org-{t}"
+    seq_before = {name: await outbox_seq(pair, name) for name in REPLICATED}
+    published_before = {name: await published_by(pair, name) for name in REPLICATED}
     # Due soon, but not before all are made (a round made after its close time is left alone).
     rounds = [await round_due_in(gw, org, f"T{i}", 10.0) for i in range(8)]
 
@@ -374,10 +393,23 @@ async def test_rounds_newsletter_and_job_done_once_by_two_processes(
                  if e["subject"] == job_id]
     assert len(completed) == 1, completed
 
+    # The relays: one process of each service published all its events, the other none (both
+    # publishing would put each event out twice, JetStream dropping copies only within its
+    # duplicate window, and could reorder an entity's events).
+    relayed = {}
+    for name in REPLICATED:
+        written = await scalar(pair.stack.db_urls[name], "SELECT count(*) FROM outbox "
+                               "WHERE seq > :s", s=seq_before[name])
+        after = await published_by(pair, name)
+        by = {w: after[w] - published_before[name][w] for w in after}
+        assert sorted(by.values()) == [0, written], (name, by, written)
+        relayed[name] = written
+
     scaleout_report("work_once.scheduled", rounds=len(rounds), rounds_closed_events=len(closed),
                     subscribers=len(addresses), mails=len(got),
                     mails_duplicated=len(got) - len(addresses), job_rows=600,
-                    job_completed_events=len(completed), lost=0, duplicated=0)
+                    job_completed_events=len(completed), lost=0, duplicated=0,
+                    relayed=relayed)
 
 
 async def _at_least(read, n: int):
