@@ -218,6 +218,45 @@ async def unpublished(pair: Pair, name: str) -> int:
                         "SELECT count(*) FROM outbox WHERE published_at IS NULL")
 
 
+# --- the overlap report's background build ---------------------------------------------------
+
+async def test_two_overlap_builds_at_once_record_and_announce_one(pair, gw):
+    """Each registry process rebuilds the overlap report in the background when projects have
+    changed; two doing so at once must not both announce it (nor a new double-funding pair).
+    Here one build is held uncommitted while a second starts: the second finds the first's
+    build recorded (compare-and-set on the build row) and rolls back. First in the module, well
+    before the processes' own refreshers come round (every 300 s)."""
+    from registry.main import spec
+    from registry.overlap import build
+    from shared.contracts import coordination
+    from shared.db import create_engine, make_sessionmaker
+    from shared.uow import UnitOfWork
+
+    url = pair.stack.db_urls["registry"]
+    engines = [create_engine(url, pool_size=1), create_engine(url, pool_size=1)]
+    try:
+        makers = [make_sessionmaker(e) for e in engines]
+        outbox = spec.outbox()
+        await build.rebuild_if_stale(makers[0], outbox)  # a build on record to compare with
+        seq = await outbox_seq(pair, "registry")
+        r = await gw.post("/projects", json={"code": f"OV{tag()}", "name": {"fi": "Muutos"},
+                                             "region_codes": ["01"]})
+        assert r.status_code == 201, r.text  # a change since that build: another is due
+        async with makers[0]() as first:
+            await build.rebuild(UnitOfWork(first, outbox), incremental=True)
+            second = asyncio.create_task(build.rebuild_if_stale(makers[1], outbox))
+            await asyncio.sleep(2.0)
+            assert not second.done()  # it waits for the first's rows (SQLite: its write lock)
+            await first.commit()
+        await asyncio.wait_for(second, 120)  # no error: superseded, or found nothing stale
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    rebuilt = await scalar(url, "SELECT count(*) FROM outbox WHERE seq > :s AND type = :t",
+                           s=seq, t=coordination.OVERLAP_REPORT_REBUILT)
+    assert rebuilt == 1
+
+
 # --- the relay and the consumers ------------------------------------------------------------
 
 async def test_events_published_and_applied_once_when_the_relay_holder_and_a_consumer_die(

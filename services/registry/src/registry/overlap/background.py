@@ -43,8 +43,12 @@ def refresher(state: dict[str, Any]) -> PeriodicTask:
             await build.rebuild_if_stale(state["sessionmaker"], state["outbox"])
         else:
             async with state["sessionmaker"]() as session:
-                await build.rebuild(UnitOfWork(session, state["outbox"]),
-                                    incremental=asked == "incremental")
+                try:
+                    await build.rebuild(UnitOfWork(session, state["outbox"]),
+                                        incremental=asked == "incremental")
+                except build.Superseded:  # another replica's build landed first: it stands
+                    await session.rollback()
+                    return None
                 await session.commit()
         return None
 

@@ -27,6 +27,11 @@ from shared.identity import Identity
 from shared.uow import UnitOfWork
 
 _LOCK = asyncio.Lock()  # one build at a time in a process (each replaces rows)
+
+
+class Superseded(Exception):
+    """Another process recorded a build while this one ran: this one's work must roll back
+    (its pairs and its events), so two replicas never announce one new pair twice."""
 NEIGHBOURS = 10  # text neighbours per project and language kept in the report
 INCREMENTAL_SHARE = 0.05  # more changed projects than this share (and 200): a full build
 
@@ -79,6 +84,7 @@ async def _rebuild(uow: UnitOfWork, incremental: bool) -> dict[str, Any]:
     idx = for_session(session)
     seq = await idx.sync(session)
     last, _ = await queries.build_state(session)
+    read = last.built_at if last is not None else None
     only = None
     if incremental and last is not None:
         only = await queries.changed_projects(session, last.change_seq, seq)
@@ -91,7 +97,8 @@ async def _rebuild(uow: UnitOfWork, incremental: bool) -> dict[str, Any]:
     total = await queries.replace_pairs(session, rows, only)
     build = {"built_at": utcnow(), "change_seq": seq, "projects": len(idx.project_ids()),
              "pairs": total, "build_ms": int((time.perf_counter() - started) * 1000)}
-    await queries.save_build(session, build)
+    if not await queries.save_build(session, build, read):
+        raise Superseded
     new = [r for r in rows if r["double_funding"] and r["id"] not in before]
     funders = await queries.funders(session, sorted({i for r in new
                                                      for i in (r["project_a_id"], r["project_b_id"])}))
@@ -117,5 +124,9 @@ async def rebuild_if_stale(maker, outbox) -> None:
         last, _ = await queries.build_state(session)
         if last is not None and not await queries.changes_since(session, last.change_seq):
             return
-        await rebuild(UnitOfWork(session, outbox), incremental=True)
+        try:
+            await rebuild(UnitOfWork(session, outbox), incremental=True)
+        except Superseded:  # another replica built it meanwhile: nothing is left to do
+            await session.rollback()
+            return
         await session.commit()

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, exists, false, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    delete,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -18,7 +30,7 @@ from registry.models import (
     ProjectTag,
     ProjectWorkplace,
 )
-from shared.db import bulk_insert
+from shared.db import bulk_insert, dialect_insert
 from shared.identity import Identity
 
 BUILD_ID = "national"
@@ -164,14 +176,22 @@ async def double_count(session: AsyncSession) -> int:
         OverlapPair.double_funding.is_(True))))
 
 
-async def save_build(session: AsyncSession, build: dict[str, Any]) -> None:
-    old = await session.get(OverlapBuild, BUILD_ID)
-    if old is None:
-        session.add(OverlapBuild(id=BUILD_ID, **build))
+async def save_build(session: AsyncSession, build: dict[str, Any],
+                     read: dt.datetime | None) -> bool:
+    """Records the build if none was recorded since the one built at `read` (None: none yet),
+    by compare-and-set: of two replicas building at once exactly one records its build (on
+    PostgreSQL the other waits for the row and then misses it; SQLite has one writer at a
+    time); False for the other, whose transaction must roll back with its pairs and events."""
+    if read is None:
+        done = await session.execute(
+            dialect_insert(session, OverlapBuild.__table__)
+            .on_conflict_do_nothing(index_elements=[OverlapBuild.id]),
+            {"id": BUILD_ID, **build})
     else:
-        for k, v in build.items():
-            setattr(old, k, v)
-    await session.flush()
+        done = await session.execute(
+            update(OverlapBuild).where(OverlapBuild.id == BUILD_ID, OverlapBuild.built_at == read)
+            .values(**build).execution_options(synchronize_session=False))
+    return done.rowcount == 1
 
 
 async def changed_projects(session: AsyncSession, since: int, upto: int) -> set[str]:
