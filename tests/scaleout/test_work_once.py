@@ -44,8 +44,8 @@ ENV = {
     "INDICATORS_SURVEY_CLOSE_POLL_SECONDS": "0.5",
     # Small claims with a short lease: a killed sender's mails come back soon, mid-batch.
     "COMMS_DELIVERY_LEASE_SECONDS": str(DELIVERY_LEASE),
-    "COMMS_DELIVERY_BATCH_SIZE": "30",
-    "COMMS_NEWSLETTER_BATCH_SIZE": "30",
+    "COMMS_DELIVERY_BATCH_SIZE": "60",
+    "COMMS_NEWSLETTER_BATCH_SIZE": "60",
     "COMMS_DELIVERY_CONCURRENCY": str(MAIL_CONCURRENCY),
     "REGISTRY_JOB_LEASE_SECONDS": "3",
     "REGISTRY_JOB_POLL_SECONDS": "0.2",
@@ -382,6 +382,10 @@ async def test_rounds_newsletter_and_job_done_once_by_two_processes(
     r = await gw.post("/projects/import", json=rows, headers={"Prefer": "respond-async"})
     assert r.status_code == 202, r.text
     job_id = r.json()["id"]
+    r = await gw.get("/projects/export", params={"format": "csv"},
+                     headers={"Prefer": "respond-async"})
+    assert r.status_code == 202, r.text
+    export_id = r.json()["id"]
 
     def mails():
         with smtp_sink.lock:
@@ -392,10 +396,8 @@ async def test_rounds_newsletter_and_job_done_once_by_two_processes(
         return all(i["status"] == "closed" for i in items) and len(items) == len(rounds)
     await eventually(all_closed, timeout=60, interval=0.3)
 
-    async def job_done():
-        j = (await gw.get(f"/jobs/{job_id}")).json()
-        return j if j["state"] in ("succeeded", "failed", "cancelled") else None
-    job = await eventually(job_done, timeout=120, interval=0.3)
+    job = await eventually(lambda: job_ended(gw, job_id), timeout=120, interval=0.3)
+    export = await eventually(lambda: job_ended(gw, export_id), timeout=120, interval=0.3)
     await eventually(lambda: _at_least(mails, len(addresses)), timeout=60, interval=0.3)
     await asyncio.sleep(DELIVERY_LEASE + 1)  # anything claimed twice would have arrived now
 
@@ -420,8 +422,9 @@ async def test_rounds_newsletter_and_job_done_once_by_two_processes(
                  if e["subject"] == item["id"]]
     assert len(published) == 1, published
 
-    # The job: run once, each row written once, one job.completed.
+    # The jobs: each run once, each row written once, one job.completed each.
     assert job["state"] == "succeeded" and job["attempts"] == 1, job
+    assert export["state"] == "succeeded" and export["attempts"] == 1, export
     reg = pair.stack.db_urls["registry"]
     assert await scalar(reg, f"SELECT count(*) FROM project WHERE code LIKE '{prefix}-%'") == 600
     assert await scalar(reg, "SELECT count(*) FROM history WHERE entity_id IN (SELECT id FROM "
@@ -429,8 +432,8 @@ async def test_rounds_newsletter_and_job_done_once_by_two_processes(
     await eventually(lambda: _none_unpublished(pair, "registry"), timeout=60)
     completed = [e for e in await on_stream(pair.nats_url, registry_contracts.STREAM.name,
                                             registry_contracts.JOB_COMPLETED)
-                 if e["subject"] == job_id]
-    assert len(completed) == 1, completed
+                 if e["subject"] in (job_id, export_id)]
+    assert sorted(e["subject"] for e in completed) == sorted((job_id, export_id)), completed
 
     # The relays: one process of each service published all its events, the other none (both
     # publishing would put each event out twice, JetStream dropping copies only within its
@@ -449,6 +452,11 @@ async def test_rounds_newsletter_and_job_done_once_by_two_processes(
                     mails_duplicated=len(got) - len(addresses), job_rows=600,
                     job_completed_events=len(completed), lost=0, duplicated=0,
                     relayed=relayed)
+
+
+async def job_ended(gw, job_id: str) -> dict | None:
+    j = (await gw.get(f"/jobs/{job_id}")).json()
+    return j if j["state"] in ("succeeded", "failed", "cancelled") else None
 
 
 async def _at_least(read, n: int):
@@ -513,19 +521,18 @@ async def test_killed_sender_and_job_worker_leave_their_work_to_the_other(
     await eventually(all_mailed, timeout=90, interval=0.2)
     mail_pause = round(time.monotonic() - killed_at, 1)
 
-    async def job_done():
-        j = (await gw.get(f"/jobs/{job_id}")).json()
-        return j if j["state"] in ("succeeded", "failed", "cancelled") else None
-    job = await eventually(job_done, timeout=120, interval=0.3)
+    job = await eventually(lambda: job_ended(gw, job_id), timeout=120, interval=0.3)
     await asyncio.sleep(DELIVERY_LEASE + 1)  # a claim taken twice would have sent again by now
 
     got = mails()
     assert sorted({m["To"] for m in got}) == sorted(addresses)
     assert len({m["Message-ID"] for m in got}) == len(addresses)
     duplicated = len(got) - len(addresses)
-    # Only the killed process's sent-but-unmarked few: 2 per connection waiting for their
-    # mark, plus one per connection in flight.
-    assert duplicated <= 3 * MAIL_CONCURRENCY, (len(got), at_kill)
+    # Only the killed process's sent-but-unmarked few, not its claimed batch (60): up to 2 per
+    # connection in the mark being committed, up to 2 (and one more each) waiting for the
+    # next, and one per connection in flight. (With one process, tests/comms/test_restart
+    # sees fewer: here the two share one SQLite writer, so a mark waits longer.)
+    assert duplicated <= 5 * MAIL_CONCURRENCY, (len(got), at_kill)
 
     assert job["state"] == "succeeded" and job["attempts"] == 2, job
     assert job["result"]["summary"]["created"] == 3000, job["result"]["summary"]
