@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 import signal
 import subprocess
 import time
@@ -218,6 +219,53 @@ async def unpublished(pair: Pair, name: str) -> int:
                         "SELECT count(*) FROM outbox WHERE published_at IS NULL")
 
 
+# --- the lease itself ------------------------------------------------------------------------
+
+async def test_lease_one_holder_expiry_release_and_a_dead_holder_on_this_host(tmp_path):
+    """shared.background.Lease on a real database: one of two holders at a time; the other
+    takes over when the first stops renewing (expiry), when it lets go (release), and at once
+    when the holder was a process on this host that is gone."""
+    from sqlalchemy import MetaData, insert
+
+    from shared.background import Lease
+    from shared.db import create_engine, make_sessionmaker, utcnow
+    from shared.events.tables import make_lease_table
+    from tests.support import databases
+
+    url = databases.database_urls(["lease"], tmp_path)["lease"]
+    table = make_lease_table(MetaData())
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(table.metadata.create_all)
+        maker = make_sessionmaker(engine)
+        a, b = Lease(maker, table, "work", seconds=1.0), Lease(maker, table, "work", seconds=1.0)
+        assert await a.hold() and not await b.hold()
+        await asyncio.sleep(1.3)  # a renews no more: expired
+        assert await b.hold()
+        assert not await a.hold()  # and a knows it lost it
+        await b.release()
+        await asyncio.sleep(0.3)  # a asks again a quarter of the lease after its last try
+        assert await a.hold()
+
+        # A holder on this host whose process is gone: taken over before its expiry.
+        gone = subprocess.Popen([PYTHON, "-c", "pass"])
+        gone.wait()
+        c = Lease(maker, table, "crashed", seconds=60.0)
+        async with maker() as session:
+            await session.execute(insert(table).values(
+                name="crashed", holder=f"{c.holder.split(':')[0]}:{gone.pid}:deadbeef",
+                expires_at=utcnow() + dt.timedelta(seconds=60)))
+            await session.commit()
+        assert await c.hold()
+        # A live one on this host (this process, under another name) is waited out.
+        d = Lease(maker, table, "crashed", seconds=60.0)
+        d.holder = f"{c.holder.split(':')[0]}:{os.getppid()}:cafebabe"
+        assert not await d.hold()
+    finally:
+        await engine.dispose()
+
+
 # --- the overlap report's background build ---------------------------------------------------
 
 async def test_two_overlap_builds_at_once_record_and_announce_one(pair, gw):
@@ -263,9 +311,11 @@ async def test_events_published_and_applied_once_when_the_relay_holder_and_a_con
         pair, gw, scaleout_report):
     """Project writes through the gateway; mid-burst, SIGKILL the registry process holding the
     relay's lease and the second indicators process (a consumer with messages in hand). The
-    survivor's relay takes the lease over once it expires and publishes the backlog; the
-    indicators messages the dead consumer had not acked come to the first one again. Every
-    committed project is in the stream once and applied once in both projections."""
+    survivor's relay takes the lease over (at once: it is on the same host and sees the holder's
+    process gone; from another host it would wait out the lease, see the lease test) and
+    publishes the backlog; the messages the dead consumer had not acked come to the first
+    indicators process again. Every committed project is in the stream once and applied once
+    in both projections."""
     prefix = f"WO{tag()}"
     reg = pair.stack.db_urls["registry"]
     await eventually(lambda: relay_holder(pair, "registry"), timeout=30)

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import Table, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.db import dialect_insert, utcnow
@@ -91,9 +91,36 @@ class PeriodicTask:
                 await asyncio.wait_for(self._wake.wait(), wait)
 
 
+def _host() -> str:
+    return socket.gethostname()[:40]
+
+
+_OURS: set[str] = set()  # the holder names of this process's leases (they are alive)
+
+
 def holder_name() -> str:
     """This process, as a lease holder: host and pid (ops can tell who holds what) and a nonce."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    name = f"{_host()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    _OURS.add(name)
+    return name
+
+
+def _known_dead(holder: str) -> bool:
+    """A holder on this host whose process is gone (or whose pid is now ours: an earlier life
+    of it, as after a container restart), so its lease need not be waited out."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != _host() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return holder not in _OURS
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, under another user
+        return False
+    return False
 
 
 class Lease:
@@ -102,7 +129,8 @@ class Lease:
     Taken and renewed by one conditional UPDATE (`holder` is us, or the lease has expired), so
     of replicas racing for it exactly one wins, on PostgreSQL (row lock, then the WHERE is
     re-checked) and on SQLite (one writer at a time) alike. A holder that dies (SIGKILL) stops
-    renewing and the lease is free `seconds` later; a graceful stop frees it at once.
+    renewing and the lease is free `seconds` later, at once to a process on its host (which can
+    see it is gone: a restart after a crash); a graceful stop frees it at once.
 
     The holder acts only within a third of `seconds` of its last renewal, so it has stopped
     acting well before anyone else can take over. Expiry is compared on the clocks of the
@@ -150,9 +178,12 @@ class Lease:
         now = utcnow()
         until = now + dt.timedelta(seconds=self.seconds)
         async with self.maker() as session:
+            free = (t.c.holder == self.holder) | (t.c.expires_at < now)
+            holder = await session.scalar(select(t.c.holder).where(t.c.name == self.name))
+            if holder is not None and holder != self.holder and _known_dead(holder):
+                free = free | (t.c.holder == holder)
             won = (await session.execute(
-                update(t).where(t.c.name == self.name,
-                                (t.c.holder == self.holder) | (t.c.expires_at < now))
+                update(t).where(t.c.name == self.name, free)
                 .values(holder=self.holder, expires_at=until))).rowcount == 1
             if not won:  # the first ever: the row may not exist yet
                 won = (await session.execute(
