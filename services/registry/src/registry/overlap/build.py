@@ -27,11 +27,6 @@ from shared.identity import Identity
 from shared.uow import UnitOfWork
 
 _LOCK = asyncio.Lock()  # one build at a time in a process (each replaces rows)
-
-
-class Superseded(Exception):
-    """Another process recorded a build while this one ran: this one's work must roll back
-    (its pairs and its events), so two replicas never announce one new pair twice."""
 NEIGHBOURS = 10  # text neighbours per project and language kept in the report
 INCREMENTAL_SHARE = 0.05  # more changed projects than this share (and 200): a full build
 
@@ -67,6 +62,11 @@ async def _pairs(session: AsyncSession, idx: SimilarityIndex,
                      "rank": (0 if view["double_funding"] else 1_000_000) + 1000 - score,
                      "reasons": view["reasons"], "computed_at": now})
     return rows
+
+
+class Superseded(Exception):
+    """Another replica recorded a build while this one ran: this one's work must roll back
+    (its pairs and its events), so two replicas never announce one new pair twice."""
 
 
 async def rebuild(uow: UnitOfWork, identity: Identity | None = None,
