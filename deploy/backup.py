@@ -199,6 +199,13 @@ def main() -> None:
     args = parser.parse_args()
     data = Path(args.data).resolve()
     urls = database_urls(data)
+    try:
+        _command(args, data, urls)
+    except (RuntimeError, FileExistsError, FileNotFoundError) as e:
+        raise SystemExit(f"{args.cmd}: {e}") from None
+
+
+def _command(args: argparse.Namespace, data: Path, urls: dict[str, str]) -> None:
     if args.cmd == "backup":
         dest = Path(args.to or ROOT / "backups" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
         manifest = backup(dest, urls, data)
