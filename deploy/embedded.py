@@ -385,6 +385,10 @@ class Stack:
             proc.kill()
             proc.wait()
 
+    def alive(self, name: str, index: int = 0) -> bool:
+        proc = self.procs.get(instance_name(name, index))
+        return proc is not None and proc.poll() is None
+
     def kill(self, name: str, index: int = 0) -> None:
         """SIGKILL one process (a replica or a gateway): no goodbye, as a crashed machine."""
         self.stop(instance_name(name, index), signal.SIGKILL)

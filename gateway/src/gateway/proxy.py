@@ -263,12 +263,12 @@ class ForwardingApp:
         if scope["query_string"]:
             target += b"?" + scope["query_string"]
         balancer = self.upstreams.balancers[route.upstream]
-        replica = balancer.pick()
+        replica = balancer.single or balancer.pick()  # one address: no call
         idempotent = method in ("GET", "HEAD")
         retries = self.settings.upstream_read_retries if idempotent else 0
         progress = [False]
         fresh = False
-        tried: list[Replica] = []
+        tried: list[Replica] | None = None  # made on a failure only
         while True:
             try:
                 async with asyncio.timeout(self.settings.upstream_timeout_seconds):
@@ -288,7 +288,7 @@ class ForwardingApp:
                     balancer.mark_down(replica)
                 # Another address: when nothing was sent, or for a read.
                 if isinstance(exc, ConnectFailed) or idempotent:
-                    tried.append(replica)
+                    tried = [*(tried or ()), replica]
                     other = balancer.other_than(tried)
                     if other is not None:
                         replica, fresh = other, False
