@@ -412,8 +412,9 @@ class ForwardingApp:
 
     async def _upstream_failed(self, scope, receive, send, route, exc: Exception,
                                started: bool, req: ParsedRequest, blame: bool = True) -> int:
-        if blame:
-            self.upstreams.breakers[route.upstream].failure()
+        breaker = self.upstreams.breakers[route.upstream]
+        if blame or breaker.opened_at is not None:  # (a half-open trial always reports back)
+            breaker.failure()
         name = route.upstream
         if isinstance(exc, (ConnectFailed, Disconnected)):
             kind, status, detail = "unavailable", 503, f"the {name} service is unavailable"
