@@ -235,6 +235,7 @@ async def test_one_replica_of_each_and_one_gateway_killed_mid_run(replica_stack,
     # Every acknowledged project reaches both projections, each event applied once (a
     # consumer's unacknowledged message goes to the other replica after its ack wait).
     applied = {}
+    writes_done = time.monotonic()
     for svc in ("indicators", "comms"):
         sql = "SELECT code, version, applied_count FROM project_projection WHERE code LIKE :p"
 
@@ -244,6 +245,8 @@ async def test_one_replica_of_each_and_one_gateway_killed_mid_run(replica_stack,
 
         applied[svc] = {row.code: (row.version, row.applied_count)
                         for row in await eventually(projected, timeout=180, interval=1.0)}
+    # Up to the consumers' ack wait (30 s) when a killed replica held unacknowledged messages.
+    projected_after = time.monotonic() - writes_done
     lost = sum(len(codes - set(applied[svc])) for svc in applied) + len(
         codes - set(registry))
     duplicated = sum(1 for svc in applied for v in applied[svc].values() if v != (1, 1))
@@ -257,7 +260,8 @@ async def test_one_replica_of_each_and_one_gateway_killed_mid_run(replica_stack,
         lost=lost, duplicated=duplicated,
         longest_write_pause_s=round(load.write_pause, 2),
         longest_read_pause_s=round(load.read_pause, 2),
-        killed_after_s=round(killed_at - started, 1), run_s=round(run_seconds, 1))
+        killed_after_s=round(killed_at - started, 1), run_s=round(run_seconds, 1),
+        projections_complete_after_s=round(projected_after, 1))
 
     assert not load.write_failures, load.write_failures[:10]
     assert not load.read_failures, load.read_failures[:10]
