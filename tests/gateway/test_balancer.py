@@ -148,6 +148,13 @@ def _client(url: str, token: str) -> httpx.AsyncClient:
                              headers={"Authorization": f"Bearer {token}"})
 
 
+async def _dead_found(client: httpx.AsyncClient) -> None:
+    """A few reads, so that the dead address is marked down (as after the first test; each
+    test also runs alone) and the live ones have pooled connections."""
+    for _ in range(6):
+        assert (await client.get("/comms/x")).status_code == 200
+
+
 async def test_requests_spread_over_live_addresses_and_skip_a_dead_one(gateway3):
     url, token, _, _ = gateway3
     seen = Counter()
@@ -166,6 +173,7 @@ async def test_a_dropped_read_goes_to_another_address_and_a_dropped_write_is_a_5
     url, token, servers, _ = gateway3
     a, b = servers["a"], servers["b"]
     async with _client(url, token) as client:
+        await _dead_found(client)
         # Both drop "/drop": a read is tried on each live address, then answered 503.
         before = len(a.requests) + len(b.requests)
         r = await client.get("/comms/drop")
@@ -189,6 +197,8 @@ async def test_a_dropped_read_goes_to_another_address_and_a_dropped_write_is_a_5
 
 async def test_a_dead_address_is_probed_before_it_takes_requests_again(gateway3):
     url, token, _, dead = gateway3
+    async with _client(url, token) as client:
+        await _dead_found(client)
     async with RawServer(_answering("c"), bind_port=dead) as c, _client(url, token) as client:
 
         async def reached_c():
@@ -196,3 +206,21 @@ async def test_a_dead_address_is_probed_before_it_takes_requests_again(gateway3)
 
         await eventually(reached_c, timeout=20, interval=0.05)
     assert c.requests[0].path == "/readyz", [q.path for q in c.requests[:3]]
+
+
+async def test_the_gateways_own_calls_go_to_an_address_that_answers():
+    """Upstreams.get (docs, views): a refused address is marked down and the next one asked."""
+    from gateway.config import Settings
+    from gateway.proxy import Upstreams
+
+    dead = free_port()
+    async with RawServer(_answering("a")) as a:
+        ups = Upstreams(Settings(comms_url=f"http://127.0.0.1:{dead},{a.url}",
+                                 upstream_down_seconds=60))
+        await ups.start()
+        try:
+            answers = [await ups.get("comms", "/content") for _ in range(4)]
+            assert [(s, json.loads(b)) for s, b in answers] == [(200, {"by": "a"})] * 4
+            assert [r.down for r in ups.balancers["comms"].replicas] == [True, False]
+        finally:
+            await ups.close()
