@@ -251,7 +251,9 @@ def test_deployments_have_probes_resources_and_the_right_command(rendered: dict,
                                         "0.0.0.0", "--port", str(port), "--no-server-header"]
         assert container["ports"] == [{"name": "http", "containerPort": port}]
         assert env_map(container)["PORT"]["value"] == str(port)
-        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+        # The gateway's own readiness: its /readyz needs every upstream (deploy/k8s/base/gateway.yaml).
+        ready = "/healthz" if pkg == "gateway" else "/readyz"
+        assert container["readinessProbe"]["httpGet"] == {"path": ready, "port": "http"}
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
         assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
         resources = container["resources"]
