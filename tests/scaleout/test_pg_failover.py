@@ -11,20 +11,24 @@ land once, on the new primary, and every event reach indicators and comms once.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import json
 import signal
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from deploy.embedded import SERVICES, NatsServer
+from deploy.embedded import SERVICES, NatsServer, free_port
+from shared.db import database_unavailable
 from tests.conftest import eventually, make_stack, scalar
 from tests.support.pg_cluster import PgPair
-
-pytestmark = pytest.mark.postgres_only
 
 WRITES = 300
 CONCURRENCY = 4
@@ -62,6 +66,22 @@ def pair_stack(tmp_path, pg_pair, own_nats):
         yield stack
     finally:
         stack.stop_all()
+
+
+def _log_events(path: Path) -> list[tuple[str, dt.datetime]]:
+    """The warnings and errors in a service's JSON log, as (event, time); the log's other
+    lines (uvicorn's own, tracebacks) are not JSON and are left out."""
+    found = []
+    for line in path.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if (isinstance(entry, dict) and entry.get("level") in ("warning", "error")
+                and "timestamp" in entry):
+            event = str(entry.get("event", "?")).splitlines()[0][:60]  # asyncio's are long
+            found.append((event, dt.datetime.fromisoformat(entry["timestamp"])))
+    return found
 
 
 async def _true(value: bool) -> bool:
@@ -108,6 +128,7 @@ async def _write(client: httpx.AsyncClient, w: Write) -> None:
     raise AssertionError(f"{w.code}: no success in {GIVE_UP_SECONDS}s; last: {last}")
 
 
+@pytest.mark.postgres_only
 async def test_primary_killed_mid_stream_loses_and_duplicates_nothing(
         pair_stack, pg_pair, scaleout_report):
     stack, pair = pair_stack, pg_pair
@@ -165,9 +186,27 @@ async def test_primary_killed_mid_stream_loses_and_duplicates_nothing(
             return all(c == 200 for c in codes) or codes
         await eventually(all_ready, timeout=60, interval=0.5)
 
+        # The registry's job worker (a background loop with its own claims and leases) runs
+        # a queued import after the failover: one more project, acknowledged when it succeeds.
+        job_write = Write(f"{tag}-JOB", str(uuid.uuid4()))
+        r = await client.post("/projects/import", headers={
+            "Idempotency-Key": job_write.key, "Prefer": "respond-async"},
+            json={"projects": [{"code": job_write.code, "name": {"fi": "Jonossa"},
+                                "region_codes": ["01"]}]})
+        assert r.status_code == 202, r.text
+
+        async def job_ended():
+            job = (await client.get(f"/jobs/{r.json()['id']}")).json()
+            return job if job["state"] in ("succeeded", "failed", "cancelled") else None
+        job = await eventually(job_ended, timeout=90, interval=0.25)
+        assert job["state"] == "succeeded", job
+        job_write.acked_at = time.monotonic()
+        recovered_at = dt.datetime.now(dt.UTC)
+        writes.append(job_write)
+
     killed_at = failover["killed_at"]
     acked = [w for w in writes if w.acked_at is not None]
-    times = sorted(w.acked_at for w in acked)
+    times = sorted(w.acked_at for w in acked if w is not job_write)
     assert times[0] < killed_at < times[-1], "writes must succeed before and after the kill"
     # The pause: the longest time with no write acknowledged (answers already on their way
     # when the primary died arrive just after the kill, so "first after the kill" is no measure).
@@ -207,9 +246,16 @@ async def test_primary_killed_mid_stream_loses_and_duplicates_nothing(
     caught_up = time.monotonic() - max(w.acked_at for w in acked)
     # The consumers held their events through the outage: none gave up on one (a dead letter
     # written, or tried while the database was away), and they did meet the outage.
-    logs = {svc: (stack.data_dir / f"{svc}.log").read_text() for svc in CONSUMERS}
-    gave_up = {svc: log.count('"consumer.dead_letter"') for svc, log in logs.items()}
-    held = {svc: log.count('"consumer.database_unavailable"') for svc, log in logs.items()}
+    logs = {svc: _log_events(stack.data_dir / f"{svc}.log") for svc in (*SERVICES, "gateway")}
+    gave_up = {svc: sum(e == "consumer.dead_letter" for e, _ in logs[svc]) for svc in CONSUMERS}
+    held = {svc: sum(e == "consumer.database_unavailable" for e, _ in logs[svc])
+            for svc in CONSUMERS}
+    # Every loop (relay, consumers, job worker, schedulers, delivery) met the outage while it
+    # lasted and none keeps failing once the database is back: no warning or error is logged
+    # after the job above succeeded (a moment at which everything worked again).
+    troubles = Counter(f"{svc}:{e}" for svc, events in logs.items() for e, _ in events)
+    after_recovery = [(svc, e, at) for svc, events in logs.items() for e, at in events
+                      if at > recovered_at]
     failures = Counter(kind for w in writes for kind, _ in w.failures)
     # Requests already talking to the primary when it died may meet the driver mid-operation
     # (asyncpg: "another operation is in progress") and answer 500; one begun after the kill
@@ -226,15 +272,41 @@ async def test_primary_killed_mid_stream_loses_and_duplicates_nothing(
         promote_s=round(failover["promote_s"], 2),
         kill_to_promoted_s=round(failover["promoted_at"] - killed_at, 2),
         consumers_caught_up_s=round(caught_up, 1), consumer_holds=held,
+        warnings_logged=dict(troubles),
         dead_letters=sum(applied[f"{s}_dead_letters"] for s in CONSUMERS),
         run_s=round(time.monotonic() - t_start, 1))
 
-    assert len(acked) == WRITES
+    assert len(acked) == WRITES + 1  # the stream and the job
     assert lost == 0, f"{lost} acknowledged writes missing on the new primary"
     assert duplicated == 0, f"{stored} projects and {events} events for {distinct} codes"
     assert set(after_kill) <= {"503", "504"}, after_kill
+    assert not after_recovery, after_recovery
     for svc in CONSUMERS:
         assert applied[svc] == len(acked), f"{svc}: {applied[svc]} applications for {len(acked)}"
         assert applied[f"{svc}_dead_letters"] == 0, f"{svc} made dead letters"
         assert gave_up[svc] == 0, f"{svc} gave up on {gave_up[svc]} events during the outage"
         assert held[svc] > 0, f"{svc} never met the outage: the test did not test it"
+
+
+async def test_database_unavailable_tells_an_outage_from_a_bad_statement(tmp_path):
+    """The rule behind 503s and held events: no server to take the work is an outage (here
+    nothing listens on either host of a multi-host URL); a statement refused is not."""
+    hosts = "&".join(f"host=127.0.0.1:{free_port()}" for _ in range(2))
+    nowhere = create_async_engine(f"postgresql+asyncpg://postgres@/teke?{hosts}"
+                                  "&target_session_attrs=read-write")
+    try:
+        with pytest.raises(Exception) as refused:
+            async with nowhere.connect():
+                pass
+    finally:
+        await nowhere.dispose()
+    assert database_unavailable(refused.value), repr(refused.value)
+
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    try:
+        async with engine.connect() as conn:
+            with pytest.raises(Exception) as refused_statement:
+                await conn.execute(text("SELECT * FROM no_such_table"))
+    finally:
+        await engine.dispose()
+    assert not database_unavailable(refused_statement.value), repr(refused_statement.value)
