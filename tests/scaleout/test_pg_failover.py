@@ -38,6 +38,7 @@ KILL_AFTER = 100  # acknowledged writes before the primary goes
 # consumers all meet a database that is not there, not only a quick switch.
 DETECTION_SECONDS = 3.0
 BACKLOG = 20  # writes acknowledged while the consumers stall, just before the kill
+IN_DOUBT_SECONDS = 1.0  # the standby frozen before the kill: commits wait for its answer
 GIVE_UP_SECONDS = 120  # a write still failing after this is a failure of the test
 CONSUMERS = ("indicators", "comms")
 
@@ -157,10 +158,16 @@ async def test_primary_killed_mid_stream_loses_and_duplicates_nothing(
         try:
             target = acknowledged() + BACKLOG
             await eventually(lambda: _true(acknowledged() >= target), timeout=60)
+            # The standby freezes a moment before the kill: the commits then in progress are
+            # on their way to it but not acknowledged, so their clients see an error for a
+            # write that may be durable; their retries must replay it, not write it twice.
+            pair.standby.signal_all(signal.SIGSTOP)
+            await asyncio.sleep(IN_DOUBT_SECONDS)
             failover["killed_at"] = time.monotonic()
             await asyncio.to_thread(pair.kill_primary)
             failover["kill_done_at"] = time.monotonic()
         finally:
+            pair.standby.signal_all(signal.SIGCONT)
             for svc in CONSUMERS:
                 stack.procs[svc].send_signal(signal.SIGCONT)
         await asyncio.sleep(DETECTION_SECONDS)

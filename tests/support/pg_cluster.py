@@ -6,8 +6,8 @@ stays on), so a commit a client saw is on both. That setting is given to the pri
 command line only: it is not in the data folder `pg_basebackup` copies, so a promoted standby
 never waits for a standby of its own that does not exist.
 
-Each server runs as its own process group: `kill_primary` SIGKILLs the postmaster and every
-backend at once, as if its machine went away (no backend lingers to finish a transaction).
+`kill_primary` SIGKILLs the postmaster and every backend at once, as if its machine went away
+(no backend lingers to finish a transaction or to tell its client goodbye).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -45,17 +44,20 @@ def pg_bindir() -> Path:
     return versions[-1].parent
 
 
-def _wait_accepting(port: int, proc: subprocess.Popen, log: Path, timeout: float) -> None:
+def _wait_accepting(bindir: Path, port: int, proc: subprocess.Popen, log: Path,
+                    timeout: float) -> None:
+    """Until the server takes sessions: a listening port is not enough ("the database
+    system is starting up" comes after it); pg_isready says so."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"postgres on {port} exited with {proc.returncode}:\n"
                                f"{log.read_text()[-3000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
+        ready = subprocess.run([str(bindir / "pg_isready"), "-q", "-h", "127.0.0.1",
+                                "-p", str(port), "-t", "2"])
+        if ready.returncode == 0:
+            return
+        time.sleep(0.05)
     raise RuntimeError(f"postgres on {port} did not start in {timeout}s")
 
 
@@ -87,20 +89,39 @@ class PgServer:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=log, preexec_fn=_die_with_parent,
                                          **self._account())
-        _wait_accepting(self.port, self.proc, self.log, timeout)
+        _wait_accepting(self.bindir, self.port, self.proc, self.log, timeout)
+
+    def pids(self) -> list[int]:
+        """The postmaster and its children (each of which postgres makes a session leader of
+        its own, so a signal to the postmaster's process group reaches none of them)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return []
+        found = [self.proc.pid]
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+            if ppid == self.proc.pid:
+                found.append(int(stat.parent.name))
+        return found
 
     def kill(self) -> None:
-        """SIGKILL the whole server at once: postmaster and backends."""
+        """SIGKILL the whole server at once, postmaster and every backend, as if its machine
+        went away: no backend lingers to answer, or to send a last FATAL to its client."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            # _die_with_parent made the postmaster a session (and group) leader.
+        self.signal_all(signal.SIGKILL)
+        self.proc.wait(30)
+        self.proc = None
+
+    def signal_all(self, sig: int) -> None:
+        """A signal to the postmaster and every backend (SIGSTOP: the server freezes whole)."""
+        for pid in self.pids():
             try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                os.kill(pid, sig)
             except ProcessLookupError:
                 pass
-            self.proc.wait(30)
-        self.proc = None
 
     def stop(self) -> None:
         """Immediate shutdown (SIGQUIT): no checkpoint, nothing to keep."""
