@@ -4,8 +4,11 @@ The whole stack (three services and the gateway) keeps its four databases on a s
 primary/standby pair and reaches them through one multi-host URL that picks the writable
 server. A client streams creates with an Idempotency-Key (the bulk import route, one project a
 request; a 5xx or a broken connection is retried with the same key, as a real client would).
-Part way through, the primary is SIGKILLed whole and the standby promoted. Every write must
-land once, on the new primary, and every event reach indicators and comms once.
+Part way through, the primary is SIGKILLed whole and, after a detection delay, the standby
+promoted. Just before the kill the consumers stall (so they hold events when the database
+goes) and the standby freezes for a second (so commits are in doubt: durable on the standby,
+unanswered to the client). Every write must land once, on the new primary, and every event
+reach indicators and comms once.
 """
 
 from __future__ import annotations
