@@ -193,6 +193,7 @@ class Consumer:
         self._stopping = False
         self._sub = None
         self._waiting = 0
+        self._in_hand: list = []  # the batch being applied one by one (see _hold_through_outage)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"consumer-{self.durable}")
@@ -257,8 +258,12 @@ class Consumer:
                     with contextlib.suppress(Exception):
                         await msg.ack()  # a lost ack: the inbox turns the redelivery away
                 return
-        for msg in msgs:
-            await self._handle(msg)
+        self._in_hand = msgs
+        try:
+            for msg in msgs:
+                await self._handle(msg)
+        finally:
+            self._in_hand = []
 
     async def _handle(self, msg) -> None:
         try:
@@ -299,8 +304,11 @@ class Consumer:
 
     async def _hold_through_outage(self, msg, exc: Exception, tries: int) -> None:
         log.warning("consumer.database_unavailable", tries=tries, error=repr(exc))
-        with contextlib.suppress(Exception):
-            await msg.in_progress()  # restarts ack_wait: the server does not redeliver it
+        # Restarts ack_wait for this event and the rest of its batch: the server does not
+        # deliver them again meanwhile.
+        for held in self._in_hand or [msg]:
+            with contextlib.suppress(Exception):
+                await held.in_progress()
         await asyncio.sleep(min(0.1 * 2 ** tries, 2.0))
 
     async def _failed(self, msg, env: dict[str, Any], attempts: int, exc: Exception) -> None:
