@@ -62,15 +62,15 @@ def _wait_accepting(bindir: Path, port: int, proc: subprocess.Popen, log: Path,
 
 
 class PgServer:
-    """One postmaster on a data folder, started directly (not through pg_ctl) so its process
-    group is known."""
+    """One postmaster on a data folder, started directly (not through pg_ctl) so its pid,
+    and from it its backends, are known. Its log goes to `log` (kept after the data goes)."""
 
     def __init__(self, bindir: Path, data: Path, port: int, user: str | None,
-                 options: dict[str, str]) -> None:
+                 options: dict[str, str], log: Path) -> None:
         self.bindir, self.data, self.port, self.user = bindir, data, port, user
         self.options = options
         self.proc: subprocess.Popen | None = None
-        self.log = data.parent / f"{data.name}.log"
+        self.log = log
 
     def _account(self) -> dict:
         return {"user": self.user, "group": self.user, "extra_groups": []} if self.user else {}
@@ -138,7 +138,8 @@ class PgServer:
 
 class PgPair:
     """A synchronous primary/hot-standby pair in a temporary folder. Use as a context manager
-    (or call `stop_all` in a finally): both servers and the folder go, also on failure."""
+    (or call `stop_all` in a finally): both servers and their data go, also on failure; their
+    logs stay in `base`."""
 
     def __init__(self, base: Path) -> None:
         self.bindir = pg_bindir()
@@ -151,7 +152,7 @@ class PgPair:
             pw = pwd.getpwnam(self.user)
             os.chown(self.root, pw.pw_uid, pw.pw_gid)
         else:
-            self.root = Path(base)
+            self.root = Path(base) / "data"
             self.root.mkdir(parents=True, exist_ok=True)
         common = {
             "listen_addresses": "127.0.0.1", "unix_socket_directories": "",
@@ -160,12 +161,15 @@ class PgPair:
             "fsync": "off", "full_page_writes": "off",
             "shared_buffers": "32MB", "max_connections": "200",
         }
+        logs = Path(base)
+        logs.mkdir(parents=True, exist_ok=True)
         self.primary = PgServer(self.bindir, self.root / "primary", free_port(), self.user,
                                 {**common, "synchronous_standby_names": STANDBY_NAME,
-                                 "synchronous_commit": "on"})
+                                 "synchronous_commit": "on"}, logs / "primary.log")
         # cluster_name is the name the standby's WAL receiver gives the primary.
         self.standby = PgServer(self.bindir, self.root / "standby", free_port(), self.user,
-                                {**common, "cluster_name": STANDBY_NAME, "hot_standby": "on"})
+                                {**common, "cluster_name": STANDBY_NAME, "hot_standby": "on"},
+                                logs / "standby.log")
         self.promote_seconds: float | None = None
 
     @property
