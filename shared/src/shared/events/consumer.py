@@ -310,11 +310,13 @@ class Consumer:
 
 async def rebuild_projections(*, nats: NatsConnection, stream: StreamSpec,
                               applier: EventApplier, idle_timeout: float = 2.0,
-                              reset: bool = True) -> int:
+                              reset: bool = True, replicas: int = 1) -> int:
     """Wipe the projections and the inbox, then replay the whole stream into them.
 
     A service consuming several streams resets once, then replays each (reset=False after
     the first), so replaying a later stream does not wipe what an earlier one rebuilt.
+    `replicas` is the service's setting: declaring the stream with fewer would scale a
+    replicated stream down.
     """
     if reset:
         async with applier.maker() as session:
@@ -324,7 +326,7 @@ async def rebuild_projections(*, nats: NatsConnection, stream: StreamSpec,
             await session.commit()
     await nats.ready.wait()
     js = nats.js
-    await ensure_stream(js, stream.name, list(stream.subjects))
+    await ensure_stream(js, stream.name, list(stream.subjects), replicas)
     sub = await js.pull_subscribe(
         stream.subjects[0], stream=stream.name,
         config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
