@@ -256,6 +256,12 @@ async def test_three_node_cluster_survives_leader_kills(cluster, cluster_stack, 
         published.append(published_at)
     # One event per acknowledged write, and the last acknowledged version is the event count.
     assert sent == load.last_version
+    # What the relay re-published after an unanswered publish, less what NATS deduplicated by
+    # Nats-Msg-Id: copies the consumers' inbox must turn away (reported, not asserted).
+    stream = await cluster.stream_info(STREAM)
+    assert stream is not None, f"{STREAM} has no leader after the run"
+    stream_copies = stream.state.messages - await scalar(registry, "SELECT count(*) FROM outbox")
+    assert stream_copies >= 0, "the stream holds fewer events than the outbox published"
 
     figures = {"lost": 0, "duplicated": 0, "applied": {}, "consume_pause_s": {}}
     for svc in CONSUMERS:
@@ -299,6 +305,7 @@ async def test_three_node_cluster_survives_leader_kills(cluster, cluster_stack, 
         duplicated=figures["duplicated"],
         publish_pause_s=_longest_gap(published),
         consume_pause_s=figures["consume_pause_s"],
+        stream_copies=stream_copies,
         writes_held_s=round(load.held_seconds, 2),
         writes_s=writes_s,
         run_s=round(time.monotonic() - started, 1),

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 import nats
-from nats.js.api import ClusterInfo
+from nats.js.api import ClusterInfo, StreamInfo
 
 from deploy.embedded import _die_with_parent, free_port, nats_server_binary
 
@@ -151,26 +151,31 @@ class NatsCluster:
                         return leader
         return None
 
-    async def stream_cluster(self, stream: str) -> ClusterInfo | None:
-        """`$JS.API.STREAM.INFO.<stream>`'s cluster part (leader, replicas), or None."""
+    async def stream_info(self, stream: str) -> StreamInfo | None:
+        """`$JS.API.STREAM.INFO.<stream>` (config, state, cluster), or None if none answers."""
         return await self._ask(lambda js: js.stream_info(stream))
 
+    async def stream_cluster(self, stream: str) -> ClusterInfo | None:
+        """The stream's leader and followers, or None."""
+        info = await self.stream_info(stream)
+        return info.cluster if info is not None else None
+
     async def consumer_cluster(self, stream: str, durable: str) -> ClusterInfo | None:
-        return await self._ask(lambda js: js.consumer_info(stream, durable))
+        info = await self._ask(lambda js: js.consumer_info(stream, durable))
+        return info.cluster if info is not None else None
 
     async def stream_leader(self, stream: str) -> str | None:
         info = await self.stream_cluster(stream)
         return info.leader if info is not None else None
 
-    async def _ask(self, call) -> ClusterInfo | None:
+    async def _ask(self, call):
         urls = [n.url for n in self.nodes if n.running]
         if not urls:
             return None
         nc = None
         try:
             nc = await nats.connect(urls, connect_timeout=2, allow_reconnect=False)
-            info = await call(nc.jetstream(timeout=3))
-            return info.cluster
+            return await call(nc.jetstream(timeout=3))
         except Exception:  # no leader yet, or not found yet: the caller waits and asks again
             return None
         finally:

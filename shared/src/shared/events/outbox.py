@@ -226,12 +226,15 @@ class Relay:
         for f in pending:
             f.cancel()  # frees the in-flight slot; a later re-publish is deduplicated
         acked = []
+        in_order = True
         for seq, f in futures:
-            if f in done and not f.cancelled() and f.exception() is None:
+            # Every future is looked at (a failure not looked at is logged as "never
+            # retrieved": dozens a batch while a NATS cluster elects a stream leader).
+            ok = f in done and not f.cancelled() and f.exception() is None
+            # Keep per-entity order: nothing after the first failure counts as sent.
+            in_order = in_order and ok
+            if in_order:
                 acked.append(seq)
-            else:
-                # Keep per-entity order: nothing after the first failure counts as sent.
-                break
         return acked
 
     async def _cleanup(self) -> None:
