@@ -29,6 +29,11 @@ log = get_logger(__name__)
 
 _WAKERS: list[Callable[[], None]] = []
 _FLAG = "teke_outbox_written"
+# The relay's back-off after a failed batch doubles from 0.4 s up to this. Short: a NATS
+# cluster elects a new stream leader in ~6 s, and a longer sleep then only adds to the pause
+# (a 5 s cap did, tests/scaleout/test_nats_cluster.py); a retry while NATS is down costs one
+# read of the batch.
+RETRY_MAX_SECONDS = 2.0
 
 
 @event.listens_for(Session, "after_commit")
@@ -153,7 +158,7 @@ class Relay:
             except Exception as exc:
                 failures += 1
                 log.warning("outbox.publish_failed", error=repr(exc), failures=failures)
-                await asyncio.sleep(min(0.2 * 2 ** min(failures, 5), 5.0))
+                await asyncio.sleep(min(0.2 * 2 ** min(failures, 5), RETRY_MAX_SECONDS))
                 continue
             if loop.time() - last_cleanup > 30:
                 last_cleanup = loop.time()
