@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import signal
 import socket
 import subprocess
@@ -80,11 +81,23 @@ class NatsCluster:
 
     # --- processes ---
 
-    def start(self, timeout: float = 30.0) -> None:
-        for node in self.nodes:
-            self._spawn(node)
-        for node in self.nodes:
-            self._wait_listening(node, timeout)
+    def start(self, timeout: float = 30.0, attempts: int = 3) -> None:
+        """Start every node. A port from `free_port()` can be taken by another process before
+        nats-server binds it (tests run in parallel here): then all start again on new ports."""
+        for attempt in range(attempts):
+            for node in self.nodes:
+                self._spawn(node)
+            try:
+                for node in self.nodes:
+                    self._wait_listening(node, timeout)
+                return
+            except RuntimeError:
+                self.stop()
+                if attempt == attempts - 1:
+                    raise
+                for node in self.nodes:  # a half-formed cluster's state goes with its ports
+                    shutil.rmtree(node.folder, ignore_errors=True)
+                self.nodes = [NatsNode(n.name, n.folder) for n in self.nodes]
 
     def _spawn(self, node: NatsNode) -> None:
         node.folder.mkdir(parents=True, exist_ok=True)
@@ -100,7 +113,8 @@ class NatsCluster:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if node.proc is None or node.proc.poll() is not None:
-                raise RuntimeError(f"nats-server {node.name} exited; see {node.folder}/nats.log")
+                log = (node.folder / "nats.log").read_text(errors="replace")[-800:]
+                raise RuntimeError(f"nats-server {node.name} exited:\n{log}")
             with contextlib.suppress(OSError), socket.create_connection(
                     ("127.0.0.1", node.client_port), timeout=0.5):
                 return
