@@ -212,8 +212,9 @@ class Consumer:
             deliver_policy=DeliverPolicy.ALL, ack_wait=self.ack_wait,
             # We count attempts ourselves and dead-letter; the server's bound is a backstop.
             max_deliver=self.max_attempts + 5, max_ack_pending=20_000,
-            # No num_replicas: the consumer takes the stream's (R3 on a cluster), and follows
-            # it when the stream is scaled (tests/scaleout/test_nats_cluster.py checks).
+            # No num_replicas: the consumer takes the stream's (R3 on a cluster: checked in
+            # tests/scaleout/test_nats_cluster.py), and nats-server 2.15 scales it with the
+            # stream when nats_stream_replicas is raised later (seen by hand, R1 -> R3).
         )
         subject = self.stream.subjects[0] if len(self.stream.subjects) == 1 else None
         return await js.pull_subscribe(subject or "", durable=self.durable,
