@@ -320,6 +320,17 @@ async def test_three_node_cluster_survives_leader_kills(cluster, cluster_stack, 
         assert duplicated == 0, f"{svc}: {duplicated} events applied twice"
         assert await scalar(db, "SELECT count(*) FROM dead_letter") == 0, f"{svc}: dead letters"
 
+    # A rebuild on the cluster (one node still down) replays the whole stream and leaves it at
+    # its replicas: it declares the stream with the service's setting (it used to say one).
+    t0 = time.monotonic()
+    out = await asyncio.to_thread(stack.run_cli, "indicators", "rebuild-projections")
+    rebuild_s = round(time.monotonic() - t0, 1)
+    assert out.startswith("replayed "), out
+    stream = await cluster.stream_info(STREAM)
+    assert stream is not None and stream.config.num_replicas == REPLICAS
+    assert await scalar(stack.db_urls["indicators"], "SELECT sum(applied_count) FROM "
+                        "project_projection WHERE code LIKE :l", l=f"{tag}-%") == sum(sent.values())
+
     scaleout_report(
         "nats_cluster",
         acknowledged=load.acknowledged,
@@ -332,6 +343,7 @@ async def test_three_node_cluster_survives_leader_kills(cluster, cluster_stack, 
         stream_copies=stream_copies,
         writes_held_s=round(load.held_seconds, 2),
         writes_s=writes_s,
+        rebuild_s=rebuild_s,
         run_s=round(time.monotonic() - started, 1),
         **timeline,
     )
