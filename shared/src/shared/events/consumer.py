@@ -344,9 +344,17 @@ async def rebuild_projections(*, nats: NatsConnection, stream: StreamSpec,
                 if info.num_pending == 0:
                     break
                 continue
+            envs = [loads(msg.data) for msg in msgs]
+            try:
+                # One transaction per fetch, as the consumer does with a backlog (one per
+                # event took 52 s for 5,000 events on PostgreSQL: test_nats_cluster.py).
+                applied += await applier.apply_many(envs)
+            except Exception:
+                # Rolled back whole; one by one, so the event that fails is the one raised.
+                for env in envs:
+                    if await applier.apply(env):
+                        applied += 1
             for msg in msgs:
-                if await applier.apply(loads(msg.data)):
-                    applied += 1
                 await msg.ack()
     finally:
         with contextlib.suppress(Exception):
