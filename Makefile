@@ -8,7 +8,7 @@ UV := .tools/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: run test test-postgres install lint bench token clean
+.PHONY: run test test-postgres install lint bench token backup restore clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -37,6 +37,16 @@ run: install
 # A development token for any role, signed with this data folder's development secret.
 token: install
 	@.venv/bin/python deploy/embedded.py --token $(or $(ROLE),admin) $(if $(ORG),--org $(ORG))
+
+# A backup of the running system (deploy/backup.py; README "Backup and restore"): every
+# database, the data folder's secrets and mail, into TO (default backups/<UTC time>).
+backup: install
+	.venv/bin/python -m deploy.backup backup $(if $(TO),--to $(TO))
+
+# FROM=<a backup folder> into a fresh data folder (TEKE_DATA, default data) or fresh databases
+# (*_DATABASE_URL); then `make run`.
+restore: install
+	.venv/bin/python -m deploy.backup restore --from $(or $(FROM),$(error FROM=<backup folder> is required))
 
 test: install
 	.venv/bin/python -m pytest $(PYTEST_ARGS)

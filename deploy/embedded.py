@@ -222,12 +222,27 @@ def load_secrets(data_dir: Path) -> dict[str, str]:
     return values
 
 
+def instance_name(name: str, index: int = 0) -> str:
+    """A process's name in a Stack: the service's (or "gateway") for the first, "registry.1"
+    for the second replica, and so on. It names the process's log file too."""
+    return name if index == 0 else f"{name}.{index}"
+
+
+def service_of(instance: str) -> str:
+    return instance.split(".", 1)[0]
+
+
 class Stack:
-    """The three services and the gateway as separate processes, configured by environment."""
+    """The three services and the gateway as separate processes, configured by environment.
+
+    `replicas` processes of each service and `gateways` gateways (default one of each, as
+    `make run`): each its own port and log, every gateway given every replica's address
+    (gateway.balancer), the replicas of a service sharing its database and NATS."""
 
     def __init__(self, data_dir: Path, *, nats_url: str, db_urls: dict[str, str] | None = None,
                  gateway_port: int | None = None, extra_env: dict[str, str] | None = None,
-                 environment: str = "development") -> None:
+                 environment: str = "development", replicas: int = 1,
+                 gateways: int = 1) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.nats_url = nats_url
@@ -235,8 +250,11 @@ class Stack:
         self.db_urls = {name: f"sqlite+aiosqlite:///{self.data_dir / name}.db"
                         for name in (*SERVICES, "gateway")}
         self.db_urls.update(db_urls or {})
-        self.ports = {name: free_port() for name in SERVICES}
-        self.ports["gateway"] = gateway_port or free_port()
+        self.counts = {**dict.fromkeys(SERVICES, replicas), "gateway": gateways}
+        self.ports = {instance_name(name, i): free_port()
+                      for name, count in self.counts.items() for i in range(count)}
+        if gateway_port:
+            self.ports["gateway"] = gateway_port
         self.extra_env = extra_env or {}
         self.environment = environment
         self.procs: dict[str, subprocess.Popen] = {}
@@ -247,10 +265,21 @@ class Stack:
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['gateway']}"
 
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.ports[name]}"
+    @property
+    def gateway_urls(self) -> list[str]:
+        return [self.url("gateway", i) for i in range(self.counts["gateway"])]
+
+    def url(self, name: str, index: int = 0) -> str:
+        """A process's base URL: `url("registry")` the first replica, `url("registry", 1)`
+        (or `url("registry.1")`) the second."""
+        return f"http://127.0.0.1:{self.ports[instance_name(name, index)]}"
+
+    def instances(self, names: tuple[str, ...] = (*SERVICES, "gateway")) -> list[str]:
+        """Every process name of these services (or gateways), first replicas first."""
+        return [instance_name(n, i) for n in names for i in range(self.counts[n])]
 
     def env(self, name: str) -> dict[str, str]:
+        name = service_of(name)
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("REGISTRY_", "INDICATORS_", "COMMS_", "GATEWAY_"))}
         env["PYTHONUNBUFFERED"] = "1"
@@ -272,7 +301,9 @@ class Stack:
                 "GATEWAY_INTERNAL_TOKEN_PRIVATE_KEY": self.secrets["internal_private_key"],
                 "GATEWAY_DEV_JWT_SECRET": self.secrets["dev_jwt_secret"],
                 "GATEWAY_API_KEY_PEPPER": self.secrets["api_key_pepper"],
-                **{f"GATEWAY_{s.upper()}_URL": self.url(s) for s in SERVICES},
+                **{f"GATEWAY_{s.upper()}_URL": ",".join(self.url(s, i)
+                                                        for i in range(self.counts[s]))
+                   for s in SERVICES},
             })
         env.update(self.extra_env)
         return env
@@ -303,7 +334,9 @@ class Stack:
         return todo
 
     def start(self, name: str) -> None:
-        app = "gateway.main:create_app" if name == "gateway" else f"{name}.main:create_app"
+        """Start one process by its name ("registry", "registry.1", "gateway.1", ...)."""
+        service = service_of(name)
+        app = f"{service}.main:create_app"
         log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115
         self.procs[name] = subprocess.Popen(
             [PYTHON, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1",
@@ -315,13 +348,14 @@ class Stack:
         self.ready_at.pop(name, None)
 
     def start_all(self) -> None:
-        for name in (*SERVICES, "gateway"):
+        for name in self.instances():
             self.start(name)
 
-    def wait_ready(self, names: tuple[str, ...] = (*SERVICES, "gateway"),
+    def wait_ready(self, names: tuple[str, ...] | list[str] | None = None,
                    timeout: float = 60.0) -> None:
+        """Wait for these processes (default: all) to answer 200 on /readyz."""
         deadline = time.monotonic() + timeout
-        pending = list(names)
+        pending = list(self.instances() if names is None else names)
         with httpx.Client(timeout=2) as client:
             while pending and time.monotonic() < deadline:
                 for name in list(pending):
@@ -351,8 +385,16 @@ class Stack:
             proc.kill()
             proc.wait()
 
+    def alive(self, name: str, index: int = 0) -> bool:
+        proc = self.procs.get(instance_name(name, index))
+        return proc is not None and proc.poll() is None
+
+    def kill(self, name: str, index: int = 0) -> None:
+        """SIGKILL one process (a replica or a gateway): no goodbye, as a crashed machine."""
+        self.stop(instance_name(name, index), signal.SIGKILL)
+
     def stop_all(self) -> None:
-        for name in ("gateway", *SERVICES):
+        for name in (*self.instances(("gateway",)), *self.instances(SERVICES)):
             if name in self.procs and self.procs[name].poll() is None:
                 self.procs[name].send_signal(signal.SIGTERM)
         for name in list(self.procs):

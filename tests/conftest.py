@@ -44,8 +44,11 @@ def nats_server(tmp_path_factory):
 
 
 def make_stack(tmp: Path, nats_url: str, oidc: FakeOIDC | None = None,
-               extra_env: dict[str, str] | None = None) -> Stack:
-    urls = databases.database_urls([*SERVICES, "gateway"], tmp / "db")
+               extra_env: dict[str, str] | None = None,
+               db_urls: dict[str, str] | None = None) -> Stack:
+    """`db_urls`: databases made elsewhere (a test's own PostgreSQL pair); else new ones on
+    the backend under test."""
+    urls = db_urls or databases.database_urls([*SERVICES, "gateway"], tmp / "db")
     env = dict(FAST_CONSUMERS)
     if oidc is not None:
         env["GATEWAY_OIDC_JWKS_URL"] = oidc.jwks_url

@@ -44,14 +44,15 @@ def _compose_env(**values: str) -> dict[str, str]:
     return env
 
 
-def run_config(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_config(tmp_path: Path, env: dict[str, str],
+               compose_file: Path = COMPOSE_FILE) -> subprocess.CompletedProcess[str]:
     assert COMPOSE_BIN.exists(), f"{COMPOSE_BIN} missing: install the dev group (uv sync)"
     # An empty env file, so a developer's .env beside the compose file cannot fill the gaps.
     env_file = tmp_path / "empty.env"
     env_file.write_text("")
     return subprocess.run(
-        [str(COMPOSE_BIN), "--env-file", str(env_file), "-f", str(COMPOSE_FILE),
-         "config", "--format", "json"],
+        [str(COMPOSE_BIN), "--env-file", str(env_file), "-f", str(compose_file),
+         "--project-directory", str(ROOT), "config", "--format", "json"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
@@ -189,6 +190,19 @@ def test_config_fails_with_no_secrets_at_all(tmp_path: Path) -> None:
     out = run_config(tmp_path, _compose_env())
     assert out.returncode != 0
     assert any(name in out.stderr for name in REQUIRED), out.stderr
+
+
+def test_config_checks_the_compose_schema(tmp_path: Path) -> None:
+    """`config` validates against the Compose Specification schema built into Compose (the
+    same program as the `docker compose` plugin, which this machine need not have): a
+    misspelt key fails, so the tests above run on a file the schema accepts."""
+    misspelt = tmp_path / "docker-compose.yml"
+    text = COMPOSE_FILE.read_text()
+    assert "\n  restart: unless-stopped\n" in text
+    misspelt.write_text(text.replace("\n  restart: unless-stopped\n", "\n  restrat: unless-stopped\n", 1))
+    out = run_config(tmp_path, _compose_env(**REQUIRED), misspelt)
+    assert out.returncode != 0
+    assert "restrat" in out.stderr, out.stderr
 
 
 # ---- (3) every file the compose file and the Dockerfile name exists ------------------------

@@ -62,13 +62,14 @@ def chunked(body: bytes, size: int = 7, trailers: list[tuple[str, str]] | None =
 @dataclass
 class RawServer:
     handler: Handler
+    bind_port: int = 0  # 0: any free port
     connections: int = 0
     requests: list[Request] = field(default_factory=list)
     _server: asyncio.Server | None = None
     _tasks: set = field(default_factory=set)
 
     async def __aenter__(self) -> RawServer:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.bind_port)
         return self
 
     async def __aexit__(self, *exc) -> None:

@@ -17,6 +17,7 @@ class Settings(BaseSettings):
     log_json: bool = True
     database_url: str = "sqlite+aiosqlite:///./data/gateway.db"
 
+    # One base URL per service, or several separated by commas (replicas, gateway.balancer).
     registry_url: str = "http://127.0.0.1:8001"
     indicators_url: str = "http://127.0.0.1:8002"
     comms_url: str = "http://127.0.0.1:8003"
@@ -29,6 +30,9 @@ class Settings(BaseSettings):
 
     # Retries only for idempotent reads, once, on a connection that broke before answering.
     upstream_read_retries: int = 1
+    # With several addresses: one that refuses or drops a connection is skipped this long,
+    # then its /readyz is probed (again every this long) before it takes requests again.
+    upstream_down_seconds: float = 2.0
     circuit_failure_threshold: int = 5
     circuit_cooldown_seconds: float = 10.0
 

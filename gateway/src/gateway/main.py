@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None):
         forwarder.auth = Authenticator(settings, maker)
         forwarder.signer = InternalTokenSigner(
             settings.internal_token_private_key, lifetime=settings.internal_token_lifetime_seconds)
-        log.info("gateway.started", upstreams=upstreams.urls)
+        log.info("gateway.started", upstreams=upstreams.addresses)
         try:
             yield {"sessionmaker": maker}
         finally:
@@ -67,10 +67,12 @@ def create_app(settings: Settings | None = None):
 
     @api.get("/readyz", tags=["ops"], summary="Readiness of the gateway and each upstream")
     async def readyz(_request: Request) -> JSONResponse:
-        """Ready when every upstream answers its own /readyz."""
+        """Ready when every upstream answers its own /readyz (one of its addresses, when
+        it has several)."""
+        names = forwarder.upstreams.addresses
         results = await asyncio.gather(*(
-            _upstream_ready(forwarder.upstreams, name) for name in forwarder.upstreams.urls))
-        upstreams = dict(zip(forwarder.upstreams.urls, results, strict=True))
+            _upstream_ready(forwarder.upstreams, name) for name in names))
+        upstreams = dict(zip(names, results, strict=True))
         ok = all(r["status"] == "ready" for r in upstreams.values())
         return JSONResponse({"status": "ready" if ok else "unavailable",
                                "upstreams": upstreams}, status_code=200 if ok else 503)
@@ -100,9 +102,21 @@ def create_app(settings: Settings | None = None):
 
 
 async def _upstream_ready(upstreams: Upstreams, name: str) -> dict[str, Any]:
-    session = upstreams.sessions[name]
+    """A service's readiness: that of its first ready address, all asked at once; with several
+    addresses, how many are ready ("ready_addresses": "1/2")."""
+    urls = upstreams.addresses[name]
+    results = await asyncio.gather(*(_address_ready(upstreams.sessions[name], url)
+                                     for url in urls))
+    ready = [r for r in results if r["status"] == "ready"]
+    result = ready[0] if ready else results[0]
+    if len(urls) > 1:
+        result = {**result, "ready_addresses": f"{len(ready)}/{len(urls)}"}
+    return result
+
+
+async def _address_ready(session, url: str) -> dict[str, Any]:
     try:
-        async with session.get(upstreams.urls[name] + "/readyz", timeout=2) as resp:
+        async with session.get(url + "/readyz", timeout=2) as resp:
             body = await resp.json(content_type=None)
             return {"status": body.get("status", "unknown"), "checks": body.get("checks")}
     except Exception as exc:

@@ -12,6 +12,7 @@ import time
 from copy import deepcopy
 from typing import Any
 
+import aiohttp
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -35,6 +36,7 @@ SECURITY_SCHEMES = {
 }
 CACHE_SECONDS = 60.0
 _SERVICE_IDENTITY = Identity(sub="gateway", kind="user", roles=("viewer",))
+_FETCH_TIMEOUT = aiohttp.ClientTimeout(total=3)
 
 
 class OpenAPIMerger:
@@ -50,15 +52,17 @@ class OpenAPIMerger:
             return self._doc
         parts: dict[str, dict[str, Any]] = {}
         token = forwarder.signer.sign(_SERVICE_IDENTITY)
-        for name, url in forwarder.upstreams.urls.items():
+        names = forwarder.upstreams.addresses
+        for name in names:
             try:
-                async with forwarder.upstreams.sessions[name].get(
-                        url + "/openapi.json", headers={"x-teke-identity": token}, timeout=3) as r:
-                    if r.status == 200:
-                        parts[name] = await r.json()
+                status, data = await forwarder.upstreams.get(
+                    name, "/openapi.json", headers={"x-teke-identity": token},
+                    timeout=_FETCH_TIMEOUT)
+                if status == 200:
+                    parts[name] = json.loads(data)
             except Exception as exc:
                 log.warning("gateway.openapi_fetch_failed", upstream=name, error=repr(exc))
-        self._complete = len(parts) == len(forwarder.upstreams.urls)
+        self._complete = len(parts) == len(names)
         self._doc = merge(self.gateway_app.openapi(), parts)
         self._built_at = time.monotonic()
         return self._doc

@@ -22,6 +22,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from gateway import messages
 from gateway.auth import Authenticator
+from gateway.balancer import Balancer, Replica, parse_addresses
 from gateway.config import Settings
 from gateway.messages import ParsedRequest
 from gateway.protection import CircuitBreaker, TokenBuckets, retry_after
@@ -49,40 +50,77 @@ CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "Accept-Language", "Idemp
                       "traceparent"]
 CORS_EXPOSE_HEADERS = ["Content-Disposition", "Content-Language", "ETag", "Location",
                        "Retry-After", "X-Request-ID"]
+UPSTREAM_NAMES = ("registry", "indicators", "comms")
+_PROBE_TIMEOUT = aiohttp.ClientTimeout(total=2)
 
 
 class Upstreams:
-    """Per upstream: a keep-alive pool for forwarding (gateway.upstream) and an aiohttp
-    session for the gateway's own calls (readiness), with explicit limits and timeouts."""
+    """Per upstream service: its addresses (gateway.balancer: each with a keep-alive pool for
+    forwarding, gateway.upstream), one aiohttp session for the gateway's own calls (readiness,
+    docs, views), with explicit limits and timeouts, and one circuit breaker.
+
+    The breaker stays per service, not per address: a dead address is the balancer's business
+    (marked down, probed, skipped), so the breaker only sees what no other address could
+    serve (a timeout, a broken answer, or a failure with no address left), which is what it
+    is for: a service failing as a whole."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.urls = {"registry": settings.registry_url.rstrip("/"),
-                     "indicators": settings.indicators_url.rstrip("/"),
-                     "comms": settings.comms_url.rstrip("/")}
+        self.addresses = {name: parse_addresses(getattr(settings, f"{name}_url"))
+                          for name in UPSTREAM_NAMES}
         self.sessions: dict[str, aiohttp.ClientSession] = {}
-        self.pools: dict[str, Pool] = {}
+        self.balancers: dict[str, Balancer] = {}
         self.breakers = {name: CircuitBreaker(name, settings.circuit_failure_threshold,
                                               settings.circuit_cooldown_seconds)
-                         for name in self.urls}
+                         for name in self.addresses}
 
     async def start(self) -> None:
         timeout = aiohttp.ClientTimeout(
             total=self.settings.upstream_timeout_seconds,
             sock_connect=self.settings.upstream_connect_timeout_seconds)
-        for name, url in self.urls.items():
-            self.pools[name] = Pool(url, self.settings.upstream_pool_size,
-                                    self.settings.upstream_connect_timeout_seconds)
-            connector = aiohttp.TCPConnector(limit=self.settings.upstream_pool_size,
+        for name, urls in self.addresses.items():
+            connector = aiohttp.TCPConnector(limit=self.settings.upstream_pool_size * len(urls),
                                              keepalive_timeout=30, ttl_dns_cache=300)
             self.sessions[name] = aiohttp.ClientSession(
                 connector=connector, timeout=timeout, auto_decompress=False,
                 skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
             )
+            replicas = [Replica(url, Pool(url, self.settings.upstream_pool_size,
+                                          self.settings.upstream_connect_timeout_seconds))
+                        for url in urls]
+            self.balancers[name] = Balancer(name, replicas, self.settings.upstream_down_seconds,
+                                            functools.partial(self._ready, name))
+
+    async def _ready(self, name: str, url: str) -> bool:
+        async with self.sessions[name].get(url + "/readyz", timeout=_PROBE_TIMEOUT) as resp:
+            return resp.status == 200
+
+    async def get(self, name: str, path: str, *, params: dict | None = None,
+                  headers: dict | None = None,
+                  timeout: aiohttp.ClientTimeout | None = None) -> tuple[int, bytes]:
+        """(status, body) of one GET of the gateway's own (docs, views) on an address that is
+        not marked down; a refused or dropped connection marks it down and the next one is
+        tried. Raises what aiohttp raises when none answers."""
+        balancer = self.balancers[name]
+        replica = balancer.pick()
+        tried: list[Replica] = []
+        while True:
+            try:
+                async with self.sessions[name].get(replica.url + path, params=params,
+                                                   headers=headers, timeout=timeout) as resp:
+                    return resp.status, await resp.read()
+            except aiohttp.ClientConnectionError as exc:
+                if isinstance(exc, TimeoutError):  # slow is not down
+                    raise
+                balancer.mark_down(replica)
+                tried.append(replica)
+                replica = balancer.other_than(tried)
+                if replica is None:
+                    raise
 
     async def close(self) -> None:
-        for pool in self.pools.values():
-            pool.close()
+        for balancer in self.balancers.values():
+            await balancer.close()
         for session in self.sessions.values():
             await session.close()
 
@@ -224,25 +262,49 @@ class ForwardingApp:
         target = (scope.get("raw_path") or scope["path"].encode())[_PREFIX_LEN:]
         if scope["query_string"]:
             target += b"?" + scope["query_string"]
-        retries = self.settings.upstream_read_retries if method in ("GET", "HEAD") else 0
+        balancer = self.upstreams.balancers[route.upstream]
+        replica = balancer.single or balancer.pick()  # one address: no call
+        idempotent = method in ("GET", "HEAD")
+        retries = self.settings.upstream_read_retries if idempotent else 0
         progress = [False]
-        for attempt in range(retries + 1):
+        fresh = False
+        tried: list[Replica] | None = None  # made on a failure only
+        while True:
             try:
                 async with asyncio.timeout(self.settings.upstream_timeout_seconds):
-                    status = await self._exchange(send, progress, route.upstream, method,
-                                                  target, req, body, fresh=attempt > 0)
+                    status = await self._exchange(send, progress, replica.pool, method,
+                                                  target, req, body, fresh)
                 breaker.success()
                 return status
-            except Disconnected as exc:
+            except (TimeoutError, UpstreamError) as exc:
+                if progress[0]:  # the answer is under way: nothing to retry
+                    return await self._upstream_failed(scope, receive, send, route, exc,
+                                                       True, req)
+                # A closed keep-alive connection (exc.reused) is the pool's race, not the
+                # address's fault; a refused or dropped fresh one is.
+                down = isinstance(exc, ConnectFailed) or (
+                    isinstance(exc, Disconnected) and not exc.reused)
+                if down:
+                    balancer.mark_down(replica)
+                # Another address: when nothing was sent, or for a read.
+                if isinstance(exc, ConnectFailed) or idempotent:
+                    tried = [*(tried or ()), replica]
+                    other = balancer.other_than(tried)
+                    if other is not None:
+                        replica, fresh = other, False
+                        continue
                 # A pooled keep-alive connection closed under us before any answer: safe to
                 # retry reads only, on a new connection.
-                if progress[0] or not exc.reused or attempt >= retries:
-                    return await self._upstream_failed(scope, receive, send, route, exc,
-                                                       progress[0], req)
-            except (TimeoutError, UpstreamError) as exc:
+                if isinstance(exc, Disconnected) and exc.reused and retries > 0:
+                    retries -= 1
+                    fresh = True
+                    continue
+                # A write dropped by one replica while another is up: the client retries
+                # (Idempotency-Key); it is no reason to stop sending to the service.
+                blame = not (isinstance(exc, (ConnectFailed, Disconnected))
+                             and balancer.single is None and balancer.any_up())
                 return await self._upstream_failed(scope, receive, send, route, exc,
-                                                   progress[0], req)
-        return 500  # not reached: the last attempt returns
+                                                   False, req, blame)
 
     def _flow_quota(self, method: str, sub_path: str, query: bytes, identity,
                     address: str) -> tuple[str, float] | None:
@@ -274,10 +336,9 @@ class ForwardingApp:
                 return True
         return False
 
-    async def _exchange(self, send, progress: list, upstream: str, method: str,
+    async def _exchange(self, send, progress: list, pool: Pool, method: str,
                         target: bytes, req: ParsedRequest, body: bytes, fresh: bool = False) -> int:
         """One upstream call, streamed back to the client; marks `progress` once bytes go out."""
-        pool = self.upstreams.pools[upstream]
         conn = await pool.exchange(method, target, req.out, body, fresh)
         try:
             status = conn.status
@@ -350,8 +411,10 @@ class ForwardingApp:
             pool.release(conn)
 
     async def _upstream_failed(self, scope, receive, send, route, exc: Exception,
-                               started: bool, req: ParsedRequest) -> int:
-        self.upstreams.breakers[route.upstream].failure()
+                               started: bool, req: ParsedRequest, blame: bool = True) -> int:
+        breaker = self.upstreams.breakers[route.upstream]
+        if blame or breaker.opened_at is not None:  # (a half-open trial always reports back)
+            breaker.failure()
         name = route.upstream
         if isinstance(exc, (ConnectFailed, Disconnected)):
             kind, status, detail = "unavailable", 503, f"the {name} service is unavailable"

@@ -64,11 +64,10 @@ async def _get(request: Request, identity: Identity, upstream: str, path: str,
     headers = {"x-teke-identity": forwarder.signer.sign(identity),
                "x-request-id": request.headers.get("x-request-id", "")}
     try:
-        async with ups.sessions[upstream].get(ups.urls[upstream] + path, params=params,
-                                              headers=headers) as resp:
-            body = loads(await resp.read()) if resp.content_length != 0 else None
-            breaker.success()
-            return resp.status, body
+        status, data = await ups.get(upstream, path, params=params, headers=headers)
+        body = loads(data) if data else None
+        breaker.success()
+        return status, body
     except (aiohttp.ClientError, TimeoutError, ValueError):
         breaker.failure()
         UPSTREAM_ERRORS.labels(upstream, "view").inc()

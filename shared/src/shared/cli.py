@@ -73,7 +73,8 @@ async def _rebuild(spec: ServiceSpec, settings) -> int:
         applier: EventApplier = runtime.applier
         for i, stream in enumerate(spec.consumes):
             total += await rebuild_projections(nats=nats, stream=stream, applier=applier,
-                                               reset=i == 0)
+                                               reset=i == 0,
+                                               replicas=settings.nats_stream_replicas)
     finally:
         await nats.close()
         await runtime.engine.dispose()

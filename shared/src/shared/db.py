@@ -21,6 +21,7 @@ from sqlalchemy import (
     insert,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -165,6 +166,41 @@ def create_engine(url: str, *, pool_size: int = 10, sqlite_reader: bool = False)
 
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+# SQLSTATEs that say "not this server, not now" rather than "not this statement": connection
+# exceptions (class 08), a server shutting down or starting up (57P01-57P03), and a write sent
+# to a server that is (still) a standby (25006).
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "25006")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True if `exc` says the database cannot be reached or written right now (connection lost
+    or refused, server restarting, failover under way: no writable server among a multi-host
+    URL's hosts), not that the work itself is wrong: the same work may succeed once the
+    database is back or a standby has been promoted. Follows the chain of causes, since
+    SQLAlchemy wraps the driver's errors and connect errors arrive unwrapped."""
+    import asyncpg
+
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, DBAPIError) and e.connection_invalidated:
+            return True
+        if isinstance(e, (asyncpg.TargetServerAttributeNotMatched,
+                          asyncpg.ConnectionDoesNotExistError)):
+            return True
+        if isinstance(e, asyncpg.InterfaceError) and "connection is closed" in str(e):
+            return True
+        sqlstate = getattr(e, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        # Refused or reset; a timeout is not taken for an outage (a slow statement is not).
+        if isinstance(e, OSError) and not isinstance(e, TimeoutError):
+            return True
+        e = getattr(e, "orig", None) or e.__cause__ or e.__context__
+    return False
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from shared.db import database_unavailable
 from shared.jsonutil import dumps
 from shared.logging import get_logger
 
@@ -211,6 +212,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> Response:
+        if database_unavailable(exc):
+            # A restart or failover under way, not a fault of this request or of the code:
+            # 503 with Retry-After tells the client to try again (with its Idempotency-Key).
+            log.warning("database_unavailable", path=request.url.path, error=repr(exc)[:300])
+            return problem_response(
+                503, detail="The database is not available for a moment; retry shortly.",
+                instance=request.url.path, request_id=_request_id(request),
+                headers={"Retry-After": "1"})
         # The client learns only that it failed and the request id to quote; the log has the rest.
         log.exception("unhandled_error", path=request.url.path, error=type(exc).__name__)
         return problem_response(

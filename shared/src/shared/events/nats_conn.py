@@ -19,11 +19,18 @@ log = get_logger(__name__)
 DUPLICATE_WINDOW_SECONDS = 120.0
 
 
+def server_list(url: str) -> list[str]:
+    """`nats://a:4222,nats://b:4222` -> one entry per server. nats-py takes a list; a
+    comma-separated string it would read as one (unreachable) address."""
+    return [part.strip() for part in url.split(",") if part.strip()]
+
+
 class NatsConnection:
     """Connects in the background (the service starts even when NATS is down) and reconnects."""
 
     def __init__(self, url: str, name: str, *, max_pending: int = 4000) -> None:
         self.url = url
+        self.servers = server_list(url)
         self.name = name
         self.max_pending = max_pending
         self.nc: NATS | None = None
@@ -47,7 +54,7 @@ class NatsConnection:
         while True:
             try:
                 nc = await nats.connect(
-                    self.url, name=self.name, allow_reconnect=True, max_reconnect_attempts=-1,
+                    self.servers, name=self.name, allow_reconnect=True, max_reconnect_attempts=-1,
                     reconnect_time_wait=0.5, connect_timeout=2, ping_interval=5,
                     max_outstanding_pings=2, error_cb=self._error, pending_size=64 * 1024 * 1024,
                     disconnected_cb=self._disconnected, reconnected_cb=self._reconnected,
@@ -62,7 +69,7 @@ class NatsConnection:
             for fn in self._on_connect:
                 await self._run_hook(fn)
             self.ready.set()
-            log.info("nats.connected", url=self.url)
+            log.info("nats.connected", url=nc.connected_url.netloc if nc.connected_url else None)
             return
 
     async def _run_hook(self, fn: Callable[[], Awaitable[None]]) -> None:

@@ -40,6 +40,11 @@ _WAKERS: list[Callable[[], None]] = []
 # last renewal, so a live holder is never overtaken; also how long a dead one holds events back.
 RELAY_LEASE_SECONDS = 20.0
 _FLAG = "teke_outbox_written"
+# The relay's back-off after a failed batch doubles from 0.4 s up to this. Short: a NATS
+# cluster elects a new stream leader in ~6 s, and a longer sleep then only adds to the pause
+# (a 5 s cap did, tests/scaleout/test_nats_cluster.py); a retry while NATS is down costs one
+# read of the batch.
+RETRY_MAX_SECONDS = 2.0
 
 
 @event.listens_for(Session, "after_commit")
@@ -173,7 +178,7 @@ class Relay:
             except Exception as exc:
                 failures += 1
                 log.warning("outbox.publish_failed", error=repr(exc), failures=failures)
-                await asyncio.sleep(min(0.2 * 2 ** min(failures, 5), 5.0))
+                await asyncio.sleep(min(0.2 * 2 ** min(failures, 5), RETRY_MAX_SECONDS))
                 continue
             if loop.time() - last_cleanup > 30:
                 last_cleanup = loop.time()
@@ -246,12 +251,15 @@ class Relay:
         for f in pending:
             f.cancel()  # frees the in-flight slot; a later re-publish is deduplicated
         acked = []
+        in_order = True
         for seq, f in futures:
-            if f in done and not f.cancelled() and f.exception() is None:
+            # Every future is looked at (a failure not looked at is logged as "never
+            # retrieved": dozens a batch while a NATS cluster elects a stream leader).
+            ok = f in done and not f.cancelled() and f.exception() is None
+            # Keep per-entity order: nothing after the first failure counts as sent.
+            in_order = in_order and ok
+            if in_order:
                 acked.append(seq)
-            else:
-                # Keep per-entity order: nothing after the first failure counts as sent.
-                break
         return acked
 
     async def _cleanup(self) -> None:
