@@ -134,7 +134,8 @@ class Lease:
 
     The holder acts only within a third of `seconds` of its last renewal, so it has stopped
     acting well before anyone else can take over. Expiry is compared on the clocks of the
-    replicas' hosts, which must agree to well within `seconds` (NTP does).
+    replicas' hosts, which must agree to well within `seconds` (NTP does), and replicas on
+    different hosts must have different host names (containers and pods do).
     """
 
     def __init__(self, maker: async_sessionmaker[AsyncSession], table: Table, name: str,
