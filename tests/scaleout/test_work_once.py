@@ -1,8 +1,9 @@
 """Issue 17, item 3: with two processes of every service on the same databases, the background
 work is done once: the outbox relay (one publisher at a time, by lease), the consumers (inbox),
-the survey round closer and the comms scheduler (compare-and-set), the comms delivery worker
-and the registry job worker (claims with a lease). And when one of two processes is killed
-(SIGKILL, no goodbye) in the middle of that work, the other finishes it, still once.
+the survey round closer, the comms scheduler and the overlap report's build (compare-and-set),
+the comms delivery worker and the registry job worker (claims with a lease). And when one of
+two processes is killed (SIGKILL, no goodbye) in the middle of that work, the other finishes
+it, still once.
 
 One stack of this module's own (its own NATS, so its streams hold only this module's events)
 plus a second process of registry, indicators and comms, started here the way Stack.start
@@ -413,8 +414,9 @@ async def round_due_in(gw, org: str, label: str, seconds: float) -> dict:
 async def test_rounds_newsletter_and_job_done_once_by_two_processes(
         pair, gw, smtp_sink, scaleout_report):
     """Both processes of each service alive: survey rounds reach their close time, a newsletter
-    is scheduled to several subscribers, an import job runs. Each round is closed once (one
-    event), each subscriber gets one mail, the job runs once and writes each row once."""
+    is scheduled to several subscribers, an import and an export job run. Each round is closed
+    once (one event), each subscriber gets one mail, each job runs once (the import writes each
+    row once), and one process of each service publishes all its events."""
     t = tag()
     org = f"org-{t}"
     seq_before = {name: await outbox_seq(pair, name) for name in REPLICATED}
