@@ -32,7 +32,12 @@ async def test_internal_targets_are_refused_unless_allowed(gw, stack):
         p = problem(await gw.post("/webhooks", json={"name": "x", "url": url,
                                                      "event_types": [reg.PRACTICE_PUBLISHED]}), 422)
         assert p["errors"][0]["type"] == "unsafe_target", (url, p)
-    for url in ("ftp://example.fi/x", "http://user:pw@127.0.0.1/x", "no-url-at-all"):
+    # Schemathesis found a host name IDNA cannot encode answered 500; a bad port and control
+    # characters are the same kind of junk: each a 422, nothing stored.
+    for url in ("ftp://example.fi/x", "http://user:pw@127.0.0.1/x", "no-url-at-all",
+                "https://\u00fd\u0092\u001a\u00e4\U000d8cf3\u00f1\u00bbH\u0012",
+                "https://" + "a" * 64 + ".fi/x", "http://example.fi:99999/x",
+                "http://example.fi:port/x", "http://exa mple.fi/x", "http://[::1/x"):
         problem(await gw.post("/webhooks", json={"name": "x", "url": url,
                                                  "event_types": [reg.PRACTICE_PUBLISHED]}), 422)
     p = problem(await gw.post("/webhooks", json={"name": "x", "url": "http://127.0.0.1:1/x",

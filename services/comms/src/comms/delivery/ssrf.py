@@ -25,15 +25,23 @@ def _internal(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 async def check_target(url: str, allow_networks: list[str]) -> list[str]:
     """Resolve the host and check every address it has; return them, or raise UnsafeTarget."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # a port that is not a number in 0-65535 raises ValueError
+    except ValueError as exc:
+        raise UnsafeTarget(f"the URL is malformed: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UnsafeTarget("the URL must be http(s)://host/...")
     if parts.username or parts.password:
         raise UnsafeTarget("credentials in the URL are not accepted")
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        raise UnsafeTarget("the URL has spaces or control characters")
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(
-            parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
+            parts.hostname, port or (443 if parts.scheme == "https" else 80),
             type=socket.SOCK_STREAM)
+    except UnicodeError:  # a host name that IDNA cannot encode (found by schemathesis: a 500)
+        raise UnsafeTarget(f"{parts.hostname!r} is not a valid host name") from None
     except OSError as exc:
         raise UnsafeTarget(f"cannot resolve {parts.hostname}: {exc}") from None
     addrs = sorted({info[4][0] for info in infos})
