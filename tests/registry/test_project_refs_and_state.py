@@ -242,3 +242,22 @@ async def test_programme_theme_and_call_events(gw, stack):
                                                                                       ["specific_objective"])
     assert mine[1]["data"]["budget"] == "1000.00" and mine[1]["data"]["programme_id"] == prog["id"]
     assert mine[4]["data"]["archived"] is True and mine[4]["data"]["changed_fields"] == ["archived"]
+
+
+async def test_changing_a_programme_code_to_one_taken_is_a_documented_409(gw):
+    """Schemathesis's stateful phase renamed a programme to another's code: 409, which the
+    contract did not list for update_programme (nor update_theme, update_call)."""
+    first, second = code("P"), code("P")
+    made = []
+    for c in (first, second):
+        r = await gw.post("/programmes", json={"code": c, "name": {"fi": "Ohjelma"},
+                                               "period_start": "2021-01-01"})
+        assert r.status_code == 201, r.text
+        made.append(r.json())
+    target = made[1]
+    p = problem(await gw.patch(f"/programmes/{target['id']}", json={"code": first}), 409)
+    assert p["status"] == 409
+    assert (await gw.get(f"/programmes/{target['id']}")).json()["code"] == second
+    spec = (await gw.get("/openapi.json")).json()
+    for path in ("/api/v1/programmes/{obj_id}", "/api/v1/themes/{obj_id}", "/api/v1/calls/{obj_id}"):
+        assert "409" in spec["paths"][path]["patch"]["responses"], path

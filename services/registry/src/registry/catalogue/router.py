@@ -66,7 +66,8 @@ def make_router(kind: Kind, prefix: str) -> APIRouter:
         return ok(obj)
 
     @router.patch("/{obj_id}", summary=f"Change a {one}", name=f"update_{one}", response_model=read_model,
-                  responses=problem_responses(401, 403, 404, 412, 422))
+                  # 409: a changed code that another programme, theme or call already has.
+                  responses=problem_responses(401, 403, 404, 409, 412, 422))
     async def patch(obj_id: IdPath, uow: UnitOfWorkDep, identity: Authenticated,
                     body: schema,  # type: ignore[valid-type]
                     if_match: IfMatch = None) -> ORJSONResponse:
