@@ -43,6 +43,15 @@ def nats_server(tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture
+def own_nats(tmp_path):
+    """A NATS server of the test's own, for tests that stop or restart it."""
+    server = NatsServer(tmp_path / "nats-store")
+    server.start()
+    yield server
+    server.stop()
+
+
 def make_stack(tmp: Path, nats_url: str, oidc: FakeOIDC | None = None,
                extra_env: dict[str, str] | None = None,
                db_urls: dict[str, str] | None = None) -> Stack:
@@ -132,6 +141,16 @@ async def scalar(db_url: str, sql: str, **params):
     try:
         async with engine.connect() as conn:
             return (await conn.execute(text(sql), params)).scalar()
+    finally:
+        await engine.dispose()
+
+
+async def rows(db_url: str, sql: str, **params) -> list:
+    """Read rows straight from a service's database (tests look, never write)."""
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(text(sql), params)).all())
     finally:
         await engine.dispose()
 

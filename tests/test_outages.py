@@ -9,7 +9,6 @@ import uuid
 import httpx
 import pytest
 
-from deploy.embedded import NatsServer
 from tests.conftest import create_projects, eventually, make_stack, scalar
 
 CONSUMERS = ("indicators", "comms")
@@ -34,14 +33,6 @@ async def _all_applied_once(stack, codes: set[str], timeout: float = 90.0) -> No
                                    "WHERE code LIKE :l", l=like)
         assert applied == len(codes), f"{svc}: {applied} applications for {len(codes)} events"
         assert await scalar(db, "SELECT count(*) FROM dead_letter") == 0
-
-
-@pytest.fixture
-def own_nats(tmp_path):
-    server = NatsServer(tmp_path / "nats-store")
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

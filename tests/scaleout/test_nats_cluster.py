@@ -20,13 +20,12 @@ from collections import defaultdict
 import httpx
 import nats
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from deploy.embedded import free_port
 from shared.contracts.registry import PROJECT_CREATED, PROJECT_UPDATED
 from shared.events.nats_conn import NatsConnection
 from tests.conftest import eventually, make_stack, scalar
+from tests.conftest import rows as db_rows
 from tests.support.nats_cluster import NatsCluster
 
 STREAM = "TEKE_REGISTRY"
@@ -61,15 +60,6 @@ def cluster_stack(tmp_path, cluster):
     })
     yield stack
     stack.stop_all()
-
-
-async def _rows(db_url: str, sql: str, **params) -> list:
-    engine = create_async_engine(db_url)
-    try:
-        async with engine.connect() as conn:
-            return list((await conn.execute(text(sql), params)).all())
-    finally:
-        await engine.dispose()
 
 
 def _as_time(value) -> dt.datetime:
@@ -272,7 +262,7 @@ async def test_three_node_cluster_survives_leader_kills(cluster, cluster_stack, 
     await eventually(drained, timeout=180, interval=0.5)
     sent: dict[str, int] = defaultdict(int)  # project id -> its events in the outbox
     published = []
-    for entity_id, published_at in await _rows(
+    for entity_id, published_at in await db_rows(
             registry, "SELECT entity_id, published_at FROM outbox WHERE type IN (:c, :u)",
             c=PROJECT_CREATED, u=PROJECT_UPDATED):
         sent[entity_id] += 1
@@ -301,7 +291,7 @@ async def test_three_node_cluster_survives_leader_kills(cluster, cluster_stack, 
             await eventually(arrived, timeout=240, interval=0.5)
         except AssertionError:
             pass  # counted below, where the difference is named
-        rows = {r[0]: (r[1], r[2]) for r in await _rows(
+        rows = {r[0]: (r[1], r[2]) for r in await db_rows(
             db, "SELECT id, version, applied_count FROM project_projection WHERE code LIKE :l",
             l=f"{tag}-%")}
         # In version order: whatever order events came in, the projection holds the last.
@@ -312,7 +302,7 @@ async def test_three_node_cluster_survives_leader_kills(cluster, cluster_stack, 
         figures["lost"] += len(lost)
         figures["duplicated"] += duplicated
         figures["applied"][svc] = sum(applied for _, applied in rows.values())
-        inbox = await _rows(db, "SELECT processed_at FROM inbox WHERE type IN (:c, :u)",
+        inbox = await db_rows(db, "SELECT processed_at FROM inbox WHERE type IN (:c, :u)",
                             c=PROJECT_CREATED, u=PROJECT_UPDATED)
         figures["consume_pause_s"][svc] = _longest_gap([r[0] for r in inbox])
         assert not lost, f"{svc}: {len(lost)} projects missing or not at their last version"

@@ -28,7 +28,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from deploy.embedded import SERVICES, NatsServer, free_port
+from deploy.embedded import SERVICES, free_port
 from shared.db import database_unavailable
 from tests.conftest import eventually, make_stack, scalar
 from tests.support.pg_cluster import PgPair
@@ -50,14 +50,6 @@ CONSUMERS = ("indicators", "comms")
 def pg_pair(tmp_path):
     with PgPair(tmp_path / "pg") as pair:
         yield pair
-
-
-@pytest.fixture
-def own_nats(tmp_path):
-    server = NatsServer(tmp_path / "nats-store")
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

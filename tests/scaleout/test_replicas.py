@@ -29,11 +29,9 @@ import uuid
 
 import httpx
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from deploy.embedded import SERVICES, NatsServer, Stack
-from tests.conftest import eventually
+from tests.conftest import eventually, rows
 from tests.support import databases
 
 WRITES = 400  # projects, one import request each
@@ -67,15 +65,6 @@ def replica_stack(tmp_path):
         if stack is not None:
             stack.stop_all()
         nats.stop()
-
-
-async def rows(db_url: str, sql: str, **params) -> list:
-    engine = create_async_engine(db_url)
-    try:
-        async with engine.connect() as conn:
-            return list((await conn.execute(text(sql), params)).all())
-    finally:
-        await engine.dispose()
 
 
 class Load:
