@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -23,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -167,11 +169,30 @@ def create_engine(url: str, *, pool_size: int = 10, sqlite_reader: bool = False)
             # BEGIN IMMEDIATE takes the write lock up front, so two writers queue on
             # busy_timeout instead of failing with "database is locked" on upgrade.
             begin = "BEGIN" if sqlite_reader else "BEGIN IMMEDIATE"
-            if not sqlite_driver.defer_begin(conn.connection.dbapi_connection, begin):
+            if conn.get_execution_options().get(NO_BEGIN):
+                begin = None  # statement_connection: each statement on its own
+            if not sqlite_driver.defer_begin(conn.connection.dbapi_connection, begin) and begin:
                 conn.exec_driver_sql(begin)
 
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+NO_BEGIN = "teke_no_begin"
+
+
+@asynccontextmanager
+async def statement_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection whose statements run outside any transaction: each reads the latest
+    committed data on its own, with no BEGIN and COMMIT around it (on SQLite one trip to the
+    driver's thread, on PostgreSQL one round trip). For a read answered by a single statement;
+    never for writes, nor for reads that must agree with each other."""
+    async with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            await conn.execution_options(**{NO_BEGIN: True})
+        else:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
 
 
 # SQLSTATEs that say "not this server, not now" rather than "not this statement": connection

@@ -32,8 +32,9 @@ from sqlalchemy.util.concurrency import await_
 
 
 def _run(conn: sqlite3.Connection, begin: str | None, operation: str, parameters: Any,
-         many: bool) -> tuple[Any, list[Any], int, int | None]:
-    """On the worker thread: (BEGIN,) execute, and everything the adapter reads afterwards."""
+         many: bool) -> tuple[Any, list[Any], int, int | None, bool]:
+    """On the worker thread: (BEGIN,) execute, and everything the adapter reads afterwards,
+    with whether a transaction is open now."""
     if begin is not None:
         conn.execute(begin)
     cursor = conn.cursor()
@@ -46,7 +47,7 @@ def _run(conn: sqlite3.Connection, begin: str | None, operation: str, parameters
             cursor.execute(operation, parameters)
         description = cursor.description
         rows = cursor.fetchall() if description else []
-        return description, rows, cursor.rowcount, cursor.lastrowid
+        return description, rows, cursor.rowcount, cursor.lastrowid, conn.in_transaction
     finally:
         cursor.close()
 
@@ -111,8 +112,12 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         async with adapt._execute_mutex:
             begin, adapt.pending_begin = adapt.pending_begin, None
             driver = self._connection
-            description, rows, self._rowcount, self._lastrowid = await driver._execute(
-                _run, driver._conn, begin, operation, parameters, many)
+            try:
+                description, rows, self._rowcount, self._lastrowid, adapt.in_transaction = \
+                    await driver._execute(_run, driver._conn, begin, operation, parameters, many)
+            except BaseException:
+                adapt.in_transaction = True  # not known: let commit or rollback make the trip
+                raise
             self._description = description
             self._rows = collections.deque(rows)
 
@@ -126,6 +131,7 @@ class StreamCursor(AsyncAdapt_aiosqlite_ss_cursor):
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
         adapt = self._adapt_connection
         begin, adapt.pending_begin = adapt.pending_begin, None
+        adapt.in_transaction = True  # a stream's statements are not tracked
         if begin is not None:
             driver = self._connection
             await driver._execute(driver._conn.execute, begin)
@@ -136,28 +142,31 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     """The stock adapted connection with OneTripCursor and a deferred BEGIN.
 
     `pending_begin`: the BEGIN statement the transaction's first statement runs first (set by
-    shared.db's "begin" hook through `defer_begin`); commit and rollback drop it, since a
-    transaction that never ran a statement has nothing to end."""
+    shared.db's "begin" hook through `defer_begin`). `in_transaction`: whether sqlite3 said a
+    transaction was open after the last statement (True when not known). Commit and rollback
+    make no trip when no transaction is open: one that never ran a statement, or statements
+    run without BEGIN (shared.db.statement_connection), have nothing to end."""
 
-    __slots__ = ("pending_begin",)
+    __slots__ = ("pending_begin", "in_transaction")
     _cursor_cls = OneTripCursor
     _ss_cursor_cls = StreamCursor
 
     def __init__(self, dbapi: Any, connection: Any):
         super().__init__(dbapi, connection)
         self.pending_begin: str | None = None
+        self.in_transaction = True
 
     def commit(self) -> None:
-        if self.pending_begin is not None:
-            self.pending_begin = None
-            return
-        super().commit()
+        self._end(super().commit)
 
     def rollback(self) -> None:
-        if self.pending_begin is not None:
-            self.pending_begin = None
-            return
-        super().rollback()
+        self._end(super().rollback)
+
+    def _end(self, trip) -> None:
+        self.pending_begin = None
+        if self.in_transaction:
+            trip()
+            self.in_transaction = False
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
@@ -171,9 +180,9 @@ def dbapi() -> OneTripDBAPI:
     return OneTripDBAPI(aiosqlite, sqlite3)
 
 
-def defer_begin(dbapi_connection: Any, statement: str) -> bool:
-    """Have `statement` (BEGIN ...) run with the transaction's first statement; False if this
-    connection is not a OneTripConnection (the caller then runs it itself)."""
+def defer_begin(dbapi_connection: Any, statement: str | None) -> bool:
+    """Have `statement` (BEGIN ...; None: no BEGIN) run with the transaction's first statement;
+    False if this connection is not a OneTripConnection (the caller then runs it itself)."""
     if isinstance(dbapi_connection, OneTripConnection):
         dbapi_connection.pending_begin = statement
         return True

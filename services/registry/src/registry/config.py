@@ -14,6 +14,9 @@ class Settings(ServiceSettings):
     stream_name: str = "TEKE_REGISTRY"
     # Answer project lists from the in-memory index (projects/index.py); false: SQL alone.
     search_index: bool = True
+    # Rendered project records a process keeps for GET /projects/{id} (projects/reads.py; no
+    # personal data; each checked against the database on every read). 0: keep none.
+    read_cache_size: int = 2_000
 
     # Jobs (jobs/): long imports and exports behind the request. Above these sizes a request
     # becomes a job (bench/RESULTS.md "Jobs": ~2,000 import rows or ~20,000 export rows take

@@ -28,6 +28,7 @@ from registry.overlap.router import similar_router
 from registry.practices.router import adoptions_router
 from registry.practices.router import router as practices_router
 from registry.projects import index as pindex
+from registry.projects import reads
 from registry.projects.imports.router import router as import_router
 from registry.projects.router import router as projects_router
 from registry.projects.workplaces.router import router as workplaces_router
@@ -92,6 +93,7 @@ async def index_warmer(state: dict[str, Any]) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     pindex.enabled = settings.search_index
+    reads.cache = reads.ReadCache(settings.read_cache_size)
     app = create_service_app(spec, settings, background=[index_warmer, overlap_refresher,
                                                              job_worker])
     if settings.database_url.startswith("sqlite"):

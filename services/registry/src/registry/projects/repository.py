@@ -59,10 +59,6 @@ async def get(session: AsyncSession, project_id: str) -> Project | None:
     return await session.get(Project, project_id)
 
 
-async def code_taken(session: AsyncSession, code: str) -> bool:
-    return bool(await session.scalar(select(Project.id).where(Project.code == code)))
-
-
 async def specific_objective(session: AsyncSession, theme_id: str | None) -> str | None:
     """The ESF+ specific objective of a project's theme (the theme is usually in the session)."""
     if not theme_id:
@@ -112,23 +108,31 @@ async def history(session: AsyncSession, project_id: str) -> list[History]:
         .order_by(History.id))).all())
 
 
+# Typed NULLs: PostgreSQL resolves a bare NULL in the first branch as text.
+_N, _D, _S = cast(null(), Money), cast(null(), Date), cast(null(), String)
+
+
+def _part(kind: str, table, order, texts=(), money=_N, d1=_D, d2=_D, where=None):
+    """One branch of a UNION ALL in the common shape (kind, position in that list's own order,
+    seven text columns, one money, two dates), for the project bound as :pid."""
+    texts = [*texts, *[_S] * (7 - len(texts))]
+    return select(literal(kind).label("kind"), func.row_number().over(order_by=order)
+                  .label("pos"), *[t.label(f"s{i}") for i, t in enumerate(texts)],
+                  money.label("n"), d1.label("d1"), d2.label("d2")) \
+        .where(table.c.project_id == bindparam("pid", type_=String) if where is None else where)
+
+
+def _persons_part():
+    st = ProjectPerson.__table__
+    return _part("person", st, st.c.name, [st.c.id, st.c.kind, st.c.name, st.c.email, st.c.phone,
+                                           st.c.organisation, st.c.title])
+
+
 def _children_statement(persons: bool):
-    """The child lists in one round trip: a UNION ALL of the child tables in a common shape
-    (kind, position in that list's own order, text columns, one money, two dates), for the
-    project bound as :pid."""
-    pid = bindparam("pid", type_=String)
+    """The child lists in one round trip: a UNION ALL of the child tables (_part)."""
     pt, bt, ft = ProjectPartner.__table__, ProjectBudget.__table__, ProjectFunder.__table__
-    et, st = ProjectEvaluation.__table__, ProjectPerson.__table__
-    # Typed NULLs: PostgreSQL resolves a bare NULL in the first branch as text.
-    n_, d_, s_ = cast(null(), Money), cast(null(), Date), cast(null(), String)
-
-    def part(kind: str, table, order, texts=(), money=n_, d1=d_, d2=d_):
-        texts = [*texts, *[s_] * (7 - len(texts))]
-        return select(literal(kind).label("kind"), func.row_number().over(order_by=order)
-                      .label("pos"), *[t.label(f"s{i}") for i, t in enumerate(texts)],
-                      money.label("n"), d1.label("d1"), d2.label("d2")) \
-            .where(table.c.project_id == pid)
-
+    et = ProjectEvaluation.__table__
+    part = _part
     parts = [part("budget", bt, bt.c.source, [bt.c.source], money=bt.c.amount),
              part("partner", pt, pt.c.organisation_id, [pt.c.organisation_id, pt.c.role]),
              part("funder", ft, ft.c.valid_from, [ft.c.organisation_id], d1=ft.c.valid_from,
@@ -136,15 +140,49 @@ def _children_statement(persons: bool):
              part("evaluation", et, et.c.date, [et.c.id, et.c.kind, et.c.evaluator,
                                                 et.c.findings, et.c.link], d1=et.c.date)]
     if persons:
-        parts.append(part("person", st, st.c.name, [st.c.id, st.c.kind, st.c.name, st.c.email,
-                                                    st.c.phone, st.c.organisation, st.c.title]))
+        parts.append(_persons_part())
     u = union_all(*parts).subquery()
+    return select(u).order_by(u.c.kind, u.c.pos)
+
+
+def _head_statement(persons: bool):
+    """What a cached record is checked against, in one statement: the project's version and
+    last change ("head": s0, s1) and its theme's specific objective (s2), with its persons
+    if asked (the children's shape, so one UNION ALL)."""
+    p, t = Project.__table__, Theme.__table__
+    head = select(literal("head").label("kind"), literal(0).label("pos"),
+                  cast(p.c.version, String).label("s0"), cast(p.c.updated_at, String).label("s1"),
+                  t.c.specific_objective.label("s2"), *[_S.label(f"s{i}") for i in range(3, 7)],
+                  _N.label("n"), _D.label("d1"), _D.label("d2")) \
+        .select_from(p.outerjoin(t, t.c.id == p.c.theme_id)) \
+        .where(p.c.id == bindparam("pid", type_=String))
+    if not persons:
+        return head
+    u = union_all(head, _persons_part()).subquery()
     return select(u).order_by(u.c.kind, u.c.pos)
 
 
 # Built once: building the statement and its cache key anew took ~15 % of a read's CPU (the
 # SQL is the same every time; only :pid changes).
 _CHILDREN = {True: _children_statement(True), False: _children_statement(False)}
+_HEAD = {True: _head_statement(True), False: _head_statement(False)}
+
+
+async def head(conn, project_id: str, persons: bool) -> tuple[tuple | None, list[dict]]:
+    """(version, last change, theme's specific objective) of a project, or None if there is
+    none, and its persons if asked: one statement (_head_statement)."""
+    top, people = None, []
+    for r in (await conn.execute(_HEAD[persons], {"pid": project_id})).all():
+        if r.kind == "head":
+            top = (int(r.s0), r.s1, r.s2)
+        else:
+            people.append(_person(r))
+    return top, people
+
+
+def _person(r) -> dict[str, Any]:
+    return {"kind": r.s1, "id": r.s0, "name": r.s2, "email": r.s3, "phone": r.s4,
+            "organisation": r.s5, "title": r.s6}
 
 
 async def children(session: AsyncSession, project_id: str, persons: bool = True) -> dict[str, Any]:
@@ -165,9 +203,9 @@ async def children(session: AsyncSession, project_id: str, persons: bool = True)
             out["evaluations"].append({"id": r.s0, "kind": r.s1, "date": r.d1,
                                        "evaluator": r.s2, "findings": r.s3, "link": r.s4})
         elif r.kind == "person":
-            key = "contact_persons" if r.s1 == "contact" else "steering_group"
-            out[key].append({"id": r.s0, "name": r.s2, "email": r.s3, "phone": r.s4,
-                             "organisation": r.s5, "title": r.s6})
+            person = _person(r)
+            key = "contact_persons" if person.pop("kind") == "contact" else "steering_group"
+            out[key].append(person)
     return out
 
 

@@ -13,7 +13,7 @@ from registry import access, exports
 from registry.jobs import router as jobs
 from registry.projects import export as pexport
 from registry.projects import query as pquery
-from registry.projects import repository
+from registry.projects import reads, repository
 from registry.projects.schemas import (
     ProjectCreate,
     ProjectPage,
@@ -21,7 +21,7 @@ from registry.projects.schemas import (
     ProjectUpdate,
     StatusChange,
 )
-from registry.projects.service import ProjectWrite, etag, etag_matches
+from registry.projects.service import ProjectWrite, etag
 from registry.projects.service import project as project_service
 from shared import limits
 from shared.db import SessionDep
@@ -153,23 +153,28 @@ async def _project_response(session, identity, written: ProjectWrite, code: int 
         # Personal data is loaded only for those who may see it (funders decide that first).
         private = access.project_private(identity, p) or identity.has_role("funder")
         kids = await project_service.children(session, p.id, persons=private)
+    objective = await repository.specific_objective(session, p.theme_id)
+    return project_response(identity, ProjectWrite(p, kids), code, headers, lang, objective)
+
+
+def project_response(identity, written: ProjectWrite, code: int = 200,
+                     headers: dict[str, str] | None = None, lang: str = "fi",
+                     objective: str | None = None) -> Response:
+    """The record as JSON (persons for those who may see them), labelled in `lang`."""
+    p, kids = written.project, written.children
     private = access.project_private(identity, p, {f["organisation_id"] for f in kids["funders"]})
     data = project_service.to_json(p, kids, private)
-    data["labels"] = project_service.labels(p, lang, await repository.specific_objective(
-        session, p.theme_id))
+    data["labels"] = project_service.labels(p, lang, objective)
     return ORJSONResponse(data, status_code=code, headers={"ETag": etag(p), **(headers or {})})
 
 
 @router.get("/{project_id}", summary="Read a project", response_model=ProjectRead,
             responses=problem_responses(404))
-async def read_project(project_id: IdPath, session: SessionDep, identity: CurrentIdentity,
+async def read_project(request: Request, project_id: IdPath, identity: CurrentIdentity,
                        if_none_match: IfNoneMatch = None, lang: Lang = "fi") -> Response:
     """One project with its ETag (send it back as If-Match when you change it); `labels` names
     its codes in `lang`."""
-    p = await project_service.get(session, project_id, identity)
-    if etag_matches(if_none_match, etag(p)):
-        return Response(status_code=304, headers={"ETag": etag(p)})
-    return await _project_response(session, identity, ProjectWrite(p), lang=lang)
+    return await reads.read(request, project_id, identity, if_none_match, lang)
 
 
 @router.patch("/{project_id}", summary="Change a project", response_model=ProjectRead,
