@@ -266,3 +266,30 @@ async def test_one_trip_a_statement(tmp_path: Path):
         assert len(trips) == 3
     finally:
         await engine.dispose()
+
+
+async def test_read_one_statement_takes_no_lock_and_sees_only_committed_data(tmp_path: Path):
+    """shared.db.read_one_statement: no BEGIN IMMEDIATE (it neither waits for a writer nor
+    holds the write lock), no COMMIT trip, and only what is committed."""
+    from shared.db import read_one_statement
+
+    path = tmp_path / "one.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(SCHEMA))
+            await conn.execute(text("INSERT INTO t (code) VALUES ('kept')"))
+            await conn.commit()
+        writer = sqlite3.connect(path, isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")  # another process is writing
+        writer.execute("INSERT INTO t (code) VALUES ('not yet')")
+        rows = await asyncio.wait_for(read_one_statement(
+            engine, text("SELECT code FROM t ORDER BY code"), {}), timeout=5)
+        assert [r.code for r in rows] == ["kept"]
+        writer.execute("COMMIT")
+        writer.close()
+        rows = await read_one_statement(engine, text("SELECT count(*) AS n FROM t"), {})
+        assert rows[0].n == 2
+        assert await _other_writer(path) == "free"  # nothing left open
+    finally:
+        await engine.dispose()

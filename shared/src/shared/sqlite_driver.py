@@ -145,7 +145,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     shared.db's "begin" hook through `defer_begin`). `in_transaction`: whether sqlite3 said a
     transaction was open after the last statement (True when not known). Commit and rollback
     make no trip when no transaction is open: one that never ran a statement, or statements
-    run without BEGIN (shared.db.statement_connection), have nothing to end."""
+    run without BEGIN (shared.db.read_one_statement), have nothing to end."""
 
     __slots__ = ("pending_begin", "in_transaction")
     _cursor_cls = OneTripCursor

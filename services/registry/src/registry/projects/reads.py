@@ -4,7 +4,7 @@ A read used to be a transaction of three or four statements (the project through
 child lists, its theme, then COMMIT) and building the JSON: most of its CPU. Now a process
 keeps, for each project it has read lately, the record as rendered at one version, without
 personal data. A read runs one statement outside any transaction (shared.db.
-statement_connection): the project's version and last change, its theme's specific objective
+read_one_statement): the project's version and last change, its theme's specific objective
 and, for those who may see them, its persons (persons are never kept). If the version and last
 change match what is kept, the answer comes from memory; if not (or nothing is kept), the
 record is read as before, in a transaction, and kept.
@@ -35,7 +35,6 @@ from registry.models import Project
 from registry.projects import repository
 from registry.projects.service import ProjectWrite, etag, etag_matches
 from registry.projects.service import project as project_service
-from shared.db import statement_connection
 from shared.identity import Identity
 
 # Project columns a rendered record, its labels and the access rules read (not search_*).
@@ -90,8 +89,8 @@ async def read(request: Request, project_id: str, identity: Identity,
                if_none_match: str | None, lang: str) -> Response:
     kept = cache.get(project_id)
     private = kept is not None and access.project_private(identity, kept.project, kept.funders)
-    async with statement_connection(request.state.sessionmaker.kw["bind"]) as conn:
-        top, people = await repository.head(conn, project_id, persons=private)
+    top, people = await repository.head(None, project_id, persons=private,
+                                        engine=request.state.sessionmaker.kw["bind"])
     if top is None:
         raise access.hide("project", project_id)
     version, changed, objective = top

@@ -36,7 +36,7 @@ from registry.models import (
     Theme,
 )
 from registry.projects import search
-from shared.db import new_id
+from shared.db import new_id, read_one_statement
 
 SCALARS = ("code", "name", "status", "start_date", "end_date", "organisation_id", "funder_id",
            "region_codes", "case_numbers", "appointing_body", "set_up_date", "goals",
@@ -168,11 +168,16 @@ _CHILDREN = {True: _children_statement(True), False: _children_statement(False)}
 _HEAD = {True: _head_statement(True), False: _head_statement(False)}
 
 
-async def head(conn, project_id: str, persons: bool) -> tuple[tuple | None, list[dict]]:
+async def head(session: AsyncSession | None, project_id: str, persons: bool,
+               engine=None) -> tuple[tuple | None, list[dict]]:
     """(version, last change, theme's specific objective) of a project, or None if there is
-    none, and its persons if asked: one statement (_head_statement)."""
+    none, and its persons if asked: one statement (_head_statement), in the session's
+    transaction, or with no `session` on its own (shared.db.read_one_statement on `engine`)."""
     top, people = None, []
-    for r in (await conn.execute(_HEAD[persons], {"pid": project_id})).all():
+    params = {"pid": project_id}
+    rows = (await session.execute(_HEAD[persons], params)).all() if session is not None \
+        else await read_one_statement(engine, _HEAD[persons], params)
+    for r in rows:
         if r.kind == "head":
             top = (int(r.s0), r.s1, r.s2)
         else:
