@@ -79,18 +79,21 @@ def main(argv: list[str] | None = None) -> None:
     print(f"registry_cost: {args.rounds} x {args.requests} requests per path; {info['nproc']} vCPU "
           f"{info['cpu_model']}, Python {info['python']}, {info['started']}")
     results, records, floor_rss = [], [], []
-    trees = [("this tree", None)] + ([("baseline", args.baseline_src)] if args.baseline_src else [])
+    # "nothing kept": the same tree with projects/reads.py's cache off, so every read is the
+    # cold path (a miss) a project not read lately takes.
+    trees = [("this tree", None, None), (UNCACHED, None, {"REGISTRY_READ_CACHE_SIZE": "0"})] \
+        + ([("baseline", args.baseline_src, None)] if args.baseline_src else [])
     for db in [d.strip() for d in args.db.split(",") if d.strip()]:
         if db == "postgres" and not pg_available():
             continue
         services = []
         try:
-            for _label, src in trees:
-                services.append(_start(db, src, MIGRATIONS, upgrade, generate_keypair))
+            for _label, src, env in trees:
+                services.append(_start(db, src, MIGRATIONS, upgrade, generate_keypair, env))
             services.append(_start_floor(services[0]))
             time.sleep(1.0)  # settled, before any request: the idle-memory floor too
             floor_rss.append(rss_mb(services[-1]["proc"].pid))
-            labels = [t for t, _ in trees] + [FLOOR]
+            labels = [t for t, _, _ in trees] + [FLOOR]
             per = {(t, path): [] for t in labels for path in PATHS}
             loads = []
             for rnd in range(args.rounds):
@@ -143,6 +146,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 PATHS = ("GET /projects/{id}", "POST /projects")
+UNCACHED = "this tree, nothing kept (REGISTRY_READ_CACHE_SIZE=0)"
 FLOOR = "floor (bare FastAPI, bytes from memory)"
 
 
@@ -204,7 +208,8 @@ def _start_floor(svc: dict) -> dict:
             "headers": svc["headers"], "full": svc["full"], "pid": svc["pid"]}
 
 
-def _start(db: str, src: str | None, migrations, upgrade, generate_keypair) -> dict:
+def _start(db: str, src: str | None, migrations, upgrade, generate_keypair,
+           extra_env: dict[str, str] | None = None) -> dict:
     import tempfile
     from pathlib import Path
 
@@ -220,7 +225,8 @@ def _start(db: str, src: str | None, migrations, upgrade, generate_keypair) -> d
     port = _free_port()
     env = {**os.environ, "REGISTRY_DATABASE_URL": url,
            "REGISTRY_INTERNAL_TOKEN_PUBLIC_KEY": pub, "REGISTRY_LOG_LEVEL": "WARNING",
-           "REGISTRY_NATS_URL": f"nats://127.0.0.1:{_free_port()}"}  # no NATS: outbox only
+           "REGISTRY_NATS_URL": f"nats://127.0.0.1:{_free_port()}",  # no NATS: outbox only
+           **(extra_env or {})}
     if src:  # the baseline tree's registry package shadows the installed one
         env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.Popen(

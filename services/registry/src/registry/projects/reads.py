@@ -88,13 +88,15 @@ def _visible(identity: Identity, p: Any, funders: frozenset[str]) -> bool:
 async def read(request: Request, project_id: str, identity: Identity,
                if_none_match: str | None, lang: str) -> Response:
     kept = cache.get(project_id)
-    private = kept is not None and access.project_private(identity, kept.project, kept.funders)
+    if kept is None:
+        return await _read_and_keep(request, project_id, identity, if_none_match, lang)
+    private = access.project_private(identity, kept.project, kept.funders)
     top, people = await repository.head(None, project_id, persons=private,
                                         engine=request.state.sessionmaker.kw["bind"])
     if top is None:
         raise access.hide("project", project_id)
     version, changed, objective = top
-    if kept is None or kept.version != version or kept.changed != changed:
+    if kept.version != version or kept.changed != changed:
         return await _read_and_keep(request, project_id, identity, if_none_match, lang)
     p = kept.project
     if not _visible(identity, p, kept.funders):
@@ -131,9 +133,16 @@ async def _read_and_keep(request: Request, project_id: str, identity: Identity,
         if etag_matches(if_none_match, tag):
             await session.commit()
             return Response(status_code=304, headers={"ETag": tag})
-        kids = await project_service.children(session, p.id, persons=True)
-        top, _ = await repository.head(session, project_id, persons=False)
-        objective = top[2] if top else None
+        # Persons are read for those who may see them (funders decide that with the funders
+        # read here), and always when the record is to be kept (its public part without them).
+        kids = await project_service.children(session, p.id, persons=cache.size > 0 or (
+            access.project_private(identity, p) or identity.has_role("funder")))
+        if cache.size <= 0:  # nothing is kept: the read as it was before the cache
+            objective = await repository.specific_objective(session, p.theme_id)
+            top = None
+        else:
+            top, _ = await repository.head(session, project_id, persons=False)
+            objective = top[2] if top else None
         if top is not None and top[0] == p.version:
             # Unchanged since the project row was read: the child lists belong to this version.
             snapshot = SimpleNamespace(**{c: getattr(p, c) for c in _COLUMNS})
