@@ -143,7 +143,8 @@ def row(fig: Figure, *, result: float | None, baseline: float | None = None,
 # --- the figures --------------------------------------------------------------------------------
 
 F = {f.key: f for f in [
-    Figure("registry_read", "registry read GET /projects/{id}, full record (kept, checked per read): service CPU/request",
+    Figure("registry_read", "registry read GET /projects/{id}, full record (kept, checked per "
+           "read): service CPU/request",
            "<= 1 ms", "ms", lambda x: x <= 1.0),
     Figure("registry_create", "registry create POST /projects, full record: service CPU/request",
            "<= 2.5 ms (>= 400/s from one process)", "ms", lambda x: x <= 2.5),
