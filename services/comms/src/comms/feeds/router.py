@@ -6,9 +6,6 @@ import re
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from feedgen.feed import FeedGenerator
-from icalendar import Calendar
-from icalendar import Event as IcsEvent
 
 from comms.feeds import queries
 from shared import limits
@@ -34,6 +31,11 @@ async def events_ics(request: Request, session: SessionDep,
                                                 pattern="^(fi|sv|en)$")] = "fi") -> Response:
     """All open events as iCalendar (times in UTC), titles in `lang` (or Accept-Language)."""
     language = language or lang
+    # Imported here, not at start: the feeds are rarely read, and feedgen (lxml, dateutil) and
+    # icalendar held ~7 MB of every comms process's idle memory (bench/RESULTS-idle-rss.md).
+    from icalendar import Calendar
+    from icalendar import Event as IcsEvent
+
     base = request.state.settings.public_base_url
     cal = Calendar()
     cal.add("prodid", "-//TEKE//comms//FI")
@@ -82,6 +84,8 @@ async def item_feed(
     base = request.state.settings.public_base_url
     rows = await queries.newest_published(session)
     rows = [r for r in rows if r.title.get(language) and (not theme or theme in r.themes)][:50]
+    from feedgen.feed import FeedGenerator  # on demand, as icalendar above
+
     fg = FeedGenerator()
     fg.id(f"{base}/api/v1/feeds/{language}.{fmt}" + (f"?theme={theme}" if theme else ""))
     fg.title(TITLES[language] + (f" – {theme}" if theme else ""))

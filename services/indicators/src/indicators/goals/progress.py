@@ -31,9 +31,8 @@ publishes them) or a survey figure protected as above; goals are the public them
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from indicators.catalogue.service import current_definitions
@@ -43,6 +42,9 @@ from indicators.models import GoalIndicator, IndicatorDefinition, SurveyRound
 from indicators.surveys import privacy
 from indicators.surveys import queries as survey_queries
 from shared.errors import NotFound
+
+if TYPE_CHECKING:  # numpy is imported where the maths runs: ~13 MB of an idle process
+    import numpy as np
 
 SUMMED = ("sum", "count")
 MIN_ORGANISATIONS = 3   # survey figures pooled from fewer: national roles only
@@ -167,6 +169,7 @@ class _SurveyFigures:
     async def figure(self, i: GoalIndicator) -> dict[str, Any] | None:
         """The pooled figure, or None when no instrument measures the indicator or no closed
         round of the theme's projects falls in the period (then reported values count)."""
+        import numpy as np
         if i.indicator_code not in self.measures:
             return None
         ins, dim = self.measures[i.indicator_code]

@@ -6,15 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import re
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from indicators.common import field_error
 from indicators.models import Instrument, SurveyRound
 from indicators.surveys import stats
 from shared import limits
 from shared.errors import PayloadTooLarge, Unprocessable
+
+if TYPE_CHECKING:  # numpy is imported where the maths runs: ~13 MB of an idle process
+    import numpy as np
 
 UNIT_CHARS = 80                 # as ResponseIn.unit
 _WHOLE = re.compile(r"[+-]?\d{1,6}")
@@ -29,6 +30,7 @@ def check_units(r: SurveyRound, units: list[str | None], field: str) -> None:
 
 
 def answers_from_json(ins: Instrument, responses: list[Any]) -> tuple[np.ndarray, list]:
+    import numpy as np
     sc = stats.Scoring.of(ins)
     ids = sc.item_ids
     errors = []
@@ -54,6 +56,7 @@ def answers_from_json(ins: Instrument, responses: list[Any]) -> tuple[np.ndarray
 def answers_from_csv(ins: Instrument, body: bytes) -> tuple[np.ndarray, list]:
     """CSV with a header: the instrument's item ids and optionally `unit`. Answers are whole
     numbers on the scale; every row is checked before anything is stored."""
+    import numpy as np
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:

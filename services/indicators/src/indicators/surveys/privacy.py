@@ -31,11 +31,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from shared.logging import get_logger
+
+if TYPE_CHECKING:  # numpy is imported where the maths runs: ~13 MB of an idle process
+    import numpy as np
 
 log = get_logger(__name__)
 EPS = 1e-7
@@ -101,6 +102,7 @@ class Table:
 def band_index(scores: np.ndarray, bands: Sequence[dict[str, Any]]) -> np.ndarray:
     """Band of each score. Bands are contiguous: band j covers [min_j, min_j+1), the last
     one up to its max inclusive (checked by `check_bands` when an instrument is loaded)."""
+    import numpy as np
     mins = np.array([float(b["min"]) for b in bands])
     # Scores are means of integers; rounding keeps 0.4 * 100 from falling below 40.
     return np.clip(np.searchsorted(mins, np.round(scores, 6), side="right") - 1, 0, len(bands) - 1)
@@ -140,6 +142,7 @@ def _combinations(breakdowns: Sequence[np.ndarray], n: int) -> tuple[np.ndarray,
     breakdown), and each respondent's row. One flat key per respondent (the codes in mixed
     radix, the first breakdown most significant) keeps the order of a row-wise unique and sorts
     a million keys in a fraction of the time `np.unique(axis=0)` takes."""
+    import numpy as np
     if not breakdowns:
         return np.zeros((1 if n else 0, 1), dtype=np.int64), np.zeros(n, dtype=np.int64)
     if not n:
@@ -153,6 +156,7 @@ def _combinations(breakdowns: Sequence[np.ndarray], n: int) -> tuple[np.ndarray,
 
 def _build(prot: Protection, breakdowns: Sequence[np.ndarray], bands: np.ndarray | None,
            n_bands: int) -> Table:
+    import numpy as np
     n = len(breakdowns[0]) if breakdowns else (len(bands) if bands is not None else 0)
     nb = n_bands if bands is not None else 0
     # Fine cells: the group combinations that occur (others are structural zeros an attacker
@@ -170,6 +174,7 @@ def _build(prot: Protection, breakdowns: Sequence[np.ndarray], bands: np.ndarray
     by_support: dict[bytes, int] = {}
 
     def add(name: tuple, mask: np.ndarray, listed: bool = False) -> int:
+        import numpy as np
         cells = np.flatnonzero(mask)
         key = cells.tobytes()
         i = by_support.get(key)
@@ -309,6 +314,7 @@ def linprog(*args: Any, **kwargs: Any) -> Any:
 
 def _audit(t: Table) -> list[int]:
     """Indices of withheld figures whose feasible interval the protection does not allow."""
+    import numpy as np
     figs, prot = t.figures, t.protection
     hidden = [i for i, f in enumerate(figs) if f.hidden]
     if not hidden:
@@ -317,6 +323,7 @@ def _audit(t: Table) -> list[int]:
     from scipy.sparse import csr_matrix  # see linprog: scipy only where it is used
 
     def matrix(rows: list[Figure]) -> csr_matrix:
+        import numpy as np
         data_rows = np.concatenate([np.full(len(f.cells), r) for r, f in enumerate(rows)]) \
             if rows else np.zeros(0, dtype=np.int64)
         cols = np.concatenate([f.cells for f in rows]) if rows else np.zeros(0, dtype=np.int64)
@@ -328,6 +335,7 @@ def _audit(t: Table) -> list[int]:
     b_ub = -np.ones(len(listed)) if listed else None
 
     def bound(f: Figure, sense: float) -> float:
+        import numpy as np
         c = np.zeros(t.n_cells)
         c[f.cells] = sense
         t.lp_solves += 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -104,6 +103,7 @@ async def next_close(session: AsyncSession) -> dt.datetime | None:
 
 
 async def load_scores(session: AsyncSession, round_id: str, dim_codes: list[str]):
+    import numpy as np
     rows = (await session.execute(select(survey_response.c.unit, survey_response.c.total,
                                          survey_response.c.dimension_scores)
                                   .where(survey_response.c.round_id == round_id))).all()

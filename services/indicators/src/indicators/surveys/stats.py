@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where the maths runs: ~13 MB of an idle process
+    import numpy as np
 
 Z975 = 1.959963984540054
 
@@ -33,6 +34,7 @@ class Scoring:
 
     @classmethod
     def of(cls, instrument: Any) -> Scoring:
+        import numpy as np
         items = instrument.items
         dims = [d["code"] for d in instrument.dimensions]
         return cls(
@@ -47,6 +49,7 @@ class Scoring:
     def invalid_rows(self, answers: np.ndarray) -> np.ndarray:
         """Rows with an answer missing, not a whole number, or outside the scale: the
         instrument's items take integers on its scale and nothing else."""
+        import numpy as np
         with np.errstate(invalid="ignore"):
             return np.isnan(answers).any(axis=1) | (answers != np.round(answers)).any(axis=1) | \
                 (answers < self.scale_min).any(axis=1) | (answers > self.scale_max).any(axis=1)
@@ -57,6 +60,7 @@ class Scoring:
 
     def score(self, answers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(total per respondent, dimension scores per respondent x dimension)."""
+        import numpy as np
         a = np.where(self.reverse, self.scale_min + self.scale_max - answers, answers)
         total = self._finish(a.mean(axis=1))
         dims = np.column_stack([self._finish(a[:, idx].mean(axis=1)) for idx in self.dim_index]) \
