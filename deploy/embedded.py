@@ -341,7 +341,7 @@ class Stack:
         self.procs[name] = subprocess.Popen(
             [PYTHON, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1",
              "--port", str(self.ports[name]), "--no-access-log", "--log-level", "warning",
-             "--no-server-header",
+             "--no-server-header", "--ws", "none",  # no service speaks WebSocket (~1 MB idle)
              "--timeout-graceful-shutdown", "5"],
             env=self.env(name), cwd=ROOT, stdout=log, stderr=log, preexec_fn=_die_with_parent)
         self.started_at[name] = time.monotonic()

@@ -113,7 +113,7 @@ def test_migrate_jobs_and_servers_run_the_right_commands(config: dict) -> None:
         assert services[f"{pkg}-migrate"].get("restart") == "no"
         assert services[pkg]["command"] == [
             "uvicorn", f"{pkg}.main:create_app", "--factory", "--host", "0.0.0.0",
-            "--port", str(PORTS[pkg]), "--no-server-header"]
+            "--port", str(PORTS[pkg]), "--no-server-header", "--ws", "none"]
         # A migrate job uses its server's image and environment (the settings refuse to load
         # in production without the secrets, so the job needs them too).
         assert services[f"{pkg}-migrate"]["image"] == services[pkg]["image"]

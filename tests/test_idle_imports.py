@@ -2,7 +2,8 @@
 a rarely used endpoint, a CLI or a computation needs. Each of these held megabytes of every idle
 process: numpy ~13 MB (indicators: survey maths), feedgen with lxml and icalendar ~7 MB (comms:
 the feeds), openpyxl ~22 MB (XLSX exports), alembic ~23 MB (migrations run in `<svc>.cli migrate`,
-never in the service). The registry keeps numpy: its project index is built at start.
+never in the service), aiohttp ~7.6 MB (nats-py's unused WebSocket transport). The registry
+keeps numpy: its project index is built at start.
 
 Checked in a fresh interpreter per service: import `<svc>.main`, build the app, list sys.modules.
 """
@@ -16,10 +17,12 @@ import sys
 import pytest
 
 NEVER = ("openpyxl", "alembic", "scipy")
+# aiohttp ~7.6 MB: nats-py's WebSocket transport (shared/events/_nats_without_websockets.py).
+SERVICE = (*NEVER, "aiohttp")
 ON_DEMAND = {
-    "registry": NEVER,
-    "indicators": (*NEVER, "numpy"),
-    "comms": (*NEVER, "numpy", "feedgen", "lxml", "icalendar"),
+    "registry": SERVICE,
+    "indicators": (*SERVICE, "numpy"),
+    "comms": (*SERVICE, "numpy", "feedgen", "lxml", "icalendar"),
     "gateway": (*NEVER, "numpy", "sqlalchemy.dialects.postgresql"),
 }
 

@@ -248,7 +248,7 @@ def test_deployments_have_probes_resources_and_the_right_command(rendered: dict,
         container = main_container(deployment)
         port = PORTS[pkg]
         assert container["command"] == ["uvicorn", f"{pkg}.main:create_app", "--factory", "--host",
-                                        "0.0.0.0", "--port", str(port), "--no-server-header"]
+                                        "0.0.0.0", "--port", str(port), "--no-server-header", "--ws", "none"]
         assert container["ports"] == [{"name": "http", "containerPort": port}]
         assert env_map(container)["PORT"]["value"] == str(port)
         # The gateway's own readiness: its /readyz needs every upstream (deploy/k8s/base/gateway.yaml).

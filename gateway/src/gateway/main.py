@@ -16,6 +16,7 @@ from gateway.config import Settings
 from gateway.openapi import OpenAPIMerger, install_docs
 from gateway.proxy import ForwardingApp, Upstreams
 from gateway.views import router as views_router
+from shared import memory
 from shared.db import create_engine, make_sessionmaker
 from shared.errors import Unauthorized, install_error_handlers
 from shared.identity import InternalTokenSigner
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None):
         forwarder.signer = InternalTokenSigner(
             settings.internal_token_private_key, lifetime=settings.internal_token_lifetime_seconds)
         log.info("gateway.started", upstreams=upstreams.addresses)
+        memory.settle()
         try:
             yield {"sessionmaker": maker}
         finally:

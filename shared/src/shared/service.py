@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import MetaData, func, select, text
 
-from shared import limits
+from shared import limits, memory
 from shared.db import create_engine, make_sessionmaker
 from shared.errors import NotFound, install_error_handlers, problem_responses
 from shared.events.consumer import Consumer, EventApplier, HandlerRegistry, StreamSpec
@@ -271,6 +271,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings | None = Non
             async with AsyncExitStack() as stack:
                 for task in background:
                     await stack.enter_async_context(task(state))
+                memory.settle()
                 yield state
         finally:
             await runtime.stop()

@@ -1,5 +1,6 @@
 """The event kit: CloudEvents envelopes, transactional outbox + relay, exactly-once consumers."""
 
+from shared.events import _nats_without_websockets  # noqa: F401, I001  (first: see there)
 from shared.events.consumer import (
     Consumer,
     EventApplier,
