@@ -159,137 +159,120 @@ async def _other_writer(path: Path) -> str:
     return await asyncio.to_thread(attempt)
 
 
-async def test_first_statement_takes_the_write_lock_and_commit_releases_it(tmp_path: Path):
-    path = tmp_path / "lock.db"
+@pytest.fixture
+async def db(tmp_path: Path):
+    """A file database through shared.db.create_engine with table t made: (path, engine)."""
+    path = tmp_path / "t.db"
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(SCHEMA))
-            await conn.commit()
-            assert await _other_writer(path) == "free"
-            # A read is the transaction's first statement: BEGIN IMMEDIATE came with it.
-            await conn.execute(text("SELECT count(*) FROM t"))
-            assert await _other_writer(path) == "locked"
-            await conn.execute(text("INSERT INTO t (code) VALUES ('x')"))
-            await conn.commit()
-            assert await _other_writer(path) == "free"
-            await conn.execute(text("INSERT INTO t (code) VALUES ('y')"))
-            await conn.rollback()
-            assert await _other_writer(path) == "free"
-            rows = (await conn.execute(text("SELECT code FROM t"))).scalars().all()
-            await conn.rollback()
-        assert rows == ["x"]
-    finally:
-        await engine.dispose()
+    async with engine.connect() as conn:
+        await conn.execute(text(SCHEMA))
+        await conn.commit()
+    yield path, engine
+    await engine.dispose()
 
 
-async def test_a_transaction_without_statements_commits_and_rolls_back(tmp_path: Path):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
-    maker = make_sessionmaker(engine)
-    try:
-        async with engine.connect() as conn:
-            await conn.begin()
-            await conn.commit()
-            await conn.begin()
-            await conn.rollback()
-            raw = (await conn.get_raw_connection()).dbapi_connection
-            assert raw.pending_begin is None
-        async with maker() as session:  # the request shape: a session that ends untouched
-            await session.commit()
-        async with engine.connect() as conn:
-            assert (await conn.execute(text("SELECT 1"))).scalar() == 1
-            await conn.commit()
-    finally:
-        await engine.dispose()
+async def test_first_statement_takes_the_write_lock_and_commit_releases_it(db):
+    path, engine = db
+    async with engine.connect() as conn:
+        assert await _other_writer(path) == "free"
+        # A read is the transaction's first statement: BEGIN IMMEDIATE came with it.
+        await conn.execute(text("SELECT count(*) FROM t"))
+        assert await _other_writer(path) == "locked"
+        await conn.execute(text("INSERT INTO t (code) VALUES ('x')"))
+        await conn.commit()
+        assert await _other_writer(path) == "free"
+        await conn.execute(text("INSERT INTO t (code) VALUES ('y')"))
+        await conn.rollback()
+        assert await _other_writer(path) == "free"
+        rows = (await conn.execute(text("SELECT code FROM t"))).scalars().all()
+        await conn.rollback()
+    assert rows == ["x"]
 
 
-async def test_a_stream_as_first_statement_runs_in_the_transaction(tmp_path: Path):
-    path = tmp_path / "stream.db"
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(SCHEMA))
-            await conn.execute(text("INSERT INTO t (code) VALUES ('a'), ('b'), ('c')"))
-            await conn.commit()
-            result = await conn.stream(text("SELECT code FROM t ORDER BY code"))
-            assert await _other_writer(path) == "locked"  # BEGIN IMMEDIATE ran first
-            assert [r[0] async for r in result] == ["a", "b", "c"]
-            await conn.commit()
-            assert await _other_writer(path) == "free"
-    finally:
-        await engine.dispose()
+async def test_a_transaction_without_statements_commits_and_rolls_back(db):
+    _, engine = db
+    async with engine.connect() as conn:
+        await conn.begin()
+        await conn.commit()
+        await conn.begin()
+        await conn.rollback()
+        raw = (await conn.get_raw_connection()).dbapi_connection
+        assert raw.pending_begin is None
+    async with make_sessionmaker(engine)() as session:  # a request's session left untouched
+        await session.commit()
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT 1"))).scalar() == 1
+        await conn.commit()
 
 
-async def test_errors_are_the_drivers_and_leave_nothing_written(tmp_path: Path):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'err.db'}")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(SCHEMA))
+async def test_a_stream_as_first_statement_runs_in_the_transaction(db):
+    path, engine = db
+    async with engine.connect() as conn:
+        await conn.execute(text("INSERT INTO t (code) VALUES ('a'), ('b'), ('c')"))
+        await conn.commit()
+        result = await conn.stream(text("SELECT code FROM t ORDER BY code"))
+        assert await _other_writer(path) == "locked"  # BEGIN IMMEDIATE ran first
+        assert [r[0] async for r in result] == ["a", "b", "c"]
+        await conn.commit()
+        assert await _other_writer(path) == "free"
+
+
+async def test_errors_are_the_drivers_and_leave_nothing_written(db):
+    _, engine = db
+    async with engine.connect() as conn:
+        await conn.execute(text("INSERT INTO t (code) VALUES ('dup')"))
+        await conn.commit()
+        await conn.execute(text("INSERT INTO t (code) VALUES ('new')"))
+        with pytest.raises(IntegrityError) as caught:
             await conn.execute(text("INSERT INTO t (code) VALUES ('dup')"))
-            await conn.commit()
-            await conn.execute(text("INSERT INTO t (code) VALUES ('new')"))
-            with pytest.raises(IntegrityError) as caught:
-                await conn.execute(text("INSERT INTO t (code) VALUES ('dup')"))
-            assert isinstance(caught.value.orig, sqlite3.IntegrityError)
-            assert "UNIQUE constraint failed: t.code" in str(caught.value.orig)
-            await conn.rollback()
-            with pytest.raises(OperationalError, match="no such table"):
-                await conn.execute(text("SELECT * FROM missing"))
-            await conn.rollback()
-            codes = (await conn.execute(text("SELECT code FROM t"))).scalars().all()
-            await conn.rollback()
-        assert codes == ["dup"]  # 'new' went with the failed transaction
-    finally:
-        await engine.dispose()
+        assert isinstance(caught.value.orig, sqlite3.IntegrityError)
+        assert "UNIQUE constraint failed: t.code" in str(caught.value.orig)
+        await conn.rollback()
+        with pytest.raises(OperationalError, match="no such table"):
+            await conn.execute(text("SELECT * FROM missing"))
+        await conn.rollback()
+        codes = (await conn.execute(text("SELECT code FROM t"))).scalars().all()
+        await conn.rollback()
+    assert codes == ["dup"]  # 'new' went with the failed transaction
 
 
-async def test_one_trip_a_statement(tmp_path: Path):
+async def test_one_trip_a_statement(db):
     """The point of the adapter: a transaction of one SELECT is two trips (the SELECT with its
     BEGIN, then COMMIT), not the stock adapter's nine."""
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'trips.db'}")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(SCHEMA))
+    _, engine = db
+    async with engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        queue, trips = driver._tx, []
+        put = queue.put_nowait
+        driver._tx = type("Counting", (), {
+            "put_nowait": lambda _self, item: (trips.append(item), put(item))[1],
+            "get": lambda _self: queue.get()})()
+        try:
+            await conn.execute(text("SELECT * FROM t WHERE code = :c"), {"c": "x"})
+            await conn.execute(text("INSERT INTO t (code) VALUES (:c)"), [{"c": "p"}, {"c": "q"}])
             await conn.commit()
-            driver = (await conn.get_raw_connection()).driver_connection
-            queue, trips = driver._tx, []
-            put = queue.put_nowait
-            driver._tx = type("Counting", (), {
-                "put_nowait": lambda _self, item: (trips.append(item), put(item))[1],
-                "get": lambda _self: queue.get()})()
-            try:
-                await conn.execute(text("SELECT * FROM t WHERE code = :c"), {"c": "x"})
-                await conn.execute(text("INSERT INTO t (code) VALUES (:c)"), [{"c": "p"}, {"c": "q"}])
-                await conn.commit()
-            finally:
-                driver._tx = queue
-        assert len(trips) == 3
-    finally:
-        await engine.dispose()
+        finally:
+            driver._tx = queue
+    assert len(trips) == 3
 
 
-async def test_read_one_statement_takes_no_lock_and_sees_only_committed_data(tmp_path: Path):
+async def test_read_one_statement_takes_no_lock_and_sees_only_committed_data(db):
     """shared.db.read_one_statement: no BEGIN IMMEDIATE (it neither waits for a writer nor
     holds the write lock), no COMMIT trip, and only what is committed."""
     from shared.db import read_one_statement
 
-    path = tmp_path / "one.db"
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(SCHEMA))
-            await conn.execute(text("INSERT INTO t (code) VALUES ('kept')"))
-            await conn.commit()
-        writer = sqlite3.connect(path, isolation_level=None)
-        writer.execute("BEGIN IMMEDIATE")  # another process is writing
-        writer.execute("INSERT INTO t (code) VALUES ('not yet')")
-        rows = await asyncio.wait_for(read_one_statement(
-            engine, text("SELECT code FROM t ORDER BY code"), {}), timeout=5)
-        assert [r.code for r in rows] == ["kept"]
-        writer.execute("COMMIT")
-        writer.close()
-        rows = await read_one_statement(engine, text("SELECT count(*) AS n FROM t"), {})
-        assert rows[0].n == 2
-        assert await _other_writer(path) == "free"  # nothing left open
-    finally:
-        await engine.dispose()
+    path, engine = db
+    async with engine.connect() as conn:
+        await conn.execute(text("INSERT INTO t (code) VALUES ('kept')"))
+        await conn.commit()
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process is writing
+    writer.execute("INSERT INTO t (code) VALUES ('not yet')")
+    rows = await asyncio.wait_for(read_one_statement(
+        engine, text("SELECT code FROM t ORDER BY code"), {}), timeout=5)
+    assert [r.code for r in rows] == ["kept"]
+    writer.execute("COMMIT")
+    writer.close()
+    rows = await read_one_statement(engine, text("SELECT count(*) AS n FROM t"), {})
+    assert rows[0].n == 2
+    assert await _other_writer(path) == "free"  # nothing left open

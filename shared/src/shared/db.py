@@ -136,6 +136,10 @@ def make_base(metadata: MetaData) -> type[DeclarativeBase]:
     return Base
 
 
+# Execution option of a connection whose statements run without BEGIN (read_one_statement).
+NO_BEGIN = "teke_no_begin"
+
+
 def create_engine(url: str, *, pool_size: int = 10, sqlite_reader: bool = False) -> AsyncEngine:
     """Engine with SQLite set up for concurrent use: WAL, foreign keys, busy timeout.
 
@@ -177,9 +181,6 @@ def create_engine(url: str, *, pool_size: int = 10, sqlite_reader: bool = False)
 
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
-
-
-NO_BEGIN = "teke_no_begin"
 
 
 async def read_one_statement(engine: AsyncEngine, statement: Any,

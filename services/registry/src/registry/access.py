@@ -32,6 +32,12 @@ def project_private(identity: Identity, p: Project, past_funders: set[str] = fro
                 and (identity.org == p.funder_id or identity.org in past_funders))
 
 
+def project_open(identity: Identity, p: Project) -> bool:
+    """Visible to this caller whoever funds it: national roles see everything, everyone a
+    published project that is not archived (no need to look up past funders)."""
+    return identity.is_national or (p.published and not p.archived)
+
+
 def project_visible(identity: Identity, p: Project, past_funders: set[str] = frozenset()) -> bool:
     if identity.reads_national:
         return True

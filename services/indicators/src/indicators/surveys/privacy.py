@@ -174,7 +174,6 @@ def _build(prot: Protection, breakdowns: Sequence[np.ndarray], bands: np.ndarray
     by_support: dict[bytes, int] = {}
 
     def add(name: tuple, mask: np.ndarray, listed: bool = False) -> int:
-        import numpy as np
         cells = np.flatnonzero(mask)
         key = cells.tobytes()
         i = by_support.get(key)
@@ -323,7 +322,6 @@ def _audit(t: Table) -> list[int]:
     from scipy.sparse import csr_matrix  # see linprog: scipy only where it is used
 
     def matrix(rows: list[Figure]) -> csr_matrix:
-        import numpy as np
         data_rows = np.concatenate([np.full(len(f.cells), r) for r, f in enumerate(rows)]) \
             if rows else np.zeros(0, dtype=np.int64)
         cols = np.concatenate([f.cells for f in rows]) if rows else np.zeros(0, dtype=np.int64)
@@ -335,7 +333,6 @@ def _audit(t: Table) -> list[int]:
     b_ub = -np.ones(len(listed)) if listed else None
 
     def bound(f: Figure, sense: float) -> float:
-        import numpy as np
         c = np.zeros(t.n_cells)
         c[f.cells] = sense
         t.lp_solves += 1

@@ -69,20 +69,8 @@ class ReadCache:
         while len(self._kept) > self.size:
             self._kept.popitem(last=False)
 
-    def drop(self, project_id: str) -> None:
-        self._kept.pop(project_id, None)
-
-    def __len__(self) -> int:
-        return len(self._kept)
-
 
 cache = ReadCache(2000)
-
-
-def _visible(identity: Identity, p: Any, funders: frozenset[str]) -> bool:
-    # project_service.get's rule, with the funders already at hand.
-    return identity.is_national or (p.published and not p.archived) \
-        or access.project_visible(identity, p, funders)
 
 
 async def read(request: Request, project_id: str, identity: Identity,
@@ -99,7 +87,7 @@ async def read(request: Request, project_id: str, identity: Identity,
     if kept.version != version or kept.changed != changed:
         return await _read_and_keep(request, project_id, identity, if_none_match, lang)
     p = kept.project
-    if not _visible(identity, p, kept.funders):
+    if not (access.project_open(identity, p) or access.project_visible(identity, p, kept.funders)):
         raise access.hide("project", project_id)
     tag = etag(p)
     if etag_matches(if_none_match, tag):
@@ -151,6 +139,16 @@ async def _read_and_keep(request: Request, project_id: str, identity: Identity,
                 funders=frozenset(f["organisation_id"] for f in kids["funders"]),
                 public=project_service.to_json(snapshot, kids, private=False)))
         await session.commit()
-    from registry.projects.router import project_response  # the router imports this module
-
     return project_response(identity, ProjectWrite(p, kids), lang=lang, objective=objective)
+
+
+def project_response(identity: Identity, written: ProjectWrite, code: int = 200,
+                     headers: dict[str, str] | None = None, lang: str = "fi",
+                     objective: str | None = None) -> Response:
+    """The record as JSON (persons for those who may see them), labelled in `lang`: what a read
+    not answered from a kept record, and every write, answers."""
+    p, kids = written.project, written.children
+    private = access.project_private(identity, p, {f["organisation_id"] for f in kids["funders"]})
+    data = project_service.to_json(p, kids, private)
+    data["labels"] = project_service.labels(p, lang, objective)
+    return ORJSONResponse(data, status_code=code, headers={"ETag": etag(p), **(headers or {})})

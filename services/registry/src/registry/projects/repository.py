@@ -112,14 +112,14 @@ async def history(session: AsyncSession, project_id: str) -> list[History]:
 _N, _D, _S = cast(null(), Money), cast(null(), Date), cast(null(), String)
 
 
-def _part(kind: str, table, order, texts=(), money=_N, d1=_D, d2=_D, where=None):
+def _part(kind: str, table, order, texts=(), money=_N, d1=_D, d2=_D):
     """One branch of a UNION ALL in the common shape (kind, position in that list's own order,
     seven text columns, one money, two dates), for the project bound as :pid."""
     texts = [*texts, *[_S] * (7 - len(texts))]
     return select(literal(kind).label("kind"), func.row_number().over(order_by=order)
                   .label("pos"), *[t.label(f"s{i}") for i, t in enumerate(texts)],
                   money.label("n"), d1.label("d1"), d2.label("d2")) \
-        .where(table.c.project_id == bindparam("pid", type_=String) if where is None else where)
+        .where(table.c.project_id == bindparam("pid", type_=String))
 
 
 def _persons_part():
@@ -132,13 +132,12 @@ def _children_statement(persons: bool):
     """The child lists in one round trip: a UNION ALL of the child tables (_part)."""
     pt, bt, ft = ProjectPartner.__table__, ProjectBudget.__table__, ProjectFunder.__table__
     et = ProjectEvaluation.__table__
-    part = _part
-    parts = [part("budget", bt, bt.c.source, [bt.c.source], money=bt.c.amount),
-             part("partner", pt, pt.c.organisation_id, [pt.c.organisation_id, pt.c.role]),
-             part("funder", ft, ft.c.valid_from, [ft.c.organisation_id], d1=ft.c.valid_from,
-                  d2=ft.c.valid_to),
-             part("evaluation", et, et.c.date, [et.c.id, et.c.kind, et.c.evaluator,
-                                                et.c.findings, et.c.link], d1=et.c.date)]
+    parts = [_part("budget", bt, bt.c.source, [bt.c.source], money=bt.c.amount),
+             _part("partner", pt, pt.c.organisation_id, [pt.c.organisation_id, pt.c.role]),
+             _part("funder", ft, ft.c.valid_from, [ft.c.organisation_id], d1=ft.c.valid_from,
+                   d2=ft.c.valid_to),
+             _part("evaluation", et, et.c.date, [et.c.id, et.c.kind, et.c.evaluator,
+                                                 et.c.findings, et.c.link], d1=et.c.date)]
     if persons:
         parts.append(_persons_part())
     u = union_all(*parts).subquery()

@@ -21,7 +21,7 @@ from registry.projects.schemas import (
     ProjectUpdate,
     StatusChange,
 )
-from registry.projects.service import ProjectWrite, etag
+from registry.projects.service import ProjectWrite
 from registry.projects.service import project as project_service
 from shared import limits
 from shared.db import SessionDep
@@ -154,18 +154,7 @@ async def _project_response(session, identity, written: ProjectWrite, code: int 
         private = access.project_private(identity, p) or identity.has_role("funder")
         kids = await project_service.children(session, p.id, persons=private)
     objective = await repository.specific_objective(session, p.theme_id)
-    return project_response(identity, ProjectWrite(p, kids), code, headers, lang, objective)
-
-
-def project_response(identity, written: ProjectWrite, code: int = 200,
-                     headers: dict[str, str] | None = None, lang: str = "fi",
-                     objective: str | None = None) -> Response:
-    """The record as JSON (persons for those who may see them), labelled in `lang`."""
-    p, kids = written.project, written.children
-    private = access.project_private(identity, p, {f["organisation_id"] for f in kids["funders"]})
-    data = project_service.to_json(p, kids, private)
-    data["labels"] = project_service.labels(p, lang, objective)
-    return ORJSONResponse(data, status_code=code, headers={"ETag": etag(p), **(headers or {})})
+    return reads.project_response(identity, ProjectWrite(p, kids), code, headers, lang, objective)
 
 
 @router.get("/{project_id}", summary="Read a project", response_model=ProjectRead,

@@ -97,9 +97,7 @@ class ProjectService:
         project = await repository.get(session, project_id)
         if project is None:
             raise access.hide("project", project_id)
-        # Published and not archived is visible to all: no need to look up past funders.
-        if identity is not None and not identity.is_national \
-                and not (project.published and not project.archived) \
+        if identity is not None and not access.project_open(identity, project) \
                 and not access.project_visible(identity, project,
                                                await self.past_funders(session, project.id)):
             raise access.hide("project", project_id)
