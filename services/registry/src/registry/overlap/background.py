@@ -45,7 +45,7 @@ def refresher(state: dict[str, Any]) -> PeriodicTask:
             async with state["sessionmaker"]() as session:
                 try:
                     await build.rebuild(UnitOfWork(session, state["outbox"]),
-                                        incremental=asked == "incremental")
+                                        incremental=asked == "incremental", release=True)
                 except build.Superseded:  # another replica's build landed first: it stands
                     await session.rollback()
                     return None

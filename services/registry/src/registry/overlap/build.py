@@ -14,8 +14,6 @@ import asyncio
 import time
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from registry.events import overlap as events
 from registry.overlap import queries, scoring
 from registry.overlap.index import SimilarityIndex, for_session
@@ -31,8 +29,10 @@ NEIGHBOURS = 10  # text neighbours per project and language kept in the report
 INCREMENTAL_SHARE = 0.05  # more changed projects than this share (and 200): a full build
 
 
-async def _pairs(session: AsyncSession, idx: SimilarityIndex,
-                 only: set[str] | None) -> list[dict[str, Any]]:
+async def _pairs(idx: SimilarityIndex, only: set[str] | None,
+                 shared: list[Any]) -> list[dict[str, Any]]:
+    """The report's rows from the index and the shared workplaces; no database (none is held
+    for the minutes this takes at national size)."""
     found: dict[tuple[str, str], tuple[float, str | None]] = {}
     todo = idx.project_ids() if only is None else sorted(
         i for i in only if (m := idx.get(i)) is not None and not m.archived)
@@ -44,7 +44,7 @@ async def _pairs(session: AsyncSession, idx: SimilarityIndex,
         if n % 5 == 4:
             await asyncio.sleep(0)  # in the service: let requests in between (~0.1 s a step)
     workplaces: dict[tuple[str, str], list[Any]] = {}
-    for r in await queries.all_shared_workplaces(session, only):
+    for r in shared:
         workplaces.setdefault((r.a_id, r.b_id), []).append(r)
     now, rows = utcnow(), []
     for key in sorted(set(found) | set(workplaces)):
@@ -70,35 +70,55 @@ class Superseded(Exception):
 
 
 async def rebuild(uow: UnitOfWork, identity: Identity | None = None,
-                  incremental: bool = False) -> dict[str, Any]:
-    """`identity` None: the CLI, the background task or the demo."""
+                  incremental: bool = False, *, release: bool = False) -> dict[str, Any]:
+    """`identity` None: the CLI, the background task or the demo. Leaves the build's writes
+    and events in the session's transaction, for the caller to commit.
+
+    `release` (the background task and the CLI): the reads run in a transaction of their own,
+    ended before scoring, so no connection is held for the minutes scoring takes (SQLite has
+    one a process); the session must not be in a transaction. Without it (the demo, inside its
+    larger unit of work) all runs in the caller's transaction."""
     if identity is not None and not identity.is_national:
         raise Forbidden("only coordinators and admins rebuild the overlap report")
+    if release and uow.session.in_transaction():
+        raise RuntimeError("rebuild(release=True) would end the caller's transaction")
     async with _LOCK:
-        return await _rebuild(uow, incremental)
+        return await _rebuild(uow, incremental, release)
 
 
-async def _rebuild(uow: UnitOfWork, incremental: bool) -> dict[str, Any]:
+async def _rebuild(uow: UnitOfWork, incremental: bool, release: bool) -> dict[str, Any]:
     session = uow.session
     started = time.perf_counter()
+    # Read: the index synced to `seq` and, in the same transaction, what else scoring needs.
     idx = for_session(session)
     seq = await idx.sync(session)
     last, _ = await queries.build_state(session)
     read = last.built_at if last is not None else None
+    projects = len(idx.project_ids())
     only = None
     if incremental and last is not None:
         only = await queries.changed_projects(session, last.change_seq, seq)
-        if len(only) > max(200, INCREMENTAL_SHARE * len(idx.project_ids())):
+        if len(only) > max(200, INCREMENTAL_SHARE * projects):
             only = None
+    shared = await queries.all_shared_workplaces(session, only)
+    if release:
+        await session.rollback()  # read only; the connection goes back to the pool
+    # Score, holding no connection (with `release`). Requests may sync the index further
+    # meanwhile; their changes come after `seq`, so the next incremental build redoes them.
     if only is None:
         idx.pack()  # the IDF of today's corpus
-    before = await queries.pair_ids(session, double_only=True)
-    rows = await _pairs(session, idx, only)
-    total = await queries.replace_pairs(session, rows, only)
-    build = {"built_at": utcnow(), "change_seq": seq, "projects": len(idx.project_ids()),
-             "pairs": total, "build_ms": int((time.perf_counter() - started) * 1000)}
+    rows = await _pairs(idx, only, shared)
+    # Write, in one transaction: the compare-and-set first, so a build that lost to another
+    # replica's touches no pair (on PostgreSQL it waits here for the other's commit), and
+    # `before` is the report as the last recorded build left it.
+    build = {"built_at": utcnow(), "change_seq": seq, "projects": projects, "pairs": 0,
+             "build_ms": 0}
     if not await queries.save_build(session, build, read):
         raise Superseded
+    before = await queries.pair_ids(session, double_only=True)
+    total = await queries.replace_pairs(session, rows, only)
+    build.update(pairs=total, build_ms=int((time.perf_counter() - started) * 1000))
+    await queries.build_totals(session, build)
     new = [r for r in rows if r["double_funding"] and r["id"] not in before]
     funders = await queries.funders(session, sorted({i for r in new
                                                      for i in (r["project_a_id"], r["project_b_id"])}))
@@ -124,8 +144,9 @@ async def rebuild_if_stale(maker, outbox) -> None:
         last, _ = await queries.build_state(session)
         if last is not None and not await queries.changes_since(session, last.change_seq):
             return
+        await session.rollback()  # read only; rebuild reads again in its own transaction
         try:
-            await rebuild(UnitOfWork(session, outbox), incremental=True)
+            await rebuild(UnitOfWork(session, outbox), incremental=True, release=True)
         except Superseded:  # another replica built it meanwhile: nothing is left to do
             await session.rollback()
             return

@@ -183,6 +183,13 @@ async def save_build(session: AsyncSession, build: dict[str, Any],
     return done.rowcount == 1
 
 
+async def build_totals(session: AsyncSession, build: dict[str, Any]) -> None:
+    """The pair count and time of the build recorded by save_build in this transaction."""
+    await session.execute(update(OverlapBuild).where(OverlapBuild.id == BUILD_ID).values(
+        pairs=build["pairs"], build_ms=build["build_ms"]).execution_options(
+        synchronize_session=False))
+
+
 async def changed_projects(session: AsyncSession, since: int, upto: int) -> set[str]:
     """Projects changed in (since, upto]: their own changes and their workplaces'."""
     rows = (await session.execute(select(Change.entity_type, Change.entity_id).where(
