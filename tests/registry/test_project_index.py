@@ -20,6 +20,7 @@ from registry.main import spec
 from registry.models import Organisation, Project, Theme
 from registry.projects import index as pindex
 from registry.projects import query as pquery
+from registry.projects import text_index
 from registry.projects.imports.service import run_import
 from registry.projects.service import project as project_service
 from shared.db import create_engine, make_sessionmaker
@@ -230,9 +231,14 @@ async def _scenario(url: str) -> None:
         await engine.dispose()
 
 
-def test_index_answers_as_sql_does_before_and_after_writes(db_url):
+def test_index_answers_as_sql_does_before_and_after_writes(db_url, monkeypatch):
     pindex.enabled = True
+    ranked = []  # PostgreSQL: text queries matched and ranked by the text index, not the SQL
+    rank = text_index.TextIndex.rank
+    monkeypatch.setattr(text_index.TextIndex, "rank",
+                        lambda self, *a: ranked.append(1) or rank(self, *a))
     asyncio.run(_scenario(db_url))
+    assert (len(ranked) > 50) == (databases.BACKEND == "postgres"), len(ranked)
 
 
 def test_index_is_per_database_and_survives_a_fresh_engine(db_url):

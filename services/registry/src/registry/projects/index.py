@@ -18,15 +18,18 @@ import asyncio
 import datetime as dt
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.models import Change, Project, ProjectFunder, ProjectPartner
 from registry.projects.index_columns import Pairs, Vocab, all_of, cents, micros
 from registry.projects.search import SEARCH
+from registry.projects.text_index import TextIndex, fetch_postings
+from registry.projects.tsquery import Node
 from shared.identity import Identity
 
 # Facet name -> column of the project row (single-valued) or list column (multi-valued);
@@ -36,6 +39,7 @@ SINGLE = {"status": "status", "kind": "kind", "theme": "theme_id", "programme": 
 MULTI = {"region": "region_codes", "target_group": "target_groups", "sub_theme": "sub_themes"}
 _RELOAD_SHARE = 0.25  # more changed projects than this share of the index: reload everything
 _CHUNK = 10_000  # ids per IN (...) list: SQLite's bind-parameter limit
+_TEXT_CHUNK = 100_000  # search rows per postings statement (bounds the lists it builds)
 
 enabled = True  # REGISTRY_SEARCH_INDEX; main.create_app sets it from the settings
 
@@ -45,6 +49,7 @@ class ProjectIndex:
         self.seq: int | None = None  # the last change-feed seq applied; None: not loaded
         self.lock = asyncio.Lock()
         self.names: dict[str, dict | None] = {}  # facet labels: organisation, theme, ... names
+        self.text: TextIndex | None = None  # PostgreSQL (UTF-8): full-text in the process
         self._clear()
 
     def _clear(self) -> None:
@@ -115,11 +120,52 @@ class ProjectIndex:
             keys = (await session.execute(where(select(SEARCH.c.id, SEARCH.c.n), SEARCH.c.id))
                     ).all() if session.bind.dialect.name == "postgresql" else []
             fetched.append((chunk or [], rows, partners, funders, keys))
+        postings = await self._fetch_text(session, ids)
         # Applied without an await in between: a query never sees a half-applied change.
         if ids is None:
             self._clear()
         for batch in fetched:
             self._apply(*batch)
+        if postings is not None:
+            self._apply_text(ids, postings)
+
+    async def _fetch_text(self, session: AsyncSession, ids: list[str] | None) -> list | None:
+        """The postings of the projects asked for (None: all) for the text index; None where
+        the database does not keep the vectors this way (SQLite: FTS5 matches in-process)."""
+        if session.bind.dialect.name != "postgresql":
+            return None
+        if ids is None:
+            if await session.scalar(text("SHOW server_encoding")) != "UTF8":
+                return None  # the keys are MD5s of UTF-8 lexemes
+            top = int(await session.scalar(select(func.coalesce(func.max(SEARCH.c.n), 0))))
+            return [await fetch_postings(session, "s.n >= :a AND s.n < :b",
+                                         {"a": a, "b": a + _TEXT_CHUNK})
+                    for a in range(0, top + 1, _TEXT_CHUNK)]
+        if self.text is None:
+            return None
+        return [await fetch_postings(session, "s.id = ANY(:ids)", {"ids": ids[i:i + _CHUNK]})
+                for i in range(0, len(ids), _CHUNK)]
+
+    def _apply_text(self, ids: list[str] | None, chunks: list) -> None:
+        ns = np.concatenate([c[0] for c in chunks])
+        rows = self.rows_of_keys(ns)
+        known = rows >= 0  # a project newer than this sync's rows comes with the next sync
+        keys = np.concatenate([c[1] for c in chunks])[known]
+        npos_all = np.concatenate([c[2] for c in chunks])
+        pos_all = np.concatenate([c[3] for c in chunks])
+        starts = (np.cumsum(npos_all) - npos_all).astype(np.int64)
+        if ids is None:
+            self.text = TextIndex()
+            keep_pos = np.repeat(known, npos_all)
+            self.text.build(rows[known], keys, npos_all[known], pos_all[keep_pos],
+                            len(self.present))
+            return
+        assert self.text is not None
+        changed = [self.row_of[i] for i in ids if i in self.row_of]
+        postings = [(int(r), (int(k[0]), int(k[1])), pos_all[s:s + c])
+                    for r, k, s, c in zip(rows[known], keys, starts[known], npos_all[known],
+                                          strict=True)]
+        self.text.replace(changed, postings, len(self.present))
 
     def _grow(self, need: int) -> None:
         cap = len(self.present)
@@ -207,30 +253,40 @@ class ProjectIndex:
         out[inside] = self.row_by_key[keys[inside]]
         return out
 
-    def query(self, identity: Identity, pq, hits: tuple[np.ndarray, np.ndarray] | None, *,
-              key: str, desc: bool, cursor: list | None, offset: int, limit: int,
+    def query(self, identity: Identity, pq, hits: tuple[np.ndarray, np.ndarray] | TextHits | None,
+              *, key: str, desc: bool, cursor: list | None, offset: int, limit: int,
               with_facets: bool) -> tuple[list[tuple[str, float | None]], int, dict | None]:
         """The page (ids and ranks, limit + 1 rows), the total and the facet counts.
 
-        `hits`: rows matched by the full-text query and their ranks (None: no text query).
+        `hits`: the full-text match (None: no text query): the rows the database matched and
+        their ranks, or the text index's match, ranked only where needed (the page, or every
+        row left when sorting by rank).
         The conditions and orders are those of query.conditions and query._page."""
         n = self.n
         conds = self._conditions(identity, pq, n)
-        rank = None
-        if hits is not None:
+        rank_of = None
+        if isinstance(hits, TextHits):
+            conds["_q"] = hits.index.match(hits.tree, n)
+
+            def rank_of(rows: np.ndarray) -> np.ndarray:
+                rows = np.asarray(rows, np.int64)
+                return hits.index.rank(hits.tree, rows, n).astype(np.float64)
+        elif hits is not None:
             rows, ranks = hits
             matched = np.zeros(n, bool)
             matched[rows] = True
             conds["_q"] = matched
             rank = np.full(n, np.nan)
             rank[rows] = ranks
+            rank_of = rank.__getitem__
         mask = all_of(conds, n)
         total = int(mask.sum())
         facets = self._facets(pq, conds, mask, n) if with_facets else None
-        page = self._page(mask, rank, key, desc, cursor, offset, limit)
+        page = self._page(mask, rank_of, key, desc, cursor, offset, limit)
         ids = self.ids
-        return ([(str(ids[r]), None if rank is None else float(rank[r])) for r in page],
-                total, facets)
+        ranks = None if rank_of is None else rank_of(page)
+        return ([(str(ids[r]), None if ranks is None else float(ranks[i]))
+                 for i, r in enumerate(page)], total, facets)
 
     def _conditions(self, identity: Identity, pq, n: int) -> dict[str, np.ndarray]:
         conds: dict[str, np.ndarray] = {"_present": self.present[:n]}
@@ -284,7 +340,7 @@ class ProjectIndex:
             out[name] = [{"value": v, "count": c} for v, c in pairs]
         return out
 
-    def _page(self, mask: np.ndarray, rank: np.ndarray | None, key: str, desc: bool,
+    def _page(self, mask: np.ndarray, rank_of, key: str, desc: bool,
               cursor: list | None, offset: int, limit: int) -> np.ndarray:
         n = self.n
         code_rank, id_rank = self._ranks()
@@ -314,7 +370,8 @@ class ProjectIndex:
             return rows[order][:limit + 1]
         # Nullable keys and relevance: nulls last, then code; the cursor is a position.
         if key == "rank":
-            value, null = -rank[rows], np.isnan(rank[rows])
+            ranks = rank_of(rows)
+            value, null = -ranks, np.isnan(ranks)
         else:
             col, nulls = {"start_date": (self.start, self.start_null),
                           "end_date": (self.end, self.end_null),
@@ -324,6 +381,14 @@ class ProjectIndex:
                 value = -value
         order = np.lexsort((code_rank[rows], value, null))
         return rows[order][offset:want]
+
+
+@dataclass(frozen=True)
+class TextHits:
+    """A full-text query for the text index: matched by `tree`, ranked on demand."""
+
+    index: TextIndex
+    tree: Node
 
 
 _indexes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

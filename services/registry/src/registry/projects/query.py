@@ -14,6 +14,7 @@ from sqlalchemy import (
     Float,
     Select,
     String,
+    Text,
     func,
     literal,
     null,
@@ -28,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry import access
 from registry.models import Project, ProjectPartner, ProjectTag
 from registry.projects import index as pindex
-from registry.projects import search
+from registry.projects import search, tsquery
 from registry.projects.facet_labels import finish_facets
 from shared.errors import Unprocessable
 from shared.identity import Identity
@@ -179,7 +180,20 @@ async def _run_indexed(session: AsyncSession, identity: Identity, pq: ProjectQue
     index = pindex.for_session(session)
     await index.sync(session)
     hits = None
-    if pq.q and pq.q.strip():
+    if pq.q and pq.q.strip() and _pg(session) and index.text is not None:
+        # The words as PostgreSQL reads them (stems, stop words); matched and ranked here when
+        # the text index reads the tree (projects/text_index.py), else by PostgreSQL below.
+        words = (await session.execute(select(
+            search.pg_query(pq.q.strip(), pq.lang).cast(Text)))).scalar_one()
+        try:
+            tree = tsquery.parse(words)
+        except tsquery.Unreadable:
+            tree = False
+        if tree is None:  # only stop words: nothing matches, as `@@` says
+            hits = (np.zeros(0, np.int64), np.zeros(0))
+        elif tree and tsquery.readable_here(tree):
+            hits = pindex.TextHits(index.text, tree)
+    if hits is None and pq.q and pq.q.strip():
         if _pg(session):
             # A topic word matches ~15 % of the rows: read them through the GIN index's bitmap
             # (~10 ms at 100k) rather than a sequential scan the default costs prefer (~40 ms).

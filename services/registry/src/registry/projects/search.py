@@ -71,13 +71,17 @@ def fts5_query(q: str) -> str | None:
     return " AND ".join(f'"{t}"*' if len(t) >= 4 else f'"{t}"' for t in tokens)
 
 
-def pg_match_and_rank(q: str, lang: str | None) -> tuple[ColumnElement, ColumnElement]:
-    langs = [lang] if lang else ["fi", "sv", "en"]
-    vector = SEARCH.c.fts_vector
+def pg_query(q: str, lang: str | None) -> ColumnElement:
+    """The tsquery of the user's text: in one language, or in any of the three."""
     query = None
-    for la in langs:
+    for la in [lang] if lang else ["fi", "sv", "en"]:
         part = func.websearch_to_tsquery(literal_column(f"'{CONFIGS[la]}'"), bindparam("fts_q", q))
         query = part if query is None else query.op("||")(part)
+    return query
+
+
+def pg_match_and_rank(q: str, lang: str | None) -> tuple[ColumnElement, ColumnElement]:
+    vector, query = SEARCH.c.fts_vector, pg_query(q, lang)
     return vector.op("@@")(query), func.ts_rank(vector, query)
 
 
