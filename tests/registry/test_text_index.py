@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from registry.projects import tsquery
 from registry.projects.search import CONFIGS
-from registry.projects.text_index import TextIndex, fetch_postings
+from registry.projects.text_index import TextIndex, fetch_postings, query_keys
 from shared.db import create_engine
 from tests.support import databases
 
@@ -72,9 +72,10 @@ async def _compare(conn, index: TextIndex, size: int, queries) -> int:
             continue
         if not tsquery.readable_here(tree):
             continue
-        got = np.flatnonzero(index.match(tree, size) & present)
+        keys = await query_keys(conn, tree)
+        got = np.flatnonzero(index.match(tree, keys, size) & present)
         assert sorted(want) == got.tolist(), (q, lang, str(tree))
-        ranks = index.rank(tree, got, size)
+        ranks = index.rank(tree, keys, got, size)
         assert ranks.dtype == np.float32
         # Exactly: the same float4 steps as tsrank.c (the SQL path's ranks, compared by the
         # project index's own test to 1e-6, are these).

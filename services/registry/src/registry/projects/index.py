@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.models import Change, Project, ProjectFunder, ProjectPartner
@@ -135,8 +135,6 @@ class ProjectIndex:
         if session.bind.dialect.name != "postgresql":
             return None
         if ids is None:
-            if await session.scalar(text("SHOW server_encoding")) != "UTF8":
-                return None  # the keys are MD5s of UTF-8 lexemes
             top = int(await session.scalar(select(func.coalesce(func.max(SEARCH.c.n), 0))))
             return [await fetch_postings(session, "s.n >= :a AND s.n < :b",
                                          {"a": a, "b": a + _TEXT_CHUNK})
@@ -266,11 +264,11 @@ class ProjectIndex:
         conds = self._conditions(identity, pq, n)
         rank_of = None
         if isinstance(hits, TextHits):
-            conds["_q"] = hits.index.match(hits.tree, n)
+            conds["_q"] = hits.index.match(hits.tree, hits.keys, n)
 
             def rank_of(rows: np.ndarray) -> np.ndarray:
                 rows = np.asarray(rows, np.int64)
-                return hits.index.rank(hits.tree, rows, n).astype(np.float64)
+                return hits.index.rank(hits.tree, hits.keys, rows, n).astype(np.float64)
         elif hits is not None:
             rows, ranks = hits
             matched = np.zeros(n, bool)
@@ -389,6 +387,7 @@ class TextHits:
 
     index: TextIndex
     tree: Node
+    keys: dict[str, tuple[int, int]]  # text_index.query_keys
 
 
 _indexes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

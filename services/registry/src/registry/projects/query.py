@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry import access
 from registry.models import Project, ProjectPartner, ProjectTag
 from registry.projects import index as pindex
-from registry.projects import search, tsquery
+from registry.projects import search, text_index, tsquery
 from registry.projects.facet_labels import finish_facets
 from shared.errors import Unprocessable
 from shared.identity import Identity
@@ -192,7 +192,7 @@ async def _run_indexed(session: AsyncSession, identity: Identity, pq: ProjectQue
         if tree is None:  # only stop words: nothing matches, as `@@` says
             hits = (np.zeros(0, np.int64), np.zeros(0))
         elif tree and tsquery.readable_here(tree):
-            hits = pindex.TextHits(index.text, tree)
+            hits = pindex.TextHits(index.text, tree, await text_index.query_keys(session, tree))
     if hits is None and pq.q and pq.q.strip():
         if _pg(session):
             # A topic word matches ~15 % of the rows: read them through the GIN index's bitmap

@@ -12,13 +12,14 @@ index answers exactly as the SQL path (tests/registry/test_text_index.py compare
 texts and queries). Phrase, prefix and weight-restricted queries are left to PostgreSQL.
 
 Layout: postings grouped by term (terms ordered by a 64-bit hash of the lexeme, a second hash
-checks a hit), each with its row, its OR-rank share and its positions. Rows changed since the
+checks a hit; both PostgreSQL's `hashtextextended`, asked for the query's lexemes too), each
+with its row, its OR-rank share and its positions (a 128-bit key: two lexemes sharing one are
+not expected). Rows changed since the
 build are "stale" there and their postings kept in a small overlay, merged in when it grows.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 
 import numpy as np
@@ -29,14 +30,6 @@ WEIGHTS = np.array([0.1, 0.2, 0.4, 1.0], np.float32)  # ts_rank's defaults, by w
 _WEIGHT_CODE = np.zeros(256, np.uint16)
 _WEIGHT_CODE[[ord("A"), ord("B"), ord("C"), ord("D")]] = [3, 2, 1, 0]
 _MERGE_SHARE = 0.05  # overlay rows beyond this share of the index (and 5,000): merge
-
-
-def term_key(lexeme: str) -> tuple[int, int]:
-    """A lexeme's key: its MD5 as two signed 64-bit integers, as the build's SQL computes it
-    (`('x' || substr(md5(lexeme), 1, 16))::bit(64)::bigint`, UTF-8 databases)."""
-    digest = hashlib.md5(lexeme.encode(), usedforsecurity=False).digest()
-    return (int.from_bytes(digest[:8], "big", signed=True),
-            int.from_bytes(digest[8:], "big", signed=True))
 
 
 def or_shares(npos: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -173,9 +166,8 @@ class TextIndex:
         hit = np.flatnonzero(self.h2[lo:hi] == key[1])
         return lo + int(hit[0]) if len(hit) else None
 
-    def _rows_of(self, lexeme: str, n: int) -> np.ndarray:
+    def _rows_of(self, key: tuple[int, int], n: int) -> np.ndarray:
         out = np.zeros(n, bool)
-        key = term_key(lexeme)
         t = self._term(key)
         if t is not None:
             rows = self.rows[self.t_off[t]:self.t_off[t + 1]]
@@ -184,20 +176,20 @@ class TextIndex:
             out[row] = True
         return out
 
-    def match(self, node: Node, n: int) -> np.ndarray:
-        """Rows whose vector matches the tree (`@@`), as a mask of the index's n rows."""
+    def match(self, node: Node, keys: dict[str, tuple[int, int]], n: int) -> np.ndarray:
+        """Rows whose vector matches the tree (`@@`), as a mask of the index's n rows; `keys`:
+        each lexeme's key (query_keys)."""
         if node.op == "val":
-            return self._rows_of(node.lexeme, n)
+            return self._rows_of(keys[node.lexeme], n)
         if node.op == "not":
-            return ~self.match(node.args[0], n)
-        left, right = (self.match(a, n) for a in node.args)
+            return ~self.match(node.args[0], keys, n)
+        left, right = (self.match(a, keys, n) for a in node.args)
         return left & right if node.op == "and" else left | right
 
-    def postings(self, lexeme: str, rows: np.ndarray, where: np.ndarray) -> Postings:
-        """`lexeme`'s postings among `rows` (`where`: each row's place in `rows`, -1 if not)."""
+    def postings(self, key: tuple[int, int], rows: np.ndarray, where: np.ndarray) -> Postings:
+        """A term's postings among `rows` (`where`: each row's place in `rows`, -1 if not)."""
         out = Postings(len(rows))
         parts = []
-        key = term_key(lexeme)
         t = self._term(key)
         if t is not None:
             a, b = self.t_off[t], self.t_off[t + 1]
@@ -226,12 +218,13 @@ class TextIndex:
         out.pos = np.concatenate(flat) if flat else np.zeros(0, np.uint16)
         return out
 
-    def rank(self, node: Node, rows: np.ndarray, n: int) -> np.ndarray:
+    def rank(self, node: Node, keys: dict[str, tuple[int, int]], rows: np.ndarray, n: int
+             ) -> np.ndarray:
         """ts_rank(vector, query) of each of `rows` (rows that match the tree), float4 values."""
         items = operands(node)
         where = np.full(n, -1, np.int64)
         where[rows] = np.arange(len(rows))
-        lists = [self.postings(lex, rows, where) for lex in items]
+        lists = [self.postings(keys[lex], rows, where) for lex in items]
         if node.op == "and" and len(items) >= 2:
             res = _rank_and(lists, len(rows))
         else:
@@ -304,13 +297,23 @@ def _ramp(counts: np.ndarray) -> np.ndarray:
 POSTINGS_SQL = """
 SELECT array_agg(x.n), array_agg(x.h1), array_agg(x.h2), array_agg(x.k),
        string_agg(x.p, ','), string_agg(x.w, '')
-FROM (SELECT s.n, ('x' || substr(m.m, 1, 16))::bit(64)::bigint AS h1,
-             ('x' || substr(m.m, 17, 16))::bit(64)::bigint AS h2,
+FROM (SELECT s.n, hashtextextended(u.lexeme, 0) AS h1, hashtextextended(u.lexeme, 1) AS h2,
              coalesce(cardinality(u.positions), 0) AS k,
              array_to_string(u.positions, ',') AS p, array_to_string(u.weights, '') AS w
-      FROM {table} s, unnest(s.fts_vector) u, md5(u.lexeme) m(m)
+      FROM {table} s, unnest(s.fts_vector) u
       WHERE {where}) x
 """
+# The query's lexemes keyed the same way.
+KEYS_SQL = """
+SELECT x, hashtextextended(x, 0), hashtextextended(x, 1) FROM unnest(CAST(:lexemes AS text[])) x
+"""
+
+
+async def query_keys(session, node: Node) -> dict[str, tuple[int, int]]:
+    from sqlalchemy import text
+
+    rows = (await session.execute(text(KEYS_SQL), {"lexemes": operands(node)})).all()
+    return {lex: (h1, h2) for lex, h1, h2 in rows}
 
 
 async def fetch_postings(session, where: str, params: dict, table: str = "fts_project_search"
