@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.models import Change, Project, ProjectFunder, ProjectPartner
-from registry.projects.index_columns import Pairs, Vocab, all_of, cents, micros
+from registry.projects.index_columns import Multi, Vocab, all_of, cents, micros
 from registry.projects.search import SEARCH
 from registry.projects.text_index import TextIndex, fetch_postings
 from registry.projects.tsquery import Node
@@ -70,7 +70,7 @@ class ProjectIndex:
         self.end_null = np.zeros(0, bool)
         self.single = {name: np.zeros(0, np.int32) for name in SINGLE}
         self.vocab = {name: Vocab() for name in SINGLE}
-        self.multi = {name: Pairs() for name in (*MULTI, "partner", "funded_by")}
+        self.multi = {name: Multi() for name in (*MULTI, "partner", "funded_by")}
         self._order: tuple[np.ndarray, np.ndarray] | None = None  # (code rank, id rank)
 
     # --- keeping it exact -------------------------------------------------------------------
@@ -180,6 +180,8 @@ class ProjectIndex:
             arr = np.zeros(new, np.int32)
             arr[:cap] = old
             self.single[name] = arr
+        for multi in self.multi.values():
+            multi.grow(new)
 
     def _apply(self, asked: list[str], rows, partners, funders, keys) -> None:
         found = {r[0] for r in rows}
@@ -278,13 +280,13 @@ class ProjectIndex:
             rank[rows] = ranks
             rank_of = rank.__getitem__
         mask = all_of(conds, n)
-        total = int(mask.sum())
-        facets = self._facets(pq, conds, mask, n) if with_facets else None
-        page = self._page(mask, rank_of, key, desc, cursor, offset, limit)
+        rows = np.flatnonzero(mask)
+        facets = self._facets(pq, conds, mask, rows, n) if with_facets else None
+        page = self._page(rows, rank_of, key, desc, cursor, offset, limit)
         ids = self.ids
         ranks = None if rank_of is None else rank_of(page)
         return ([(str(ids[r]), None if ranks is None else float(ranks[i]))
-                 for i, r in enumerate(page)], total, facets)
+                 for i, r in enumerate(page)], len(rows), facets)
 
     def _conditions(self, identity: Identity, pq, n: int) -> dict[str, np.ndarray]:
         conds: dict[str, np.ndarray] = {"_present": self.present[:n]}
@@ -324,25 +326,31 @@ class ProjectIndex:
         codes = self.vocab[name].known(values)
         return np.isin(self.single[name][:n], codes) if len(codes) else np.zeros(n, bool)
 
-    def _facets(self, pq, conds: dict[str, np.ndarray], mask: np.ndarray, n: int) -> dict:
-        """Kohesio-style: a facet with an active filter is counted without its own filter."""
+    def _facets(self, pq, conds: dict[str, np.ndarray], mask: np.ndarray, rows: np.ndarray,
+                n: int) -> dict:
+        """Kohesio-style: a facet with an active filter is counted without its own filter.
+        Counted over the matching rows' numbers: gathering those is ~8x cheaper at 1.5M projects
+        than selecting through a mask of every row."""
         out: dict[str, list[dict]] = {}
         for name in (*SINGLE, *MULTI, "partner"):
-            own = mask if name not in conds else all_of(conds, n, skip=name)
+            own, own_rows = mask, rows
+            if name in conds:
+                own = all_of(conds, n, skip=name)
+                own_rows = np.flatnonzero(own)
             if name in SINGLE:
                 vocab = self.vocab[name]
-                counts = np.bincount(self.single[name][:n][own], minlength=len(vocab.values))
+                counts = np.bincount(self.single[name][own_rows], minlength=len(vocab.values))
                 pairs = [(vocab.values[c], int(counts[c])) for c in np.flatnonzero(counts)]
             else:
-                pairs = self.multi[name].count(own)
+                pairs = self.multi[name].count(own_rows, own)
             out[name] = [{"value": v, "count": c} for v, c in pairs]
         return out
 
-    def _page(self, mask: np.ndarray, rank_of, key: str, desc: bool,
+    def _page(self, rows: np.ndarray, rank_of, key: str, desc: bool,
               cursor: list | None, offset: int, limit: int) -> np.ndarray:
+        """The page's rows in order (limit + 1 of them, after `offset` or the cursor)."""
         n = self.n
         code_rank, id_rank = self._ranks()
-        rows = np.flatnonzero(mask)
         want = offset + limit + 1
         if key in ("code", "updated_at"):
             # Keyset on (key, id), as query._page.
@@ -364,21 +372,32 @@ class ProjectIndex:
                         (primary < last) | ((primary == last) & (ids < cursor[1]))
                     rows, primary = rows[after], primary[after]
             sign = -1 if desc else 1
-            order = np.lexsort((sign * id_rank[rows], sign * primary))
+            rows, primary = _first(rows, sign * primary, limit + 1)
+            order = np.lexsort((sign * id_rank[rows], primary))
             return rows[order][:limit + 1]
         # Nullable keys and relevance: nulls last, then code; the cursor is a position.
         if key == "rank":
             ranks = rank_of(rows)
-            value, null = -ranks, np.isnan(ranks)
+            value = np.where(np.isnan(ranks), np.inf, -ranks)
         else:
             col, nulls = {"start_date": (self.start, self.start_null),
                           "end_date": (self.end, self.end_null),
                           "budget_total": (self.budget, self.budget_null)}[key]
-            value, null = col[:n][rows].astype(np.float64), nulls[:n][rows]
-            if desc:
-                value = -value
-        order = np.lexsort((code_rank[rows], value, null))
+            value = col[:n][rows].astype(np.float64)
+            value = np.where(nulls[:n][rows], np.inf, -value if desc else value)
+        rows, value = _first(rows, value, want)
+        order = np.lexsort((code_rank[rows], value))
         return rows[order][offset:want]
+
+
+def _first(rows: np.ndarray, value: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows whose `value` is among the k smallest, ties at the edge included (the caller
+    sorts these few; a full sort of ~225,000 matches cost ~30 ms)."""
+    if len(rows) <= 2 * k:
+        return rows, value
+    edge = np.partition(value, k - 1)[k - 1]
+    keep = value <= edge
+    return rows[keep], value[keep]
 
 
 @dataclass(frozen=True)

@@ -31,39 +31,70 @@ class Vocab:
         return np.array([self.codes[v] for v in values if v in self.codes], dtype=np.int32)
 
 
-class Pairs:
-    """A multi-valued column as (row, value code) pairs; a row's pairs are dropped and re-added
-    when it changes, and the dead ones swept out once they are half the array."""
+class Multi:
+    """A multi-valued column as a grid of value codes, a row each (0: no value), as wide as the
+    widest row up to WIDE; a wider row keeps its other values in `more`.
+
+    Why a grid: counting a facet over the ~225,000 rows a broad word matches at 1.5M projects
+    gathers their few cells (~2 ms) where (row, value) pairs cost a pass over all of them (16 ms)."""
+
+    WIDE = 8
 
     def __init__(self) -> None:
         self.vocab = Vocab()
-        self.row = np.zeros(0, np.int32)
-        self.val = np.zeros(0, np.int32)
-        self.live = np.zeros(0, bool)
+        self.grid = np.zeros((0, 1), np.int32)
+        self.more: dict[int, list[int]] = {}
+
+    def grow(self, size: int) -> None:
+        if size > len(self.grid):
+            grid = np.zeros((size, self.grid.shape[1]), np.int32)
+            grid[:len(self.grid)] = self.grid
+            self.grid = grid
 
     def replace(self, rows: np.ndarray, pairs: list[tuple[int, Any]]) -> None:
-        if len(rows) and len(self.row):
-            self.live &= ~np.isin(self.row, rows)
-        if pairs:
-            self.row = np.concatenate([self.row, np.fromiter((r for r, _ in pairs), np.int32, len(pairs))])
-            self.val = np.concatenate([self.val, np.fromiter(
-                (self.vocab.code(v) for _, v in pairs), np.int32, len(pairs))])
-            self.live = np.concatenate([self.live, np.ones(len(pairs), bool)])
-        if len(self.live) > 1024 and self.live.sum() * 2 < len(self.live):
-            self.row, self.val = self.row[self.live], self.val[self.live]
-            self.live = np.ones(len(self.row), bool)
+        """`rows` now have exactly the values in `pairs` (row, value)."""
+        rows = np.asarray(rows, np.int64)
+        if len(rows):
+            self.grid[rows] = 0
+            for r in rows[np.isin(rows, np.fromiter(self.more, np.int64, len(self.more)))] \
+                    if self.more else ():
+                del self.more[int(r)]
+        if not pairs:
+            return
+        row = np.fromiter((r for r, _ in pairs), np.int64, len(pairs))
+        val = np.fromiter((self.vocab.code(v) for _, v in pairs), np.int32, len(pairs))
+        order = np.argsort(row, kind="stable")
+        row, val = row[order], val[order]
+        starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
+        place = np.arange(len(row)) - np.repeat(starts, np.diff(np.r_[starts, len(row)]))
+        wide = min(int(place.max()) + 1, self.WIDE)
+        if wide > self.grid.shape[1]:
+            grid = np.zeros((len(self.grid), wide), np.int32)
+            grid[:, :self.grid.shape[1]] = self.grid
+            self.grid = grid
+        fits = place < self.grid.shape[1]
+        self.grid[row[fits], place[fits]] = val[fits]
+        for r, v in zip(row[~fits].tolist(), val[~fits].tolist(), strict=True):
+            self.more.setdefault(r, []).append(v)
 
     def rows_with(self, values: Sequence[Any], size: int) -> np.ndarray:
         """Rows having any of `values`."""
-        out = np.zeros(size, bool)
         codes = self.vocab.known(values)
-        if len(codes):
-            out[self.row[self.live & np.isin(self.val, codes)]] = True
+        if not len(codes):
+            return np.zeros(size, bool)
+        out = np.isin(self.grid[:size], codes).any(axis=1)
+        for r, more in self.more.items():
+            if r < size and not out[r] and np.isin(more, codes).any():
+                out[r] = True
         return out
 
-    def count(self, mask: np.ndarray) -> list[tuple[Any, int]]:
-        sel = self.live & mask[self.row]
-        counts = np.bincount(self.val[sel], minlength=len(self.vocab.values))
+    def count(self, rows: np.ndarray, mask: np.ndarray) -> list[tuple[Any, int]]:
+        """Values by count among `rows` (`mask`: the same rows as a mask)."""
+        counts = np.bincount(self.grid[rows].ravel(), minlength=len(self.vocab.values))
+        counts[0] = 0
+        for r, more in self.more.items():
+            if mask[r]:
+                np.add.at(counts, more, 1)
         return [(self.vocab.values[c], int(counts[c])) for c in np.flatnonzero(counts)]
 
 
