@@ -186,8 +186,10 @@ class TextIndex:
         left, right = (self.match(a, keys, n) for a in node.args)
         return left & right if node.op == "and" else left | right
 
-    def postings(self, key: tuple[int, int], rows: np.ndarray, where: np.ndarray) -> Postings:
-        """A term's postings among `rows` (`where`: each row's place in `rows`, -1 if not)."""
+    def postings(self, key: tuple[int, int], rows: np.ndarray, where: np.ndarray,
+                 positions: bool = True) -> Postings:
+        """A term's postings among `rows` (`where`: each row's place in `rows`, -1 if not);
+        their positions only if asked (the OR rank needs the shares alone)."""
         out = Postings(len(rows))
         parts = []
         t = self._term(key)
@@ -196,13 +198,18 @@ class TextIndex:
             seg = self.rows[a:b]
             at = where[seg]
             hit = np.flatnonzero((at >= 0) & ~self.stale[seg])
-            npos = self.npos[a:b].astype(np.int64)
-            start = self.p_off[t] + np.cumsum(npos) - npos
-            out.npos[at[hit]] = npos[hit]
             out.share[at[hit]] = self.share[a:b][hit]
-            parts.append((at[hit], start[hit], npos[hit], self.pos))
+            if positions:
+                npos = self.npos[a:b].astype(np.int64)
+                start = self.p_off[t] + np.cumsum(npos) - npos
+                out.npos[at[hit]] = npos[hit]
+                parts.append((at[hit], start[hit], npos[hit], self.pos))
         extra = [(row, share, p) for row, (share, p) in self.overlay.get(key, {}).items()
                  if where[row] >= 0]
+        if not positions:
+            for row, share, _ in extra:
+                out.share[where[row]] = share
+            return out
         # One positions array: the base's hits then the overlay's, each row pointing in.
         flat, offset = [], 0
         for at, start, npos, pos in parts:
@@ -222,10 +229,11 @@ class TextIndex:
              ) -> np.ndarray:
         """ts_rank(vector, query) of each of `rows` (rows that match the tree), float4 values."""
         items = operands(node)
-        where = np.full(n, -1, np.int64)
+        where = np.full(n, -1, np.int32)
         where[rows] = np.arange(len(rows))
-        lists = [self.postings(keys[lex], rows, where) for lex in items]
-        if node.op == "and" and len(items) >= 2:
+        pairs = node.op == "and" and len(items) >= 2
+        lists = [self.postings(keys[lex], rows, where, positions=pairs) for lex in items]
+        if pairs:
             res = _rank_and(lists, len(rows))
         else:
             res = np.zeros(len(rows), np.float32)
@@ -266,9 +274,13 @@ def _rank_and(lists: list[Postings], size: int) -> np.ndarray:
         return res
     doc = np.concatenate(docs)
     curw = np.concatenate(values)
-    order = np.argsort(doc, kind="stable")  # each row's values in the loop's order
-    doc, curw = doc[order], curw[order]
+    if len(docs) > 1:  # one pair of items: already by row
+        order = np.argsort(doc, kind="stable")  # each row's values in the loop's order
+        doc, curw = doc[order], curw[order]
     counts = np.bincount(doc, minlength=size)
+    if counts.max() == 1:  # the common case: one pair of positions a row
+        res[doc] = curw
+        return res
     step = _ramp(counts[counts > 0])  # a value's place in its row's sequence
     by_step = np.argsort(step, kind="stable")
     doc, curw, step = doc[by_step], curw[by_step], step[by_step]
