@@ -282,17 +282,19 @@ def _rank_and(lists: list[Postings], size: int) -> np.ndarray:
         res[doc] = curw
         return res
     step = _ramp(counts[counts > 0])  # a value's place in its row's sequence
-    by_step = np.argsort(step, kind="stable")
-    doc, curw, step = doc[by_step], curw[by_step], step[by_step]
-    bounds = np.searchsorted(step, np.arange(step[-1] + 2))
-    first = slice(bounds[0], bounds[1])
-    res[doc[first]] = curw[first]
-    for s in range(1, len(bounds) - 1):
-        d, w = doc[bounds[s]:bounds[s + 1]], curw[bounds[s]:bounds[s + 1]]
+    steps = int(step.max()) + 1 if len(step) else 0
+    if steps <= 16:  # few steps (short texts): a pass each beats sorting by step
+        parts = [np.flatnonzero(step == s) for s in range(steps)]
+    else:
+        by_step = np.argsort(step, kind="stable")
+        bounds = np.searchsorted(step[by_step], np.arange(steps + 1))
+        parts = [by_step[bounds[s]:bounds[s + 1]] for s in range(steps)]
+    res[doc[parts[0]]] = curw[parts[0]]
+    for part in parts[1:]:
+        d, w = doc[part], curw[part]
         res[d] = (1.0 - (1.0 - res[d].astype(np.float64)) * (1.0 - w.astype(np.float64))
                   ).astype(np.float32)
     return res
-
 
 def _ramp(counts: np.ndarray) -> np.ndarray:
     """0, 1, ..., c-1 for each count c, concatenated."""
