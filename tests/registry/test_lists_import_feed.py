@@ -317,3 +317,28 @@ async def test_list_follows_every_write_partners_text_visibility(gw, client_for)
     r = (await public.get("/projects", params={"q": f"tuotu{tag}", "partner": a["id"],
                                                "facets": "true"})).json()
     assert r["total"] == 3 and sorted(x["code"] for x in r["items"]) == [x["code"] for x in rows]
+
+
+async def test_hostile_search_text_is_answered_not_a_500(gw):
+    """Quotes, operators, stop words only, phrases, emoji, 300 letters: a list or a 422, never a
+    server error, on either database's search path; the same words ranked alike twice."""
+    from tests.registry.test_text_index import HOSTILE
+
+    theme = await _theme(gw)
+    tag = uuid.uuid4().hex[:6].upper()
+    rows = [{"code": f"HOS-{tag}-{i}", "theme_id": theme["id"], "published": True,
+             "name": {"fi": f"Työhyvinvointi pk-yrityksissä {i}", "en": "Digital work o'neil"}}
+            for i in range(3)]
+    assert (await gw.post("/projects/import", json=rows)).json()["summary"]["created"] == 3
+    for q in [*HOSTILE, "työhyvinvointi", "digital work"]:
+        for params in ({}, {"search_lang": "en", "sort": "-rank", "facets": "true"}):
+            r = await gw.get("/projects", params={"q": q, "theme": theme["id"], **params})
+            assert r.status_code in (200, 422), (q, r.status_code, r.text)
+            if r.status_code == 422:
+                assert r.headers["content-type"].startswith("application/problem+json")
+                continue
+            again = await gw.get("/projects", params={"q": q, "theme": theme["id"], **params})
+            assert again.json()["items"] == r.json()["items"]
+    found = (await gw.get("/projects", params={"q": "työhyvinvointi", "theme": theme["id"],
+                                              "sort": "-rank"})).json()
+    assert found["total"] == 3 and all(p["rank"] > 0 for p in found["items"])

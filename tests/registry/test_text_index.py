@@ -153,3 +153,48 @@ def test_known_queries_are_compared_not_skipped():
         finally:
             await engine.dispose()
     asyncio.run(run())
+
+
+HOSTILE = ["'", "''", "\\", "a'b", "!", "a <-> b", "a:*", '"unclosed', "-", "or", "a or or b",
+           "(((", "a & | b", "x" * 300, "pk-yritykset", "ÅÄÖ åäö", "🙂 työ", "\u200b", "1 2 3",
+           "-työhyvinvointi", "ja", "a:B", "o'neil's", "back\\slash", '"digital work"',
+           "työ-hyvin-vointi -ja or ikä"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts=st.lists(st.one_of(st.sampled_from(HOSTILE), st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30)),
+    min_size=1, max_size=5))
+def test_any_user_text_is_read_or_left_to_postgresql(texts):
+    """Whatever a client types, PostgreSQL's reading of it either parses here and matches as
+    `@@` does, or is left to PostgreSQL (tsquery.Unreadable / not readable_here): never an error."""
+    documents = [(["työhyvinvointi", "pk-yritykset"], ["arbete"], ["digital", "work"]),
+                 (["ikäjohtaminen"], [], ["o'neil", "back", "slash"]), ([], [], [])]
+
+    async def run() -> None:
+        engine = create_engine(PG_URL)
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text(
+                    "CREATE TEMP TABLE tdocs (n bigint PRIMARY KEY, id text, fts_vector tsvector)"))
+                await _insert(conn, dict(enumerate(documents)))
+                index = TextIndex()
+                index.build(*await fetch_postings(conn, "true", {}, table="tdocs"), len(documents))
+                for q in texts:
+                    for lang in (None, "fi", "en"):
+                        printed = (await conn.execute(text(f"SELECT {_tsquery(lang)}::text"),
+                                                      {"q": q})).scalar()
+                        try:
+                            tree = tsquery.parse(printed)
+                        except tsquery.Unreadable:
+                            continue
+                        if tree is None or not tsquery.readable_here(tree):
+                            continue
+                        want = sorted((await conn.execute(text(
+                            f"SELECT n FROM tdocs WHERE fts_vector @@ {_tsquery(lang)}"),
+                            {"q": q})).scalars().all())
+                        got = index.match(tree, await query_keys(conn, tree), len(documents))
+                        assert np.flatnonzero(got).tolist() == want, (q, lang, printed)
+        finally:
+            await engine.dispose()
+    asyncio.run(run())
