@@ -9,7 +9,8 @@ PostgreSQL stays the authority on words: the lexemes come from the search table'
 stemming, stop words and configurations are PostgreSQL's. The rank is `ts_rank(vector, query)`
 computed as PostgreSQL's tsrank.c does, in its float4 steps (calc_rank_or, calc_rank_and), so the
 index answers exactly as the SQL path (tests/registry/test_text_index.py compares them on random
-texts and queries). Phrase, prefix and weight-restricted queries are left to PostgreSQL.
+texts and queries). Prefix and weight-restricted queries, and phrases other than a chain of
+words, are left to PostgreSQL.
 
 Layout: postings grouped by term (terms ordered by a 64-bit hash of the lexeme, a second hash
 checks a hit; both PostgreSQL's `hashtextextended`, asked for the query's lexemes too), each
@@ -29,6 +30,7 @@ from registry.projects.tsquery import Node, operands
 WEIGHTS = np.array([0.1, 0.2, 0.4, 1.0], np.float32)  # ts_rank's defaults, by weight D..A
 _WEIGHT_CODE = np.zeros(256, np.uint16)
 _WEIGHT_CODE[[ord("A"), ord("B"), ord("C"), ord("D")]] = [3, 2, 1, 0]
+_POS_BITS = 15  # (row, position) as one integer; positions are below 2**14
 _MERGE_SHARE = 0.05  # overlay rows beyond this share of the index (and 5,000): merge
 
 
@@ -183,8 +185,38 @@ class TextIndex:
             return self._rows_of(keys[node.lexeme], n)
         if node.op == "not":
             return ~self.match(node.args[0], keys, n)
+        if node.op == "phrase":
+            out = np.zeros(n, bool)
+            out[self._phrase(node, keys) >> _POS_BITS] = True
+            return out
         left, right = (self.match(a, keys, n) for a in node.args)
         return left & right if node.op == "and" else left | right
+
+    def _positions(self, key: tuple[int, int]) -> np.ndarray:
+        """Every (row, position) of a term, as row << _POS_BITS | position."""
+        parts = []
+        t = self._term(key)
+        if t is not None:
+            a, b = self.t_off[t], self.t_off[t + 1]
+            seg = self.rows[a:b].astype(np.int64)
+            npos = self.npos[a:b].astype(np.int64)
+            keep = ~self.stale[seg]
+            start = (self.p_off[t] + np.cumsum(npos) - npos)[keep]
+            src = np.repeat(start, npos[keep]) + _ramp(npos[keep])
+            parts.append(np.repeat(seg[keep], npos[keep]) << _POS_BITS
+                         | (self.pos[src] & 0x3FFF).astype(np.int64))
+        for row, (_, p) in self.overlay.get(key, {}).items():
+            parts.append(np.int64(row) << _POS_BITS | (p & 0x3FFF).astype(np.int64))
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+    def _phrase(self, node: Node, keys: dict[str, tuple[int, int]]) -> np.ndarray:
+        """A left-deep phrase `a <N> b <M> c`: its matches as (row, position of its last word),
+        as PostgreSQL's phrase operator puts them (b exactly N after a, c M after that b)."""
+        left, right = node.args
+        before = self._phrase(left, keys) if left.op == "phrase" else \
+            self._positions(keys[left.lexeme])
+        after = self._positions(keys[right.lexeme])
+        return after[np.isin(after - node.distance, before)]
 
     def postings(self, key: tuple[int, int], rows: np.ndarray, where: np.ndarray,
                  positions: bool = True) -> Postings:
@@ -231,7 +263,7 @@ class TextIndex:
         items = operands(node)
         where = np.full(n, -1, np.int32)
         where[rows] = np.arange(len(rows))
-        pairs = node.op == "and" and len(items) >= 2
+        pairs = node.op in ("and", "phrase") and len(items) >= 2
         lists = [self.postings(keys[lex], rows, where, positions=pairs) for lex in items]
         if pairs:
             res = _rank_and(lists, len(rows))

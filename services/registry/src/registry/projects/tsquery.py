@@ -115,8 +115,13 @@ def operands(node: Node) -> list[str]:
 
 
 def readable_here(node: Node) -> bool:
-    """Whether the process can match this tree itself: no phrase operators (they need word
-    positions matched in order), no prefix or weight-restricted operands."""
-    if node.op == "phrase" or (node.op == "val" and not node.plain):
-        return False
+    """Whether the process can match this tree itself: no prefix or weight-restricted operands,
+    and phrases only as chains of words (`'a' <-> 'b' <2> 'c'`, as quoted or hyphenated words
+    become), not phrases of negations or of and/or."""
+    if node.op == "val":
+        return node.plain
+    if node.op == "phrase":
+        left, right = node.args
+        return right.op == "val" and right.plain and (
+            readable_here(left) if left.op == "phrase" else left.op == "val" and left.plain)
     return all(readable_here(a) for a in node.args)
