@@ -128,8 +128,14 @@ class ProjectIndex:
             self._clear()
         for batch in fetched:
             self._apply(*batch)
-        if postings is not None:
+        if postings is not None and ids is not None:
             self._apply_text(ids, postings)
+        elif postings is not None:
+            # The full build (~1 min of CPU at 1.5M projects) runs on a thread, numpy mostly
+            # without the GIL, so the registry keeps answering; meanwhile text queries go to
+            # PostgreSQL (text None), and syncs wait for this one's lock.
+            self.text = None
+            self.text = await asyncio.to_thread(self._built_text, postings)
 
     async def _fetch_text(self, session: AsyncSession, ids: list[str] | None) -> list | None:
         """The postings of the projects asked for (None: all) for the text index; None where
@@ -146,20 +152,23 @@ class ProjectIndex:
         return [await fetch_postings(session, "s.id = ANY(:ids)", {"ids": ids[i:i + _CHUNK]})
                 for i in range(0, len(ids), _CHUNK)]
 
-    def _apply_text(self, ids: list[str] | None, chunks: list) -> None:
+    def _text_arrays(self, chunks: list):
         ns = np.concatenate([c[0] for c in chunks])
         rows = self.rows_of_keys(ns)
         known = rows >= 0  # a project newer than this sync's rows comes with the next sync
-        keys = np.concatenate([c[1] for c in chunks])[known]
-        npos_all = np.concatenate([c[2] for c in chunks])
-        pos_all = np.concatenate([c[3] for c in chunks])
+        return (rows, known, np.concatenate([c[1] for c in chunks])[known],
+                np.concatenate([c[2] for c in chunks]), np.concatenate([c[3] for c in chunks]))
+
+    def _built_text(self, chunks: list) -> TextIndex:
+        rows, known, keys, npos_all, pos_all = self._text_arrays(chunks)
+        text_index = TextIndex()
+        text_index.build(rows[known], keys, npos_all[known], pos_all[np.repeat(known, npos_all)],
+                         len(self.present))
+        return text_index
+
+    def _apply_text(self, ids: list[str], chunks: list) -> None:
+        rows, known, keys, npos_all, pos_all = self._text_arrays(chunks)
         starts = (np.cumsum(npos_all) - npos_all).astype(np.int64)
-        if ids is None:
-            self.text = TextIndex()
-            keep_pos = np.repeat(known, npos_all)
-            self.text.build(rows[known], keys, npos_all[known], pos_all[keep_pos],
-                            len(self.present))
-            return
         assert self.text is not None
         changed = [self.row_of[i] for i in ids if i in self.row_of]
         postings = [(int(r), (int(k[0]), int(k[1])), pos_all[s:s + c])
