@@ -82,8 +82,15 @@ def deep(depth: int = 5000) -> bytes:
 
 # --- the databases ------------------------------------------------------------------------
 
+# Written only by background work that an earlier test's good request may have asked for (the
+# overlap report's build, which lands whenever its scoring ends, and its events): no request
+# writes these itself, so they are not counted.
+BACKGROUND_TABLES = {"overlap_pair"}
+BACKGROUND_EVENTS = " WHERE type NOT LIKE 'fi.teke.registry.overlap%'"
+
+
 class RowCounts:
-    """Rows in every table of every database, one query a database."""
+    """Rows in every table of every database (background work's aside), one query a database."""
 
     def __init__(self, urls: dict[str, str]) -> None:
         self.engines = {name: create_async_engine(url) for name, url in urls.items()}
@@ -96,9 +103,10 @@ class RowCounts:
                 if name not in self.queries:
                     tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
                     tables = [t for t in tables if not t.startswith(("alembic", "sqlite_"))
-                              and "_fts" not in t]
+                              and "_fts" not in t and t not in BACKGROUND_TABLES]
                     self.queries[name] = (tables, text("SELECT " + ", ".join(
-                        f'(SELECT count(*) FROM "{t}")' for t in tables)))
+                        f'(SELECT count(*) FROM "{t}"{BACKGROUND_EVENTS if t in ("outbox", "inbox") else ""})'
+                        for t in tables)))
                 tables, query = self.queries[name]
                 row = (await conn.execute(query)).one()
                 out.update({f"{name}.{t}": n for t, n in zip(tables, row, strict=True)})
