@@ -15,8 +15,8 @@ words, are left to PostgreSQL.
 Layout: postings grouped by term (terms ordered by a 64-bit hash of the lexeme, a second hash
 checks a hit; both PostgreSQL's `hashtextextended`, asked for the query's lexemes too), each
 with its row, its OR-rank share and its positions (a 128-bit key: two lexemes sharing one are
-not expected). Rows changed since the
-build are "stale" there and their postings kept in a small overlay, merged in when it grows.
+not expected). Rows changed since the build are "stale" there and their postings kept in a small
+overlay, merged in when it grows.
 """
 
 from __future__ import annotations
@@ -38,8 +38,7 @@ def or_shares(npos: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """Each posting's term in calc_rank_or, before its division by 1.64493406685:
     wjm + resj - wjm / (jm+1)^2 over its positions' weights, in float4 as C computes it."""
     n = len(npos)
-    start = np.zeros(n, np.int64)
-    np.cumsum(npos[:-1], out=start[1:]) if n else None
+    start = (np.cumsum(npos) - npos).astype(np.int64)
     weight = WEIGHTS[pos >> 14] if len(pos) else np.zeros(0, np.float32)
     resj = np.zeros(n, np.float32)
     wjm = np.full(n, -1.0, np.float32)
@@ -57,6 +56,7 @@ def or_shares(npos: np.ndarray, pos: np.ndarray) -> np.ndarray:
 
 
 def word_distance(dist: np.ndarray) -> np.ndarray:
+    """tsrank.c's word_distance: 1 / (1.005 + 0.05 e^(d/1.5 - 2)) as float4, tiny past 100."""
     out = (1.0 / (1.005 + 0.05 * np.exp(dist.astype(np.float32).astype(np.float64) / 1.5 - 2))
            ).astype(np.float32)
     out[dist > 100] = np.float32(1e-30)
