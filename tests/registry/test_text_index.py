@@ -54,6 +54,17 @@ async def _insert(conn, rows: dict[int, tuple]) -> None:
          for n, (fi, sv, en) in rows.items()])
 
 
+async def _indexed(conn, documents, size: int | None = None) -> TextIndex:
+    """The documents in a temporary table (rows 0..), and a text index built from it."""
+    await conn.execute(text(
+        "CREATE TEMP TABLE tdocs (n bigint PRIMARY KEY, id text, fts_vector tsvector)"))
+    await _insert(conn, dict(enumerate(documents)))
+    index = TextIndex()
+    index.build(*await fetch_postings(conn, "true", {}, table="tdocs"),
+                len(documents) if size is None else size)
+    return index
+
+
 async def _compare(conn, index: TextIndex, size: int, queries) -> int:
     """Every readable query answered alike; the number of queries compared. (A negation
     matches rows that do not exist too: the project index's own "present" column drops them.)"""
@@ -88,13 +99,8 @@ async def _check(documents, changes, deleted, queries) -> None:
     engine = create_engine(PG_URL)
     try:
         async with engine.connect() as conn:
-            await conn.execute(text(
-                "CREATE TEMP TABLE tdocs (n bigint PRIMARY KEY, id text, fts_vector tsvector)"))
-            await _insert(conn, dict(enumerate(documents)))
             size = len(documents) + len(changes)
-            ns, keys, npos, pos = await fetch_postings(conn, "true", {}, table="tdocs")
-            index = TextIndex()
-            index.build(ns, keys, npos, pos, size)
+            index = await _indexed(conn, documents, size)
             await _compare(conn, index, size, queries)
             # Rows rewritten, new and deleted: the overlay.
             changed = {i % len(documents) if i % 2 else len(documents) + i: d
@@ -148,11 +154,7 @@ def test_known_queries_are_compared_not_skipped():
         engine = create_engine(PG_URL)
         try:
             async with engine.connect() as conn:
-                await conn.execute(text(
-                    "CREATE TEMP TABLE tdocs (n bigint PRIMARY KEY, id text, fts_vector tsvector)"))
-                await _insert(conn, dict(enumerate(documents)))
-                index = TextIndex()
-                index.build(*await fetch_postings(conn, "true", {}, table="tdocs"), len(documents))
+                index = await _indexed(conn, documents)
                 assert await _compare(conn, index, len(documents), queries) == len(queries)
         finally:
             await engine.dispose()
@@ -179,11 +181,7 @@ def test_any_user_text_is_read_or_left_to_postgresql(texts):
         engine = create_engine(PG_URL)
         try:
             async with engine.connect() as conn:
-                await conn.execute(text(
-                    "CREATE TEMP TABLE tdocs (n bigint PRIMARY KEY, id text, fts_vector tsvector)"))
-                await _insert(conn, dict(enumerate(documents)))
-                index = TextIndex()
-                index.build(*await fetch_postings(conn, "true", {}, table="tdocs"), len(documents))
+                index = await _indexed(conn, documents)
                 for q in texts:
                     for lang in (None, "fi", "en"):
                         printed = (await conn.execute(text(f"SELECT {_tsquery(lang)}::text"),
